@@ -1,0 +1,1 @@
+"""Shipped data: device library, drug library, guideline profiles, rule catalogue."""

@@ -1,0 +1,198 @@
+"""Strict parsing of the quantity strings of a programming table.
+
+A quantity is a number in TOML float syntax without sign, optional spaces, then a unit
+spelled as FORMAT.md §4 lists it. Inside pumpsim every quantity is held in one base unit
+per dimension:
+
+============== ============================== =====================================
+dimension      base unit                      accepted spellings
+============== ============================== =====================================
+mass           mg (then the drug's dose unit)  mg, mcg, ug, µg, g
+volume         mL                             mL, ml, uL, ul, µL
+time           day                            min, h, day, week (month: durations only)
+fraction       1 (so 1 % = 0.01)              %
+ratios         mg/mL, mL/day, mg/day, ...      any of the above, ``a/b``
+============== ============================== =====================================
+
+The model converts masses from mg to each drug's dose unit (mg or mcg, DOMAIN.md §3).
+Nothing here knows about tables or drugs: :func:`parse_quantity` turns one string into one
+float in base units or raises :class:`QuantityError` with what is wrong and how to fix it.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+
+#: Dimension exponents (mass, volume, time).
+Dimension = tuple[int, int, int]
+
+MASS: Dimension = (1, 0, 0)
+VOLUME: Dimension = (0, 1, 0)
+TIME: Dimension = (0, 0, 1)
+FRACTION: Dimension = (0, 0, 0)
+CONCENTRATION: Dimension = (1, -1, 0)
+FLOW: Dimension = (0, 1, -1)
+DOSE_RATE: Dimension = (1, 0, -1)
+
+DIMENSION_NAMES: dict[Dimension, str] = {
+    MASS: "a mass (e.g. '2 mg')",
+    VOLUME: "a volume (e.g. '20 mL')",
+    TIME: "a duration (e.g. '6 h')",
+    FRACTION: "a percentage (e.g. '14.5 %')",
+    CONCENTRATION: "a concentration (e.g. '5 mg/mL')",
+    FLOW: "a flow rate (e.g. '0.5 mL/day')",
+    DOSE_RATE: "a dose rate (e.g. '5 mg/day')",
+}
+
+#: unit spelling -> (dimension, factor to the base unit)
+_SIMPLE_UNITS: dict[str, tuple[Dimension, float]] = {
+    "mg": (MASS, 1.0),
+    "mcg": (MASS, 1e-3),
+    "ug": (MASS, 1e-3),
+    "µg": (MASS, 1e-3),  # U+00B5 micro sign
+    "μg": (MASS, 1e-3),  # U+03BC greek mu, typed by some keyboards
+    "g": (MASS, 1e3),
+    "mL": (VOLUME, 1.0),
+    "ml": (VOLUME, 1.0),
+    "uL": (VOLUME, 1e-3),
+    "ul": (VOLUME, 1e-3),
+    "µL": (VOLUME, 1e-3),
+    "μL": (VOLUME, 1e-3),
+    "min": (TIME, 1.0 / 1440.0),
+    "h": (TIME, 1.0 / 24.0),
+    "day": (TIME, 1.0),
+    "week": (TIME, 7.0),
+}
+#: accepted for plain durations only (FORMAT.md §4): a month is 30 days.
+_DURATION_ONLY = {"month": (TIME, 30.0)}
+_PERCENT = {"%": (FRACTION, 0.01)}
+
+_NUMBER = r"(?:[0-9]+(?:_[0-9]+)*)(?:\.[0-9]+(?:_[0-9]+)*)?(?:[eE][+-]?[0-9]+(?:_[0-9]+)*)?"
+_QUANTITY_RE = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>\S(?:.*\S)?)?\s*$")
+_SIGNED_RE = re.compile(rf"^\s*[+-]\s*{_NUMBER}")
+_NONFINITE_RE = re.compile(r"^\s*[+-]?(nan|inf|infinity)\b", re.IGNORECASE)
+
+
+class QuantityError(ValueError):
+    """A quantity string that cannot be read; ``fix`` says how to write it."""
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A parsed quantity: ``value`` in base units, and its dimension."""
+
+    value: float
+    dimension: Dimension
+
+
+def known_units() -> list[str]:
+    return sorted({*_SIMPLE_UNITS, *_DURATION_ONLY, *_PERCENT})
+
+
+def _lookup(unit: str) -> tuple[Dimension, float] | None:
+    if unit in _SIMPLE_UNITS:
+        return _SIMPLE_UNITS[unit]
+    return None
+
+
+def _unknown_unit(unit: str) -> QuantityError:
+    close = difflib.get_close_matches(unit, known_units(), n=3, cutoff=0.5)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return QuantityError(
+        f"unknown unit {unit!r}",
+        f"{hint}units are {', '.join(known_units())} and their ratios such as mg/mL, mL/day",
+    )
+
+
+def _parse_unit(unit: str) -> tuple[Dimension, float]:
+    unit = unit.strip()
+    if unit in _PERCENT:
+        return _PERCENT[unit]
+    if unit in _DURATION_ONLY:
+        return _DURATION_ONLY[unit]
+    parts = [p.strip() for p in unit.split("/")]
+    if len(parts) > 2 or any(p == "" for p in parts):
+        raise QuantityError(f"cannot read unit {unit!r}", "write one unit or one ratio such as 'mg/mL'")
+    looked = []
+    for p in parts:
+        if p in _DURATION_ONLY:
+            raise QuantityError(
+                f"'{p}' is accepted for durations only, not in the ratio {unit!r}",
+                "use day or week in ratios, e.g. 'mL/day'",
+            )
+        if p in _PERCENT:
+            raise QuantityError(f"'%' cannot be part of a ratio ({unit!r})", "write a percentage as e.g. '5 %'")
+        found = _lookup(p)
+        if found is None:
+            raise _unknown_unit(p)
+        looked.append(found)
+    if len(looked) == 1:
+        return looked[0]
+    (d1, f1), (d2, f2) = looked
+    return (d1[0] - d2[0], d1[1] - d2[1], d1[2] - d2[2]), f1 / f2
+
+
+def parse(text: object) -> Quantity:
+    """Read one quantity string into base units, whatever its dimension."""
+    if isinstance(text, bool) or not isinstance(text, str):
+        if isinstance(text, (int, float)):
+            raise QuantityError(
+                f"{text!r} is a bare number; quantities are strings with a unit",
+                f"write it with its unit, e.g. \"{text} mL\"",
+            )
+        raise QuantityError(f"expected a quantity string with a unit, got {type(text).__name__}")
+    if _NONFINITE_RE.match(text):
+        raise QuantityError(f"{text!r} is not a finite number", "give a finite value")
+    if _SIGNED_RE.match(text):
+        if text.strip().startswith("-"):
+            raise QuantityError(f"{text!r} is negative", "quantities are written without sign and are never negative")
+        raise QuantityError(f"{text!r} has a sign", "write the number without '+'")
+    m = _QUANTITY_RE.match(text)
+    if m is None:
+        raise QuantityError(f"cannot read {text!r} as a quantity", "write a number then a unit, e.g. '0.5 mL/day'")
+    if m.group("unit") is None:
+        raise QuantityError(f"{text!r} has no unit", f"add the unit, e.g. '{text.strip()} mL'")
+    number = float(m.group("num").replace("_", ""))
+    dim, factor = _parse_unit(m.group("unit"))
+    value = number * factor
+    if not math.isfinite(value):
+        raise QuantityError(f"{text!r} is too large to represent", "give a realistic value")
+    return Quantity(value, dim)
+
+
+def parse_quantity(text: object, dimension: Dimension) -> float:
+    """Read ``text`` as a quantity of ``dimension`` and return it in base units.
+
+    Parameters
+    ----------
+    text : str
+        The quantity as written in the table, e.g. ``"0.096 mL/day"``.
+    dimension : Dimension
+        The dimension the field requires (e.g. :data:`FLOW`).
+
+    Returns
+    -------
+    float
+        The value in the base unit of that dimension (mL, day, mg, fraction and ratios).
+
+    Examples
+    --------
+    >>> parse_quantity("2.4 uL/h", FLOW)
+    0.0576
+    >>> parse_quantity("25 mcg/mL", CONCENTRATION)
+    0.025
+    """
+    q = parse(text)
+    if q.dimension != dimension:
+        got = DIMENSION_NAMES.get(q.dimension, "a quantity of another dimension")
+        want = DIMENSION_NAMES.get(dimension, str(dimension))
+        raise QuantityError(f"{text!r} is {got.split(' (')[0]}, but this field takes {want.split(' (')[0]}",
+                            f"write {want}")
+    return q.value

@@ -1,0 +1,61 @@
+import math
+
+import pytest
+
+from pumpsim import units
+from pumpsim.units import QuantityError, parse_quantity
+
+
+@pytest.mark.parametrize("text,dim,expected", [
+    ("0.096 mL/day", units.FLOW, 0.096),
+    ("4 uL/h", units.FLOW, 4e-3 * 24),
+    ("25 mcg/mL", units.CONCENTRATION, 0.025),      # mg/mL base
+    ("0.025 mg/mL", units.CONCENTRATION, 0.025),
+    ("1 g/mL", units.CONCENTRATION, 1000.0),
+    ("2.4 µg/day", units.DOSE_RATE, 2.4e-3),
+    ("2.4 μg/day", units.DOSE_RATE, 2.4e-3),          # greek mu
+    ("6 h", units.TIME, 0.25),
+    ("90 min", units.TIME, 90 / 1440),
+    ("2 week", units.TIME, 14.0),
+    ("6 month", units.TIME, 180.0),
+    ("14.5 %", units.FRACTION, 0.145),
+    ("20mL", units.VOLUME, 20.0),
+    ("10 ul", units.VOLUME, 0.01),
+    ("1_000 uL", units.VOLUME, 1.0),
+    ("1e-3 mL", units.VOLUME, 1e-3),
+])
+def test_accepted_spellings_convert_to_base_units(text, dim, expected):
+    assert math.isclose(parse_quantity(text, dim), expected, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("text,dim,words", [
+    ("0.5 mg/day", units.FLOW, "dose rate"),
+    ("-1 mL", units.VOLUME, "negative"),
+    ("nan mL", units.VOLUME, "finite"),
+    ("inf mL", units.VOLUME, "finite"),
+    ("1e999 mL", units.VOLUME, "too large"),
+    ("5", units.VOLUME, "no unit"),
+    ("5 mls", units.VOLUME, "unknown unit"),
+    ("5 mL/month", units.FLOW, "durations only"),
+    ("5 %/day", units.FLOW, "ratio"),
+    ("five mL", units.VOLUME, "cannot read"),
+    (".5 mL", units.VOLUME, "cannot read"),
+    ("5 mg/mL/day", units.CONCENTRATION, "cannot read unit"),
+])
+def test_bad_quantities_say_what_is_wrong(text, dim, words):
+    with pytest.raises(QuantityError) as e:
+        parse_quantity(text, dim)
+    assert words in e.value.message
+    assert e.value.fix
+
+
+def test_bare_number_is_refused_with_a_written_fix():
+    with pytest.raises(QuantityError) as e:
+        parse_quantity(0.5, units.FLOW)
+    assert "bare number" in e.value.message and '"0.5' in e.value.fix
+
+
+def test_unknown_unit_suggests_the_nearest():
+    with pytest.raises(QuantityError) as e:
+        parse_quantity("5 mgs/mL", units.CONCENTRATION)
+    assert "'mg'" in e.value.fix
