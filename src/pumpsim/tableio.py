@@ -286,7 +286,8 @@ class _Reader:
                 steps = self.read_steps(s["steps"], f"{f}.steps")
                 flex = True
                 if device is not None and device.kind != "programmable":
-                    self.probs.add(f"{f}.steps", f"{device.model} has a fixed rate: flex steps need a programmable pump",
+                    what = "a fixed rate" if device.kind == "constant-flow" else "no daily flex mode"
+                    self.probs.add(f"{f}.steps", f"{device.model} has {what}: flex steps need a programmable pump",
                                    "give a single rate")
             bolus = self.read_bolus(s["bolus"], f"{f}.bolus") if "bolus" in s else None
             if isinstance(bolus, Bolus) and device is not None and device.kind == "constant-flow":
