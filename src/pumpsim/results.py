@@ -24,6 +24,7 @@ EV_STALL = 8
 EV_STALL_RECOVERED = 9
 EV_END = 10
 EV_BOLUS_DENIED_OFF = 11  # a request while bolus is off (dropped)
+EV_BOLUS_DENIED_STALL = 12  # a request while the motor is stalled (MRI)
 EVENT_NAMES = {
     EV_SESSION: "session",
     EV_REFILL: "refill",
@@ -37,6 +38,7 @@ EVENT_NAMES = {
     EV_STALL_RECOVERED: "stall recovered",
     EV_END: "end",
     EV_BOLUS_DENIED_OFF: "bolus request dropped: bolus off",
+    EV_BOLUS_DENIED_STALL: "bolus denied: pump stalled",
 }
 
 

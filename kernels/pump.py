@@ -1,0 +1,523 @@
+"""Event-driven simulation of one pump over the horizon (the model of docs/SIMULATION.md).
+
+Arrays in, arrays out, no Python objects and no I/O: :mod:`pumpsim.lower` builds the inputs
+from a table and a scenario, :mod:`pumpsim.engine` wraps the outputs. Between two events every
+flow is constant, so volumes and doses advance in closed form; there is no time step.
+
+Units: days, mL, mL/day, dose unit (per drug column). Event codes are those of
+:mod:`pumpsim.results` (repeated below as literals because the kernel imports no Python
+package; ``tests/test_engine.py`` checks that they agree).
+
+The dead volume is handled with the *push coordinate* W (cumulative true volume pushed out of
+the reservoir): the line records the coordinates ``chg_u[k]`` at which the reservoir's mix
+changed to ``chg_mix[k]``; the tip receives at coordinate W the fluid that entered at
+W - dead_volume, i.e. mix ``chg_mix[j]`` with j the last change k with W >= chg_u[k] + dead_volume (always written in that form).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+EV_SESSION = 0
+EV_REFILL = 1
+EV_BOLUS_GRANTED = 2
+EV_BOLUS_DENIED_LOCKOUT = 3
+EV_BOLUS_DENIED_MAX24H = 4
+EV_BOLUS_DENIED_EMPTY = 5
+EV_LOW_ALARM = 6
+EV_EMPTY = 7
+EV_STALL = 8
+EV_STALL_RECOVERED = 9
+EV_END = 10
+EV_BOLUS_DENIED_OFF = 11
+EV_BOLUS_DENIED_STALL = 12
+
+BOLUS_NONE = 0
+BOLUS_GREEDY = 1
+BOLUS_REQUESTS = 2
+
+INF = np.inf
+NEG_INF = -np.inf
+
+
+@njit(cache=True)
+def _grow1(a, n):
+    if n < a.shape[0]:
+        return a
+    b = np.empty(a.shape[0] * 2, a.dtype)
+    b[:n] = a[:n]
+    return b
+
+
+@njit(cache=True)
+def _grow2(a, n):
+    if n < a.shape[0]:
+        return a
+    b = np.empty((a.shape[0] * 2, a.shape[1]), a.dtype)
+    b[:n] = a[:n]
+    return b
+
+
+@njit(cache=True)
+def push(dose, conc, chg_u, chg_mix, nchg, j, dead_volume, w0, w1):
+    """Add to ``dose`` what leaves the tip while the push coordinate goes from w0 to w1.
+
+    The tip receives mix ``chg_mix[j]`` until W reaches ``chg_u[j + 1] + dead_volume``.
+    Returns the line index j in force at w1.
+    """
+    pos = w0
+    while pos < w1:
+        nxt = chg_u[j + 1] + dead_volume if j + 1 < nchg else INF
+        seg_end = nxt if nxt < w1 else w1
+        c = chg_mix[j]
+        for d in range(dose.shape[0]):
+            dose[d] += conc[c, d] * (seg_end - pos)
+        pos = seg_end
+        if seg_end == nxt:
+            j += 1
+    while j + 1 < nchg and w1 >= chg_u[j + 1] + dead_volume:
+        j += 1
+    return j
+
+
+@njit(cache=True)
+def step_start_time(day, start, clock0):
+    """Instant [day since t=0] at which a step starting at clock ``start`` begins on ``day``."""
+    return (day + start) - clock0
+
+
+@njit(cache=True)
+def locate_step(t, starts, nsteps, clock0):
+    """(day, k): the flex step in force at ``t`` (day counted on the wall clock)."""
+    day = np.floor(t + clock0)
+    if step_start_time(day, starts[0], clock0) > t:
+        day -= 1.0
+    if step_start_time(day + 1.0, starts[0], clock0) <= t:
+        day += 1.0
+    k = 0
+    while k + 1 < nsteps and step_start_time(day, starts[k + 1], clock0) <= t:
+        k += 1
+    return day, k
+
+
+@njit(cache=True)
+def next_step_time(day, k, starts, nsteps, clock0):
+    if k + 1 < nsteps:
+        return step_start_time(day, starts[k + 1], clock0)
+    return step_start_time(day + 1.0, starts[0], clock0)
+
+
+@njit(cache=True)
+def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
+                  s_bolus, s_bvol, s_block, s_bmax, s_bdur,
+                  conc, clock0, horizon, factor, low_alarm, dead_volume,
+                  bolus_mode, requests, mod_start, mod_end, mod_factor):
+    """Simulate one pump.
+
+    Parameters (n sessions, effective times sorted, all < horizon, the first at 0)
+    ----------
+    s_t : (n,) effective session instants [day]
+    s_refill, s_volume, s_mix : (n,) refill flag, fill volume [mL], mix row of ``conc``
+    s_nsteps, s_starts, s_rates : (n,), (n, K), (n, K) flex steps in force [fraction of day, mL/day]
+    s_bolus, s_bvol, s_block, s_bmax, s_bdur : (n,) policy in force (1/0), volume [mL],
+        lockout [day], max per 24 h, duration [day]
+    conc : (n_mix, n_drugs) concentrations [dose unit/mL]
+    clock0 : wall-clock time of t = 0 [fraction of day]; horizon [day]
+    factor : accuracy factor (true = factor x programmed)
+    low_alarm : low-alarm volume [mL], NaN if unknown; dead_volume [mL]
+    bolus_mode : BOLUS_NONE, BOLUS_GREEDY or BOLUS_REQUESTS; requests: sorted request instants
+    mod_start, mod_end, mod_factor : outflow modifiers on [start, end)
+
+    Returns
+    -------
+    bp_t (m,), bp_dose (m, n_drugs), bp_v (m,), bp_vest (m,): breakpoints
+    ev_t, ev_code, ev_val: the telemetry log
+    scalars (7,): low_alarm_at, empty_at, pump_alarm_at (NaN = never), filled, aspirated,
+        delivered_volume, remaining
+    """
+    n_sess = s_t.shape[0]
+    nd = conc.shape[1]
+    has_low = not np.isnan(low_alarm)
+
+    # outputs (growable)
+    cap = 256
+    bp_t = np.empty(cap)
+    bp_dose = np.empty((cap, nd))
+    bp_v = np.empty(cap)
+    bp_vest = np.empty(cap)
+    nbp = 0
+    ev_t = np.empty(64)
+    ev_code = np.empty(64, np.int64)
+    ev_val = np.empty(64)
+    nev = 0
+
+    # state
+    t = 0.0
+    v = 0.0
+    vest = 0.0
+    w = 0.0
+    dose = np.zeros(nd)
+    filled = 0.0
+    aspirated = 0.0
+    low_at = np.nan
+    empty_at = np.nan
+    pump_at = np.nan
+    empty_armed = True
+    pump_armed = True
+
+    # line: mix changes in push coordinate
+    chg_u = np.empty(16)
+    chg_mix = np.empty(16, np.int64)
+    chg_u[0] = NEG_INF
+    chg_mix[0] = s_mix[0]
+    nchg = 1
+    j = 0
+    res_mix = s_mix[0]
+
+    # program in force
+    i_sess = 0
+    prog = -1
+    day = 0.0
+    k = 0
+    rate = 0.0
+
+    # boluses
+    grants = np.empty(64)
+    ng = 0
+    ext_on = False
+    ext_end = 0.0
+    ext_rate = 0.0
+    ir = 0
+    n_req = requests.shape[0]
+
+    # modifiers
+    im = 0
+    n_mod = mod_start.shape[0]
+    in_mod = False
+    m = 1.0
+
+    while True:
+        # ---------------------------------------------------------------- instant events at t
+        # breakpoint: the state on arrival at t
+        bp_t = _grow1(bp_t, nbp)
+        bp_dose = _grow2(bp_dose, nbp)
+        bp_v = _grow1(bp_v, nbp)
+        bp_vest = _grow1(bp_vest, nbp)
+        bp_t[nbp] = t
+        bp_dose[nbp] = dose
+        bp_v[nbp] = v
+        bp_vest[nbp] = vest
+        nbp += 1
+        if t >= horizon:
+            break
+        jumped = False
+
+        # 1. modifier ends and starts
+        while im < n_mod:
+            if in_mod:
+                if mod_end[im] <= t:
+                    if mod_factor[im] == 0.0:
+                        ev_t = _grow1(ev_t, nev)
+                        ev_code = _grow1(ev_code, nev)
+                        ev_val = _grow1(ev_val, nev)
+                        ev_t[nev] = t
+                        ev_code[nev] = EV_STALL_RECOVERED
+                        ev_val[nev] = 0.0
+                        nev += 1
+                    in_mod = False
+                    m = 1.0
+                    im += 1
+                else:
+                    break
+            else:
+                if mod_start[im] <= t:
+                    in_mod = True
+                    m = mod_factor[im]
+                    if m == 0.0:
+                        ev_t = _grow1(ev_t, nev)
+                        ev_code = _grow1(ev_code, nev)
+                        ev_val = _grow1(ev_val, nev)
+                        ev_t[nev] = t
+                        ev_code[nev] = EV_STALL
+                        ev_val[nev] = mod_end[im] - mod_start[im]
+                        nev += 1
+                else:
+                    break
+
+        # 2. end of an extended bolus
+        if ext_on and ext_end <= t:
+            ext_on = False
+
+        # 3. sessions
+        while i_sess < n_sess and s_t[i_sess] <= t:
+            s = i_sess
+            ev_t = _grow1(ev_t, nev)
+            ev_code = _grow1(ev_code, nev)
+            ev_val = _grow1(ev_val, nev)
+            ev_t[nev] = t
+            ev_code[nev] = EV_SESSION
+            ev_val[nev] = s + 1
+            nev += 1
+            if s_refill[s] == 1:
+                aspirated += v
+                filled += s_volume[s]
+                v = s_volume[s]
+                vest = s_volume[s]
+                jumped = True
+                empty_armed = True
+                pump_armed = True
+                if s_mix[s] != res_mix:
+                    res_mix = s_mix[s]
+                    chg_u = _grow1(chg_u, nchg)
+                    chg_mix = _grow1(chg_mix, nchg)
+                    chg_u[nchg] = w
+                    chg_mix[nchg] = res_mix
+                    nchg += 1
+                    while j + 1 < nchg and w >= chg_u[j + 1] + dead_volume:
+                        j += 1
+                ev_t = _grow1(ev_t, nev)
+                ev_code = _grow1(ev_code, nev)
+                ev_val = _grow1(ev_val, nev)
+                ev_t[nev] = t
+                ev_code[nev] = EV_REFILL
+                ev_val[nev] = s_volume[s]
+                nev += 1
+            prog = s
+            day, k = locate_step(t, s_starts[prog], s_nsteps[prog], clock0)
+            rate = s_rates[prog, k]
+            i_sess += 1
+
+        # 4. boluses
+        bol_on = prog >= 0 and s_bolus[prog] == 1
+        while True:
+            requested = False
+            if bolus_mode == BOLUS_REQUESTS:
+                if ir < n_req and requests[ir] <= t:
+                    requested = True
+                    ir += 1
+            elif bolus_mode == BOLUS_GREEDY:
+                requested = bol_on
+            if not requested:
+                break
+            # the grant rule (SIMULATION.md §4)
+            code = EV_BOLUS_GRANTED
+            if not bol_on:
+                code = EV_BOLUS_DENIED_OFF
+            elif v <= 0.0:
+                code = EV_BOLUS_DENIED_EMPTY
+            elif m == 0.0:
+                code = EV_BOLUS_DENIED_STALL
+            elif ext_on:
+                code = EV_BOLUS_DENIED_LOCKOUT
+            elif ng > 0 and not (t >= grants[ng - 1] + s_block[prog]):
+                code = EV_BOLUS_DENIED_LOCKOUT
+            else:
+                count = 0
+                g = ng - 1
+                while g >= 0 and grants[g] + 1.0 > t:
+                    count += 1
+                    g -= 1
+                if count >= s_bmax[prog]:
+                    code = EV_BOLUS_DENIED_MAX24H
+            if code != EV_BOLUS_GRANTED:
+                if bolus_mode == BOLUS_GREEDY:
+                    break  # greedy only asks when a grant is possible
+                ev_t = _grow1(ev_t, nev)
+                ev_code = _grow1(ev_code, nev)
+                ev_val = _grow1(ev_val, nev)
+                ev_t[nev] = t
+                ev_code[nev] = code
+                ev_val[nev] = 0.0
+                nev += 1
+                continue
+            bvol = s_bvol[prog]
+            grants = _grow1(grants, ng)
+            grants[ng] = t
+            ng += 1
+            ev_t = _grow1(ev_t, nev)
+            ev_code = _grow1(ev_code, nev)
+            ev_val = _grow1(ev_val, nev)
+            ev_t[nev] = t
+            ev_code[nev] = EV_BOLUS_GRANTED
+            ev_val[nev] = bvol
+            nev += 1
+            if s_bdur[prog] > 0.0:
+                ext_on = True
+                ext_end = t + s_bdur[prog]
+                ext_rate = bvol / s_bdur[prog]
+            else:
+                amount = factor * bvol
+                if amount >= v:
+                    amount = v
+                j = push(dose, conc, chg_u, chg_mix, nchg, j, dead_volume, w, w + amount)
+                w = w + amount
+                v = v - amount if amount < v else 0.0
+                vest = vest - bvol if vest > bvol else 0.0
+                jumped = True
+            if bolus_mode == BOLUS_GREEDY and s_block[prog] > 0.0:
+                break  # the next greedy grant is at least a lockout away
+
+        # 5. the instants read from the state after everything at t
+        if v <= 0.0:
+            if ext_on:
+                ext_on = False
+            if empty_armed:
+                empty_armed = False
+                if np.isnan(empty_at):
+                    empty_at = t
+                ev_t = _grow1(ev_t, nev)
+                ev_code = _grow1(ev_code, nev)
+                ev_val = _grow1(ev_val, nev)
+                ev_t[nev] = t
+                ev_code[nev] = EV_EMPTY
+                ev_val[nev] = 0.0
+                nev += 1
+        if has_low:
+            if np.isnan(low_at) and v <= low_alarm:
+                low_at = t
+            if pump_armed and vest <= low_alarm:
+                pump_armed = False
+                if np.isnan(pump_at):
+                    pump_at = t
+                ev_t = _grow1(ev_t, nev)
+                ev_code = _grow1(ev_code, nev)
+                ev_val = _grow1(ev_val, nev)
+                ev_t[nev] = t
+                ev_code[nev] = EV_LOW_ALARM
+                ev_val[nev] = vest
+                nev += 1
+        if jumped:
+            bp_t = _grow1(bp_t, nbp)
+            bp_dose = _grow2(bp_dose, nbp)
+            bp_v = _grow1(bp_v, nbp)
+            bp_vest = _grow1(bp_vest, nbp)
+            bp_t[nbp] = t
+            bp_dose[nbp] = dose
+            bp_v[nbp] = v
+            bp_vest[nbp] = vest
+            nbp += 1
+
+        # ---------------------------------------------------------------- the next event
+        prog_rate = rate + (ext_rate if ext_on else 0.0)
+        q = factor * m * prog_rate if v > 0.0 else 0.0
+        qe = prog_rate if vest > 0.0 else 0.0
+        tn = horizon
+        t_sess = s_t[i_sess] if i_sess < n_sess else INF
+        if t_sess < tn:
+            tn = t_sess
+        t_step = next_step_time(day, k, s_starts[prog], s_nsteps[prog], clock0)
+        if t_step < tn:
+            tn = t_step
+        if im < n_mod:
+            t_mod = mod_end[im] if in_mod else mod_start[im]
+            if t_mod < tn:
+                tn = t_mod
+        if ext_on and ext_end < tn:
+            tn = ext_end
+        if bolus_mode == BOLUS_REQUESTS:
+            if ir < n_req and requests[ir] < tn:
+                tn = requests[ir]
+        elif bolus_mode == BOLUS_GREEDY and bol_on and v > 0.0 and m != 0.0:
+            tg = NEG_INF
+            if ng > 0:
+                tg = grants[ng - 1] + s_block[prog]
+                nmax = s_bmax[prog]
+                if ng >= nmax:
+                    tk = grants[ng - nmax] + 1.0
+                    if tk > tg:
+                        tg = tk
+            if ext_on and ext_end > tg:
+                tg = ext_end
+            if tg > t and tg < tn:
+                tn = tg
+        t_empty = INF
+        t_low = INF
+        t_tip = INF
+        if q > 0.0:
+            t_empty = t + v / q
+            if has_low and v > low_alarm:
+                t_low = t + (v - low_alarm) / q
+            if j + 1 < nchg:
+                t_tip = t + (chg_u[j + 1] + dead_volume - w) / q
+        t_e0 = INF
+        t_pl = INF
+        if qe > 0.0:
+            t_e0 = t + vest / qe
+            if has_low and pump_armed and vest > low_alarm:
+                t_pl = t + (vest - low_alarm) / qe
+        if t_empty < tn:
+            tn = t_empty
+        if t_low < tn:
+            tn = t_low
+        if t_tip < tn:
+            tn = t_tip
+        if t_e0 < tn:
+            tn = t_e0
+        if t_pl < tn:
+            tn = t_pl
+        if tn < t:
+            tn = t
+
+        # ---------------------------------------------------------------- advance to tn
+        dt = tn - t
+        if q > 0.0:
+            w_new = 0.0
+            if tn == t_empty:
+                dv = v
+                w_new = w + dv
+                v = 0.0
+            elif tn == t_low:
+                dv = v - low_alarm
+                w_new = w + dv
+                v = low_alarm
+            elif tn == t_tip:
+                w_new = chg_u[j + 1] + dead_volume  # exactly where the next mix reaches the tip
+                dv = w_new - w
+                v = v - dv if dv < v else 0.0
+            else:
+                dv = q * dt
+                if dv >= v:
+                    dv = v
+                    v = 0.0
+                else:
+                    v = v - dv
+                w_new = w + dv
+            j = push(dose, conc, chg_u, chg_mix, nchg, j, dead_volume, w, w_new)
+            w = w_new
+        if qe > 0.0:
+            if tn == t_e0:
+                vest = 0.0
+            elif tn == t_pl:
+                vest = low_alarm
+            else:
+                vest -= qe * dt
+                if vest < 0.0:
+                    vest = 0.0
+        t = tn
+        if prog >= 0:
+            while next_step_time(day, k, s_starts[prog], s_nsteps[prog], clock0) <= t:
+                if k + 1 < s_nsteps[prog]:
+                    k += 1
+                else:
+                    k = 0
+                    day += 1.0
+            rate = s_rates[prog, k]
+
+    ev_t = _grow1(ev_t, nev)
+    ev_code = _grow1(ev_code, nev)
+    ev_val = _grow1(ev_val, nev)
+    ev_t[nev] = horizon
+    ev_code[nev] = EV_END
+    ev_val[nev] = 0.0
+    nev += 1
+
+    scalars = np.empty(7)
+    scalars[0] = low_at
+    scalars[1] = empty_at
+    scalars[2] = pump_at
+    scalars[3] = filled
+    scalars[4] = aspirated
+    scalars[5] = w
+    scalars[6] = v
+    return (bp_t[:nbp].copy(), bp_dose[:nbp].copy(), bp_v[:nbp].copy(), bp_vest[:nbp].copy(),
+            ev_t[:nev].copy(), ev_code[:nev].copy(), ev_val[:nev].copy(), scalars)

@@ -1,0 +1,86 @@
+"""The exact maximum of a cumulative dose over all rolling windows (docs/SIMULATION.md §6).
+
+F is given by breakpoints (t_i, F_i), non-decreasing in t, linear between them, with a jump
+where two breakpoints share a time (a bolus given at once). The dose in the half-open window
+[s, s + w) is G(s) = F⁻(s + w) - F⁻(s), F⁻ the left limit (what was delivered strictly before),
+with F = 0 before the first breakpoint and F = F_last after the last.
+
+Algorithm: G is linear between consecutive points of the candidate set
+C = {t_i} ∪ {t_i - w}, because neither F(s) nor F(s + w) has a breakpoint strictly between
+two candidates. A linear function on an interval reaches its supremum at an end, approached
+either at the end itself (G) or from the right of the left end (G⁺(c) = F⁺(c + w) - F⁺(c)).
+So the supremum over all real s is max over c in C of max(G(c), G⁺(c)): 2m candidates, each
+evaluated by two binary searches, O(m log m), exact up to rounding. Candidates are clamped to
+[t_0, t_last]: before t_0 the window holds no more than at t_0 (F is non-decreasing and 0
+before t_0), and after t_last - w it only loses dose.
+
+The start returned is the earliest candidate whose value is within ``rtol`` of the supremum.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def left_value(t, f, x):
+    """F⁻(x): the left limit of F at x."""
+    m = t.shape[0]
+    if x <= t[0]:
+        return 0.0
+    if x > t[m - 1]:
+        return f[m - 1]
+    i = np.searchsorted(t, x, side="left")  # first t[i] >= x
+    if t[i] == x:
+        return f[i]
+    a = i - 1
+    return f[a] + (f[i] - f[a]) * ((x - t[a]) / (t[i] - t[a]))
+
+
+@njit(cache=True)
+def right_value(t, f, x):
+    """F⁺(x): the right limit of F at x."""
+    m = t.shape[0]
+    if x < t[0]:
+        return 0.0
+    if x >= t[m - 1]:
+        return f[m - 1]
+    i = np.searchsorted(t, x, side="right") - 1  # last t[i] <= x
+    if t[i] == x:
+        return f[i]
+    b = i + 1
+    return f[i] + (f[b] - f[i]) * ((x - t[i]) / (t[b] - t[i]))
+
+
+@njit(cache=True)
+def max_window(t, f, width, rtol):
+    """(sup over s of F⁻(s + width) - F⁻(s), earliest start reaching it within rtol)."""
+    m = t.shape[0]
+    if m == 0:
+        return 0.0, 0.0
+    lo = t[0]
+    hi = t[m - 1]
+    cand = np.empty(2 * m)
+    for i in range(m):
+        cand[2 * i] = t[i]
+        c = t[i] - width
+        cand[2 * i + 1] = c if c > lo else lo
+    vals = np.empty(2 * m)
+    best = -np.inf
+    for i in range(2 * m):
+        c = cand[i]
+        if c > hi:
+            c = hi
+        g = left_value(t, f, c + width) - left_value(t, f, c)
+        gr = right_value(t, f, c + width) - right_value(t, f, c)
+        if gr > g:
+            g = gr
+        vals[i] = g
+        if g > best:
+            best = g
+    tol = rtol * abs(best)
+    at = np.inf
+    for i in range(2 * m):
+        if vals[i] >= best - tol and cand[i] < at:
+            at = cand[i]
+    return best, at

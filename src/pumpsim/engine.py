@@ -1,0 +1,42 @@
+"""The simulation engine: a table and a scenario in, a :class:`~pumpsim.results.SimResult` out,
+computed by the Numba kernel of ``kernels/pump.py`` (model: docs/SIMULATION.md).
+
+:func:`max_24h` gives each drug's exact maximum dose over all rolling 24 h windows
+(``kernels/window.py`` documents the algorithm).
+"""
+from __future__ import annotations
+
+import math
+
+from pumpsim.kernels.pump import simulate_pump
+from pumpsim.kernels.window import max_window
+
+from .lower import lower
+from .model import Table
+from .results import Scenario, SimResult
+
+WINDOW_DAYS = 1.0  # the rolling window of DOSE-MAX: 24 h
+PLATEAU_RTOL = 1e-9  # candidates this close to the maximum count as reaching it (earliest wins)
+
+
+def _opt(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
+
+
+def simulate(table: Table, scenario: Scenario) -> SimResult:
+    """Simulate one pump over the table's horizon."""
+    low = lower(table, scenario)
+    bp_t, bp_dose, bp_v, bp_vest, ev_t, ev_code, ev_val, sc = simulate_pump(*low.args())
+    return SimResult(drugs=table.drugs(), t=bp_t, dose=bp_dose, volume_true=bp_v, volume_estimate=bp_vest,
+                     low_alarm_at=_opt(sc[0]), empty_at=_opt(sc[1]), pump_alarm_at=_opt(sc[2]),
+                     filled=float(sc[3]), aspirated=float(sc[4]), delivered_volume=float(sc[5]),
+                     remaining=float(sc[6]), event_t=ev_t, event_code=ev_code, event_value=ev_val)
+
+
+def max_24h(result: SimResult, horizon: float) -> dict[str, tuple[float, float]]:
+    """Each drug's maximum dose in any window [t, t + 24 h) and the start of the worst window."""
+    out = {}
+    for j, d in enumerate(result.drugs):
+        best, at = max_window(result.t, result.dose[:, j].copy(), WINDOW_DAYS, PLATEAU_RTOL)
+        out[d] = (float(best), float(min(max(at, 0.0), horizon)))
+    return out
