@@ -354,8 +354,6 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                 v = v - amount if amount < v else 0.0
                 vest = vest - bvol if vest > bvol else 0.0
                 jumped = True
-            if bolus_mode == BOLUS_GREEDY and s_block[prog] > 0.0:
-                break  # the next greedy grant is at least a lockout away
 
         # 5. the instants read from the state after everything at t
         if v <= 0.0:

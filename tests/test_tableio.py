@@ -79,6 +79,7 @@ rat = "0.4 mL/day"
     (GOOD_SESSION + 'bolus = { volume = "10 uL", lockout = "6 h" }\n', "session[1].bolus.max_per_24h"),
     (GOOD_SESSION + 'bolus = { volume = "10 uL", lockout = "6 h", max_per_24h = 0 }\n', "session[1].bolus.max_per_24h"),
     (GOOD_SESSION + 'bolus = { volume = "10 uL", lockout = "1 h", max_per_24h = 3, duration = "2 h" }\n', "session[1].bolus.duration"),
+    (GOOD_SESSION + 'bolus = { volume = "10 uL", lockout = "1 h", max_per_24h = 3, duration = "2 s" }\n', "session[1].bolus.duration"),
     (GOOD_SESSION + 'bolus = "on"\n', "session[1].bolus"),
     (GOOD_SESSION.replace('"20 mL"', '"0 mL"'), "session[1].refill.volume"),
     (GOOD_SESSION.replace('"20 mL"', '"1e9 mL"'), "session[1].refill.volume"),

@@ -31,6 +31,9 @@ PLAUSIBLE_MAX = {
     "bolus_count": 1440,
     "runs": 100_000_000,
 }
+#: A bolus spread over less than this is a bolus given at once written oddly (and a rate of
+#: volume / duration that overflows): an input error.
+BOLUS_DURATION_MIN_DAY = 1.0 / 1440.0  # 1 min
 
 TOP_KEYS = ("schema", "profile", "horizon", "pump", "patient", "session", "variability")
 PUMP_KEYS = ("model", "reservoir", "low_alarm", "accuracy", "dead_volume", "rate_min", "rate_max",
@@ -424,6 +427,10 @@ class _Reader:
         if "duration" in b:
             d = self.quantity(b["duration"], f"{field}.duration", units.TIME, positive=False, cap=1.0)
             dur = d if d is not None else dur
+            if d is not None and 0.0 < d < BOLUS_DURATION_MIN_DAY * (1 - 1e-9):
+                self.probs.add(f"{field}.duration", "a bolus spread over less than 1 min",
+                               "write duration = \"0 min\" for a bolus given at once, or at least \"1 min\"")
+                return None
             if d is not None and lock is not None and d > lock and lock > 0:
                 self.probs.add(f"{field}.duration", "the bolus lasts longer than its lockout, so boluses would overlap",
                                "make the duration at most the lockout")

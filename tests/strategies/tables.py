@@ -92,7 +92,7 @@ def table_specs(draw, max_sessions: int = 6, max_horizon: float = 90.0, devices=
             else:
                 lock = draw(st.floats(0.0, 1.0))
                 s["bolus"] = (draw(st.floats(0.001, 0.5)), lock, draw(st.integers(1, 6)),
-                              draw(st.one_of(st.just(0.0), st.floats(0.0, lock))) if lock > 0 else 0.0)
+                              draw(st.one_of(st.just(0.0), st.floats(1 / 1440, lock))) if lock >= 1 / 1440 else 0.0)
         spec["sessions"].append(s)
     return spec
 
