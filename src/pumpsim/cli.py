@@ -1,0 +1,180 @@
+"""The ``pumpsim`` command line (FORMAT.md §2).
+
+Exit status for every command: 0 no hard violation, 1 at least one hard violation, 2 invalid
+or unreadable input (a message on stderr names the file, the field and the fix; nothing is
+written). This is the only module that prints or exits.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from . import __version__
+
+EXIT_OK, EXIT_HARD, EXIT_INPUT = 0, 1, 2
+
+
+def _print_problems(err) -> None:
+    files = sorted({p.file for p in err.problems})
+    print(f"pumpsim: {len(err.problems)} problem(s) in {', '.join(files)}; nothing was written.", file=sys.stderr)
+    for p in err.problems:
+        print(f"  {p}", file=sys.stderr)
+
+
+def _dump(obj) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .report import render_text
+    from .tableio import read_table
+    from .validate import validate
+
+    table, profile = read_table(args.table, args.profile)
+    report = validate(table, profile)
+    sys.stdout.write(_dump(report.as_json()) + "\n" if args.format == "json" else render_text(report))
+    return report.exit_status
+
+
+def cmd_telemetry(args: argparse.Namespace) -> int:
+    from . import engine
+    from .output import check_destination, write_atomic
+    from .results import Scenario
+    from .tableio import read_table
+    from .telemetry import to_csv
+
+    inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
+    dest = check_destination(args.output, inputs)
+    table, _ = read_table(args.table, args.profile)
+    scenario = Scenario.worst(float(table.device.accuracy.value)) if args.case == "worst" else Scenario.nominal()
+    result = engine.simulate(table, scenario)
+    write_atomic(dest, to_csv(table, result))
+    print(f"pumpsim: wrote {len(result.event_t)} events ({args.case} case) to {dest}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from .library import device_library
+
+    devs = device_library()
+    if args.format == "json":
+        print(_dump(devs))
+        return EXIT_OK
+    for name, d in devs.items():
+        print(f"{name}: {d['title']} ({d['kind']}; routes {', '.join(d['routes'])})")
+        for key in ("reservoir", "low_alarm", "accuracy", "rate_min", "rate_max", "dead_volume", "pulse_volume"):
+            if key in d:
+                v = d[key]
+                flag = "verified" if v["verified"] else "UNVERIFIED"
+                print(f"    {key:<12} {v['value']:<14} [{flag}] {v['source']}")
+            elif key in ("low_alarm", "rate_min", "rate_max", "dead_volume"):
+                print(f"    {key:<12} {'(none)':<14} give pump.{key} in the table to check it")
+        if d.get("notes"):
+            print(f"    notes: {d['notes']}")
+    return EXIT_OK
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from .library import load_profile, shipped_profiles
+
+    names = [args.name] if args.name else shipped_profiles()
+    profs = [load_profile(n) for n in names]
+    if args.format == "json":
+        print(_dump({p.name: {"title": p.title,
+                              "general": {k: {"value": s.text, "source": s.source, "verified": s.verified}
+                                          for k, s in p.general.items()},
+                              "drugs": {d: {k: {"value": s.text, "source": s.source, "verified": s.verified}
+                                            for k, s in lim.items()} for d, lim in p.drugs.items()}}
+                     for p in profs}))
+        return EXIT_OK
+    for p in profs:
+        print(f"{p.name}: {p.title}")
+        for k, s in p.general.items():
+            print(f"    {k:<28} {s.text:<14} [{'verified' if s.verified else 'UNVERIFIED'}] {s.source}")
+        for d, lim in p.drugs.items():
+            print(f"  {d}")
+            for k, s in lim.items():
+                print(f"    {k:<28} {s.text:<14} [{'verified' if s.verified else 'UNVERIFIED'}] {s.source}")
+    return EXIT_OK
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from .rules import catalogue
+
+    rules = catalogue()
+    if args.format == "json":
+        print(_dump([r.__dict__ for r in rules.values()]))
+    elif args.format == "markdown":
+        print(rules_markdown())
+    else:
+        for r in rules.values():
+            print(f"{r.id:<22} {r.severity:<12} {r.checks}")
+    return EXIT_OK
+
+
+def rules_markdown() -> str:
+    """The rule table of the README, generated from ``data/rules.toml``."""
+    from .rules import catalogue
+
+    lines = ["| rule | severity | computed from | what it checks | basis |", "|---|---|---|---|---|"]
+    for r in catalogue().values():
+        lines.append(f"| {r.id} | {r.severity} | {r.needs} | {r.checks} | {r.basis} |")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pumpsim", description="Check and simulate intrathecal pump programming "
+                                "tables (decision support, not a medical device).")
+    p.add_argument("--version", action="version", version=f"pumpsim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    v = sub.add_parser("validate", help="static and worst-case checks of one table")
+    v.add_argument("table", help="programming table (TOML)")
+    v.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
+    v.add_argument("--format", choices=("text", "json"), default="text")
+    v.set_defaults(func=cmd_validate)
+
+    tl = sub.add_parser("telemetry", help="write the telemetry log of a simulated run (CSV)")
+    tl.add_argument("table", help="programming table (TOML)")
+    tl.add_argument("-o", "--output", required=True, help="CSV file to write (atomically; never the input)")
+    tl.add_argument("--case", choices=("nominal", "worst"), default="worst",
+                    help="nominal: exact pump, no bolus; worst: fast pump, every bolus allowed (default)")
+    tl.add_argument("--profile", help="guideline profile (a shipped name or a file)")
+    tl.set_defaults(func=cmd_telemetry)
+
+    d = sub.add_parser("devices", help="list the device library")
+    d.add_argument("--format", choices=("text", "json"), default="text")
+    d.set_defaults(func=cmd_devices)
+
+    pr = sub.add_parser("profiles", help="list the guideline profiles and their limits")
+    pr.add_argument("name", nargs="?", help="one profile (a shipped name or a file)")
+    pr.add_argument("--format", choices=("text", "json"), default="text")
+    pr.set_defaults(func=cmd_profiles)
+
+    r = sub.add_parser("rules", help="list the safety rules")
+    r.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    r.set_defaults(func=cmd_rules)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .errors import InputError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as e:
+        _print_problems(e)
+        return EXIT_INPUT
+    except BrokenPipeError:  # e.g. `pumpsim devices | head`
+        sys.stderr.close()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("pumpsim: interrupted; nothing was written.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
