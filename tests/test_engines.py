@@ -18,7 +18,7 @@ from tests.conftest import parse
 REL = 1e-12
 
 
-@pytest.fixture(params=["engine"])
+@pytest.fixture(params=["engine", "reference"])
 def eng(request):
     """The engine module under test: pumpsim.engine (Numba) or pumpsim.reference."""
     return importlib.import_module(f"pumpsim.{request.param}")
