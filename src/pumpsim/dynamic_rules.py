@@ -22,14 +22,24 @@ def _session_at(table: Table, t: float) -> int:
     return idx
 
 
+def _dry_until(table: Table, t: float) -> tuple[float, str]:
+    """The next refill after ``t`` (or the horizon end) and how to name it."""
+    for s in table.sessions:
+        if s.refill is not None and s.t > t and s.t < table.horizon:
+            return s.t, f"the refill of session[{s.index}]"
+    return table.horizon, "the end of the horizon"
+
+
 def refill_empty(table: Table, profile: Profile, nominal_empty_at: float | None) -> list[Finding]:
     """REFILL-EMPTY (hard): the nominal reservoir runs empty within the horizon."""
     if nominal_empty_at is None:
         return []
     cap = table.device.reservoir
-    return [violation(table, "REFILL-EMPTY", "hard", nominal_empty_at, None, 0.0, None, "mL",
+    until, what = _dry_until(table, nominal_empty_at)
+    dry = until - nominal_empty_at
+    return [violation(table, "REFILL-EMPTY", "hard", nominal_empty_at, None, dry, None, "day",
                       f"the reservoir runs empty at {table.iso(nominal_empty_at)} with an exact pump and no bolus: "
-                      "delivery stops (withdrawal) until the next refill",
+                      f"no drug for {dry:.3g} days until {what} (withdrawal)",
                       _session_at(table, nominal_empty_at), limit_value=0.0, source=cap.source, verified=cap.verified)]
 
 
@@ -38,9 +48,11 @@ def refill_empty_worst(table: Table, profile: Profile, worst_empty_at: float | N
     if worst_empty_at is None:
         return []
     acc = table.device.accuracy
-    return [violation(table, "REFILL-EMPTY-WORST", "soft", worst_empty_at, None, 0.0, None, "mL",
+    until, what = _dry_until(table, worst_empty_at)
+    dry = until - worst_empty_at
+    return [violation(table, "REFILL-EMPTY-WORST", "soft", worst_empty_at, None, dry, None, "day",
                       f"in the worst case (pump {acc.value * 100:g} % fast, every bolus allowed) the reservoir runs empty "
-                      f"at {table.iso(worst_empty_at)}",
+                      f"at {table.iso(worst_empty_at)}, {dry:.3g} days before {what}",
                       _session_at(table, worst_empty_at), limit_value=0.0, source=acc.source, verified=acc.verified)]
 
 

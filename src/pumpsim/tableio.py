@@ -202,7 +202,8 @@ class _Reader:
                 v = self.quantity(pump[key], f"pump.{key}", dim, positive=positive, cap=cap)
                 if v is None:
                     return None
-                return Sourced(v, f"programming table (pump.{key})", True, str(pump[key]))
+                # written back in base units, so that a report does not depend on the units typed
+                return Sourced(v, f"programming table (pump.{key})", True, units.format_base(v, dim))
             return lib_value(key, dim)
 
         reservoir = value("reservoir", units.VOLUME, cap=PLAUSIBLE_MAX["volume_mL"])

@@ -196,3 +196,16 @@ def parse_quantity(text: object, dimension: Dimension) -> float:
         raise QuantityError(f"{text!r} is {got.split(' (')[0]}, but this field takes {want.split(' (')[0]}",
                             f"write {want}")
     return q.value
+
+
+#: how a base-unit value is written back (reports): dimension -> (unit, factor from base)
+_BASE_SPELLING: dict[Dimension, tuple[str, float]] = {
+    MASS: ("mg", 1.0), VOLUME: ("mL", 1.0), TIME: ("day", 1.0), FRACTION: ("%", 100.0),
+    CONCENTRATION: ("mg/mL", 1.0), FLOW: ("mL/day", 1.0), DOSE_RATE: ("mg/day", 1.0),
+}
+
+
+def format_base(value: float, dimension: Dimension) -> str:
+    """A base-unit value as a quantity string ('0.2 mL', '14.5 %'), to 10 significant digits."""
+    unit, factor = _BASE_SPELLING[dimension]
+    return f"{value * factor:.10g} {unit}"

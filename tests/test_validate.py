@@ -1,0 +1,88 @@
+"""validate end to end: the shipped scenarios have the verdicts they are meant to have, the
+simulated rules fire with their numbers, and the report does not depend on the units written."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from pumpsim.tableio import read_table
+from pumpsim.validate import validate
+from tests.conftest import REPO, parse
+from tests.strategies.tables import table_specs, to_toml
+
+BROKEN = sorted((REPO / "scenarios" / "broken").glob("*.toml"))
+GOOD = sorted((REPO / "scenarios").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
+def test_each_broken_scenario_fails_on_the_rule_it_is_named_after(path: Path):
+    rep = validate(*read_table(path))
+    hard = {v.rule for v in rep.violations if v.severity == "hard"}
+    assert path.stem.upper() in hard
+    assert rep.verdict == "fail" and rep.exit_status == 1
+    assert "CROSS-CHECK" not in hard
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.stem)
+def test_clinical_scenarios_have_no_hard_violation(path: Path):
+    rep = validate(*read_table(path))
+    assert [v.rule for v in rep.violations if v.severity == "hard"] == []
+    assert rep.exit_status == 0
+
+
+def test_refill_empty_says_how_long_the_patient_goes_without():
+    rep = validate(*read_table(REPO / "scenarios" / "broken" / "refill-empty.toml"))
+    (v,) = [v for v in rep.violations if v.rule == "REFILL-EMPTY"]
+    # 20 mL at 0.5 mL/day from 2026-12-01T09:00 is empty on 2027-01-10T09:00; the refill is on the 12th
+    assert v.at == "2027-01-10T09:00:00" and v.value == pytest.approx(2.0) and v.unit == "day"
+    assert rep.reservoir["nominal"] == {"low_alarm_at": "2027-01-06T09:00:00", "empty_at": "2027-01-10T09:00:00"}
+
+
+def test_late_refill_warns_but_passes():
+    rep = validate(*read_table(REPO / "scenarios" / "late-refill.toml"))
+    assert rep.verdict == "warn"
+    assert {v.rule for v in rep.violations} == {"REFILL-LOW-ALARM", "REFILL-EMPTY-WORST"}
+    # worst case: 20 mL at 0.5 x 1.145 mL/day: empty after 20 / 0.5725 = 34.934 days, i.e.
+    # 2026-12-01T09:00 + 34 days = 2027-01-04T09:00, + 0.934 day (22 h 25 min 41 s)
+    assert rep.reservoir["worst"]["empty_at"] == "2027-01-05T07:25:41"
+
+
+def test_dose_max_includes_the_dead_volume_flush():
+    rep = validate(*read_table(REPO / "scenarios" / "concentration-change.toml"))
+    (v,) = [v for v in rep.violations if v.rule == "DOSE-MAX"]
+    # 12 mg/day x 1.145 plus the 0.2 mL of 20 mg/mL flushed by 5 mg/mL: 0.2 x (20 - 5) = 3 mg more
+    assert v.value == pytest.approx(12 * 1.145 + 3.0)
+    assert v.severity == "soft" and v.session == 2
+
+
+def _report(text: str) -> dict:
+    t, p = parse(text)
+    d = validate(t, p).as_json()
+    d.pop("table", None)
+    return d
+
+
+def _same(a, b, path=""):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
+    elif path.endswith(".message"):
+        pass  # numbers in prose are printed to 4-6 digits
+    else:
+        assert a == b, path
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table_specs())
+def test_the_same_table_in_other_units_gives_the_same_report(spec):
+    _same(_report(to_toml(spec)), _report(to_toml(spec, alt_units=True)))
