@@ -1,0 +1,1 @@
+"""Benchmarks: `pytest benchmarks/ --benchmark-only` (timings are measured, never asserted)."""

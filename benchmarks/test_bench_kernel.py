@@ -1,0 +1,58 @@
+"""Kernel throughput and validate latency (pytest-benchmark).
+
+Run: ``pytest benchmarks/ --benchmark-only`` (add ``--benchmark-save=NAME`` to keep a
+baseline, ``pytest-benchmark compare`` to compare). Throughput is reported in simulated
+scenario-days per second in ``extra_info``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from pumpsim import engine, reference
+from pumpsim.results import Scenario
+from pumpsim.tableio import parse_table_bytes, read_table
+from pumpsim.validate import validate
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def workload(days: int):
+    """A table of ``days`` days: 3-step flex schedule, 2 drugs, boluses, a refill every 28 days."""
+    sessions = []
+    for i, d in enumerate(range(0, days, 28)):
+        extra = ''
+        if i == 0:
+            extra = ('steps = [ { from = "00:00", rate = "0.3 mL/day" }, { from = "08:00", rate = "0.5 mL/day" },\n'
+                     '          { from = "20:00", rate = "0.4 mL/day" } ]\n'
+                     'bolus = { volume = "20 uL", lockout = "6 h", max_per_24h = 3 }\n')
+        at = (dt.datetime(2027, 1, 1, 9) + dt.timedelta(days=d)).isoformat()
+        sessions.append(f'[[session]]\nat = {at}\n'
+                        f'refill = {{ volume = "20 mL", mix = {{ morphine = "10 mg/mL", ropivacaine = "7.5 mg/mL" }} }}\n{extra}')
+    text = f'schema = "pumpsim.table/1"\nhorizon = "{days} day"\n[pump]\nmodel = "synchromed-ii-20"\n' + "\n".join(sessions)
+    return parse_table_bytes(text.encode(), f"bench-{days}.toml")[0]
+
+
+@pytest.mark.parametrize("days", [30, 90, 365])
+def test_kernel_worst_case(benchmark, days):
+    t = workload(days)
+    sc = Scenario.worst(float(t.device.accuracy.value))
+    engine.simulate(t, sc)  # compile / load the cache outside the timing
+    benchmark(engine.simulate, t, sc)
+    benchmark.extra_info["scenario_days_per_s"] = days / benchmark.stats.stats.mean
+
+
+@pytest.mark.parametrize("days", [90])
+def test_reference_worst_case(benchmark, days):
+    t = workload(days)
+    sc = Scenario.worst(float(t.device.accuracy.value))
+    benchmark(reference.simulate, t, sc)
+    benchmark.extra_info["scenario_days_per_s"] = days / benchmark.stats.stats.mean
+
+
+def test_validate_latency(benchmark):
+    table, profile = read_table(REPO / "scenarios" / "example.toml")
+    validate(table, profile)
+    benchmark(validate, table, profile)
