@@ -239,11 +239,16 @@ class _Run:
         return self.C(self.W(x, left), drug)
 
     def knots(self) -> list[float]:
+        """Every instant where F may change slope or jump, in [0, H]."""
         ks = set()
         for p in self.periods:
             ks.update(p.knots())
+            e = p.first_reaching(p.volume)  # W stops rising when the pump is empty
+            if e is not None:
+                ks.add(e)
         ordered = sorted(k for k in ks if 0.0 <= k <= self.horizon)
-        # instants where the next mix reaches the tip: W(x) = u + V_d, W monotone
+        # instants where the next mix reaches the tip: W(x) = u + V_d, W monotone and linear
+        # between the knots above
         ws = [(x, self.W(x, True), self.W(x)) for x in ordered]
         for u, _ in self.mixes[1:]:
             target = u + self.dead_volume
@@ -251,12 +256,6 @@ class _Run:
                 if w0 < target < w1l:
                     ks.add(x0 + (target - w0) * (x1 - x0) / (w1l - w0))
                     break
-        if self.empty_at is not None:
-            ks.add(self.empty_at)
-        for p in self.periods:
-            e = p.first_reaching(p.volume)
-            if e is not None:
-                ks.add(e)
         return sorted(k for k in ks if 0.0 <= k <= self.horizon)
 
 
