@@ -3,11 +3,10 @@ generated tables, and CROSS-CHECK firing when one side is wrong."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import numpy as np
 import pytest
-import datetime as dt
-
 from hypothesis import HealthCheck, example, given, settings
 
 from pumpsim import check, engine

@@ -3,8 +3,6 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from pumpsim.cli import main, rules_markdown
 
 from .conftest import EXAMPLE, REPO

@@ -11,8 +11,17 @@ import numpy as np
 import pytest
 
 from pumpsim import results
-from pumpsim.results import (EV_BOLUS_DENIED_LOCKOUT, EV_BOLUS_DENIED_MAX24H, EV_BOLUS_DENIED_STALL,
-                             EV_BOLUS_GRANTED, EV_EMPTY, EV_LOW_ALARM, EV_STALL, EV_STALL_RECOVERED, Scenario)
+from pumpsim.results import (
+    EV_BOLUS_DENIED_LOCKOUT,
+    EV_BOLUS_DENIED_MAX24H,
+    EV_BOLUS_DENIED_STALL,
+    EV_BOLUS_GRANTED,
+    EV_EMPTY,
+    EV_LOW_ALARM,
+    EV_STALL,
+    EV_STALL_RECOVERED,
+    Scenario,
+)
 from tests.conftest import parse
 
 REL = 1e-12

@@ -2,7 +2,6 @@
 simulated rules fire with their numbers, and the report does not depend on the units written."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest

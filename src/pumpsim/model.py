@@ -17,9 +17,9 @@ build these objects, every rule and engine reads them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 SECONDS_PER_DAY = 86400.0
 

@@ -17,9 +17,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .model import Table
-from .results import (EV_BOLUS_DENIED_EMPTY, EV_BOLUS_DENIED_LOCKOUT, EV_BOLUS_DENIED_MAX24H,
-                      EV_BOLUS_DENIED_OFF, EV_BOLUS_DENIED_STALL, EV_BOLUS_GRANTED, EV_EMPTY, EV_END,
-                      EV_LOW_ALARM, EV_REFILL, EV_SESSION, EV_STALL, EV_STALL_RECOVERED, Scenario, SimResult)
+from .results import (
+    EV_BOLUS_DENIED_EMPTY,
+    EV_BOLUS_DENIED_LOCKOUT,
+    EV_BOLUS_DENIED_MAX24H,
+    EV_BOLUS_DENIED_OFF,
+    EV_BOLUS_DENIED_STALL,
+    EV_BOLUS_GRANTED,
+    EV_EMPTY,
+    EV_END,
+    EV_LOW_ALARM,
+    EV_REFILL,
+    EV_SESSION,
+    EV_STALL,
+    EV_STALL_RECOVERED,
+    Scenario,
+    SimResult,
+)
 
 WINDOW = 1.0  # [day]
 PLATEAU_RTOL = 1e-9

@@ -70,12 +70,12 @@ class Scenario:
     modifiers: np.ndarray | None = None
 
     @staticmethod
-    def nominal() -> "Scenario":
+    def nominal() -> Scenario:
         """Exact pump, no boluses (FORMAT.md §1)."""
         return Scenario(1.0, "none")
 
     @staticmethod
-    def worst(accuracy: float) -> "Scenario":
+    def worst(accuracy: float) -> Scenario:
         """Fast end of the tolerance, every bolus the policy allows as early as allowed."""
         return Scenario(1.0 + accuracy, "greedy")
 

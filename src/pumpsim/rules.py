@@ -14,9 +14,9 @@ from __future__ import annotations
 import functools
 import math
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Callable, Iterable
 
 from .library import drug_library
 from .model import Profile, Program, Sourced, Table

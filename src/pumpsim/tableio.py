@@ -15,8 +15,7 @@ from typing import Any
 
 from . import library, units
 from .errors import InputError, Problem, Problems, nearest
-from .model import (BOLUS_OFF, Bolus, Device, Distribution, Patient, Program, Refill, Session,
-                    Sourced, Step, Table, Variability)
+from .model import BOLUS_OFF, Bolus, Device, Distribution, Patient, Program, Refill, Session, Sourced, Step, Table, Variability
 
 TABLE_SCHEMA = "pumpsim.table/1"
 DEFAULT_HORIZON_DAYS = 90.0

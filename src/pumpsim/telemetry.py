@@ -13,7 +13,7 @@ import io
 import numpy as np
 
 from .model import Table
-from .results import EVENT_NAMES, EV_BOLUS_GRANTED, EV_REFILL, SimResult
+from .results import EV_BOLUS_GRANTED, EV_REFILL, EVENT_NAMES, SimResult
 
 HEADER = ["time", "day", "event", "value", "value_unit", "reservoir_estimate_mL", "reservoir_true_mL",
           "programmed_rate_mL_per_day"]
