@@ -199,10 +199,8 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
     while True:
         # ---------------------------------------------------------------- instant events at t
         # breakpoint: the state on arrival at t
-        bp_t = _grow1(bp_t, nbp)
-        bp_dose = _grow2(bp_dose, nbp)
-        bp_v = _grow1(bp_v, nbp)
-        bp_vest = _grow1(bp_vest, nbp)
+        if nbp >= bp_t.shape[0]:
+            bp_t, bp_dose, bp_v, bp_vest = _grow1(bp_t, nbp), _grow2(bp_dose, nbp), _grow1(bp_v, nbp), _grow1(bp_vest, nbp)
         bp_t[nbp] = t
         bp_dose[nbp] = dose
         bp_v[nbp] = v
@@ -217,9 +215,8 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
             if in_mod:
                 if mod_end[im] <= t:
                     if mod_factor[im] == 0.0:
-                        ev_t = _grow1(ev_t, nev)
-                        ev_code = _grow1(ev_code, nev)
-                        ev_val = _grow1(ev_val, nev)
+                        if nev >= ev_t.shape[0]:
+                            ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
                         ev_t[nev] = t
                         ev_code[nev] = EV_STALL_RECOVERED
                         ev_val[nev] = 0.0
@@ -234,9 +231,8 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                     in_mod = True
                     m = mod_factor[im]
                     if m == 0.0:
-                        ev_t = _grow1(ev_t, nev)
-                        ev_code = _grow1(ev_code, nev)
-                        ev_val = _grow1(ev_val, nev)
+                        if nev >= ev_t.shape[0]:
+                            ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
                         ev_t[nev] = t
                         ev_code[nev] = EV_STALL
                         ev_val[nev] = mod_end[im] - mod_start[im]
@@ -251,9 +247,8 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
         # 3. sessions
         while i_sess < n_sess and s_t[i_sess] <= t:
             s = i_sess
-            ev_t = _grow1(ev_t, nev)
-            ev_code = _grow1(ev_code, nev)
-            ev_val = _grow1(ev_val, nev)
+            if nev >= ev_t.shape[0]:
+                ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
             ev_t[nev] = t
             ev_code[nev] = EV_SESSION
             ev_val[nev] = s + 1
@@ -275,9 +270,8 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                     nchg += 1
                     while j + 1 < nchg and w >= chg_u[j + 1] + dead_volume:
                         j += 1
-                ev_t = _grow1(ev_t, nev)
-                ev_code = _grow1(ev_code, nev)
-                ev_val = _grow1(ev_val, nev)
+                if nev >= ev_t.shape[0]:
+                    ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
                 ev_t[nev] = t
                 ev_code[nev] = EV_REFILL
                 ev_val[nev] = s_volume[s]
@@ -314,7 +308,7 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
             else:
                 count = 0
                 g = ng - 1
-                while g >= 0 and grants[g] + 1.0 > t:
+                while g >= 0 and grants[g] > t - 1.0:
                     count += 1
                     g -= 1
                 if count >= s_bmax[prog]:
@@ -322,21 +316,20 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
             if code != EV_BOLUS_GRANTED:
                 if bolus_mode == BOLUS_GREEDY:
                     break  # greedy only asks when a grant is possible
-                ev_t = _grow1(ev_t, nev)
-                ev_code = _grow1(ev_code, nev)
-                ev_val = _grow1(ev_val, nev)
+                if nev >= ev_t.shape[0]:
+                    ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
                 ev_t[nev] = t
                 ev_code[nev] = code
                 ev_val[nev] = 0.0
                 nev += 1
                 continue
             bvol = s_bvol[prog]
-            grants = _grow1(grants, ng)
+            if ng >= grants.shape[0]:
+                grants = _grow1(grants, ng)
             grants[ng] = t
             ng += 1
-            ev_t = _grow1(ev_t, nev)
-            ev_code = _grow1(ev_code, nev)
-            ev_val = _grow1(ev_val, nev)
+            if nev >= ev_t.shape[0]:
+                ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
             ev_t[nev] = t
             ev_code[nev] = EV_BOLUS_GRANTED
             ev_val[nev] = bvol
@@ -363,9 +356,8 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                 empty_armed = False
                 if np.isnan(empty_at):
                     empty_at = t
-                ev_t = _grow1(ev_t, nev)
-                ev_code = _grow1(ev_code, nev)
-                ev_val = _grow1(ev_val, nev)
+                if nev >= ev_t.shape[0]:
+                    ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
                 ev_t[nev] = t
                 ev_code[nev] = EV_EMPTY
                 ev_val[nev] = 0.0
@@ -377,18 +369,15 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                 pump_armed = False
                 if np.isnan(pump_at):
                     pump_at = t
-                ev_t = _grow1(ev_t, nev)
-                ev_code = _grow1(ev_code, nev)
-                ev_val = _grow1(ev_val, nev)
+                if nev >= ev_t.shape[0]:
+                    ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
                 ev_t[nev] = t
                 ev_code[nev] = EV_LOW_ALARM
                 ev_val[nev] = vest
                 nev += 1
         if jumped:
-            bp_t = _grow1(bp_t, nbp)
-            bp_dose = _grow2(bp_dose, nbp)
-            bp_v = _grow1(bp_v, nbp)
-            bp_vest = _grow1(bp_vest, nbp)
+            if nbp >= bp_t.shape[0]:
+                bp_t, bp_dose, bp_v, bp_vest = _grow1(bp_t, nbp), _grow2(bp_dose, nbp), _grow1(bp_v, nbp), _grow1(bp_vest, nbp)
             bp_t[nbp] = t
             bp_dose[nbp] = dose
             bp_v[nbp] = v
@@ -422,6 +411,8 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                 nmax = s_bmax[prog]
                 if ng >= nmax:
                     tk = grants[ng - nmax] + 1.0
+                    if tk - 1.0 < grants[ng - nmax]:  # rounded down: still inside 24 h
+                        tk = np.nextafter(tk, INF)
                     if tk > tg:
                         tg = tk
             if ext_on and ext_end > tg:
@@ -501,9 +492,8 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                     day += 1.0
             rate = s_rates[prog, k]
 
-    ev_t = _grow1(ev_t, nev)
-    ev_code = _grow1(ev_code, nev)
-    ev_val = _grow1(ev_val, nev)
+    if nev >= ev_t.shape[0]:
+        ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
     ev_t[nev] = horizon
     ev_code[nev] = EV_END
     ev_val[nev] = 0.0

@@ -10,9 +10,11 @@ C = {t_i} ∪ {t_i - w}, because neither F(s) nor F(s + w) has a breakpoint stri
 two candidates. A linear function on an interval reaches its supremum at an end, approached
 either at the end itself (G) or from the right of the left end (G⁺(c) = F⁺(c + w) - F⁺(c)).
 So the supremum over all real s is max over c in C of max(G(c), G⁺(c)): 2m candidates, each
-evaluated by two binary searches, O(m log m), exact up to rounding. Candidates are clamped to
-[t_0, t_last]: before t_0 the window holds no more than at t_0 (F is non-decreasing and 0
-before t_0), and after t_last - w it only loses dose.
+evaluated by two binary searches, O(m log m), exact up to rounding. The candidate windows are
+written [p, p + w) and [p - w, p) so that the breakpoint p is an end exactly (never p - w + w,
+which rounding can move by an ulp and so count a bolus given exactly 24 h later). F is 0
+before t_0 and constant after t_last, so windows reaching outside [t_0, t_last] are evaluated
+as they are; a start before t_0 is reported as t_0.
 
 The start returned is the earliest candidate whose value is within ``rtol`` of the supremum.
 """
@@ -58,21 +60,23 @@ def max_window(t, f, width, rtol):
     m = t.shape[0]
     if m == 0:
         return 0.0, 0.0
-    lo = t[0]
-    hi = t[m - 1]
-    cand = np.empty(2 * m)
+    # each candidate window keeps the breakpoint itself as one of its ends: [p, p + w) and
+    # [p - w, p). Computing p - w and then (p - w) + w could land an ulp away from p and let
+    # a window of "24 h" hold one more bolus than the lockout rules allow.
+    starts = np.empty(2 * m)
+    ends = np.empty(2 * m)
     for i in range(m):
-        cand[2 * i] = t[i]
-        c = t[i] - width
-        cand[2 * i + 1] = c if c > lo else lo
+        starts[2 * i] = t[i]
+        ends[2 * i] = t[i] + width
+        starts[2 * i + 1] = t[i] - width
+        ends[2 * i + 1] = t[i]
     vals = np.empty(2 * m)
     best = -np.inf
     for i in range(2 * m):
-        c = cand[i]
-        if c > hi:
-            c = hi
-        g = left_value(t, f, c + width) - left_value(t, f, c)
-        gr = right_value(t, f, c + width) - right_value(t, f, c)
+        a = starts[i]
+        b = ends[i]
+        g = left_value(t, f, b) - left_value(t, f, a)
+        gr = right_value(t, f, b) - right_value(t, f, a)
         if gr > g:
             g = gr
         vals[i] = g
@@ -81,6 +85,7 @@ def max_window(t, f, width, rtol):
     tol = rtol * abs(best)
     at = np.inf
     for i in range(2 * m):
-        if vals[i] >= best - tol and cand[i] < at:
-            at = cand[i]
-    return best, at
+        if vals[i] >= best - tol and starts[i] < at:
+            at = starts[i]
+    lo = t[0]
+    return best, (at if at > lo else lo)

@@ -303,7 +303,9 @@ def _run(table: Table, factor: float, greedy: bool) -> _Run:
                         last = grants[-1]
                         cand = max(cand, last.t + pol.lockout, last.t + last.duration)
                         if len(grants) >= pol.max_per_24h:
-                            cand = max(cand, grants[-pol.max_per_24h].t + 1.0)
+                            g_k = grants[-pol.max_per_24h].t
+                            after = g_k + 1.0 if (g_k + 1.0) - 1.0 >= g_k else math.nextafter(g_k + 1.0, math.inf)
+                            cand = max(cand, after)
                     if cand >= s_b:
                         break
                     if per.pushed_raw(cand, left=True) >= per.volume:
@@ -344,15 +346,15 @@ def nominal_total_delivered(table: Table) -> dict[str, float]:
 
 def max_24h(run: _Run, drug: str) -> tuple[float, float]:
     """The largest dose in any window [s, s + 1 day) and its earliest start."""
-    cands = set()
-    for p in run.knots():
-        cands.add(p)
-        cands.add(max(p - WINDOW, 0.0))
+    windows = set()
+    for p in run.knots():  # the knot is an exact end of its windows (never p - 1 + 1)
+        windows.add((p, p + WINDOW))
+        windows.add((p - WINDOW, p))
     vals = []
-    for c in sorted(cands):
-        g = run.F(c + WINDOW, drug, left=True) - run.F(c, drug, left=True)
-        gr = run.F(c + WINDOW, drug) - run.F(c, drug)
-        vals.append((max(g, gr), c))
+    for a, b in sorted(windows):
+        g = run.F(b, drug, left=True) - run.F(a, drug, left=True)
+        gr = run.F(b, drug) - run.F(a, drug)
+        vals.append((max(g, gr), max(a, 0.0)))
     best = max(v for v, _ in vals)
     start = min(c for v, c in vals if v >= best - PLATEAU_RTOL * abs(best))
     return best, start

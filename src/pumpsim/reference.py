@@ -208,7 +208,7 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
                 reason = EV_BOLUS_DENIED_LOCKOUT
             elif grants and not (t >= grants[-1] + policy.lockout):
                 reason = EV_BOLUS_DENIED_LOCKOUT
-            elif sum(1 for g in grants if g + 1.0 > t) >= policy.max_per_24h:
+            elif sum(1 for g in grants if g > t - 1.0) >= policy.max_per_24h:
                 reason = EV_BOLUS_DENIED_MAX24H
             else:
                 reason = EV_BOLUS_GRANTED
@@ -267,7 +267,11 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
             if grants:
                 nxt = grants[-1] + policy.lockout
                 if len(grants) >= policy.max_per_24h:
-                    nxt = max(nxt, grants[-policy.max_per_24h] + 1.0)
+                    oldest = grants[-policy.max_per_24h]
+                    day_later = oldest + 1.0
+                    if day_later - 1.0 < oldest:  # the sum rounded down: not yet 24 h later
+                        day_later = math.nextafter(day_later, math.inf)
+                    nxt = max(nxt, day_later)
             if extended_until is not None:
                 nxt = max(nxt, extended_until)
             if nxt > t:
@@ -326,7 +330,8 @@ def max_24h(result: SimResult, horizon: float) -> dict[str, tuple[float, float]]
 
     The dose in [s, s + 1) is G(s) = F⁻(s + 1) - F⁻(s) (left limits: a bolus at s + 1 is not in
     the window, one at s is). Between the candidates {p, p - 1 : p a breakpoint} G is linear, so
-    its supremum is G or its right limit at a candidate. Plain loops, no search structure.
+    its supremum is G or its right limit at a candidate; each candidate window keeps its
+    breakpoint as an exact end ([p, p + 1) or [p - 1, p)).
     """
     t = list(map(float, result.t))
 
@@ -342,12 +347,13 @@ def max_24h(result: SimResult, horizon: float) -> dict[str, tuple[float, float]]
         return col[i] + (col[i + 1] - col[i]) * (x - t[i]) / (t[i + 1] - t[i])
 
     out = {}
-    cands = sorted({min(max(c, t[0]), t[-1]) for p in t for c in (p, p - WINDOW)})
+    # windows [p, p + 1) and [p - 1, p): the breakpoint itself is one end, never p - 1 + 1
+    windows = sorted({(p, p + WINDOW) for p in t} | {(p - WINDOW, p) for p in t})
     for j, d in enumerate(result.drugs):
         col = [float(x) for x in result.dose[:, j]]
-        vals = [(max(value(col, c + WINDOW, True) - value(col, c, True),
-                     value(col, c + WINDOW, False) - value(col, c, False)), c) for c in cands]
+        vals = [(max(value(col, b, True) - value(col, a, True), value(col, b, False) - value(col, a, False)), a)
+                for a, b in windows]
         best = max(v for v, _ in vals)
-        start = min(c for v, c in vals if v >= best - PLATEAU_RTOL * abs(best))
+        start = min(a for v, a in vals if v >= best - PLATEAU_RTOL * abs(best))
         out[d] = (best, min(max(start, 0.0), horizon))
     return out
