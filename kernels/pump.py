@@ -32,6 +32,13 @@ EV_END = 10
 EV_BOLUS_DENIED_OFF = 11
 EV_BOLUS_DENIED_STALL = 12
 
+# status returned by simulate_pump
+OK = 0
+OVERFLOW_BREAKPOINTS = 1
+OVERFLOW_EVENTS = 2
+OVERFLOW_GRANTS = 3
+OVERFLOW_MIXES = 4
+
 BOLUS_NONE = 0
 BOLUS_GREEDY = 1
 BOLUS_REQUESTS = 2
@@ -40,25 +47,7 @@ INF = np.inf
 NEG_INF = -np.inf
 
 
-@njit(cache=True)
-def _grow1(a, n):
-    if n < a.shape[0]:
-        return a
-    b = np.empty(a.shape[0] * 2, a.dtype)
-    b[:n] = a[:n]
-    return b
-
-
-@njit(cache=True)
-def _grow2(a, n):
-    if n < a.shape[0]:
-        return a
-    b = np.empty((a.shape[0] * 2, a.shape[1]), a.dtype)
-    b[:n] = a[:n]
-    return b
-
-
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def push(dose, conc, chg_u, chg_mix, nchg, j, dead_volume, w0, w1):
     """Add to ``dose`` what leaves the tip while the push coordinate goes from w0 to w1.
 
@@ -80,38 +69,40 @@ def push(dose, conc, chg_u, chg_mix, nchg, j, dead_volume, w0, w1):
     return j
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def step_start_time(day, start, clock0):
     """Instant [day since t=0] at which a step starting at clock ``start`` begins on ``day``."""
     return (day + start) - clock0
 
 
-@njit(cache=True)
-def locate_step(t, starts, nsteps, clock0):
-    """(day, k): the flex step in force at ``t`` (day counted on the wall clock)."""
+@njit(cache=True, inline="always")
+def locate_step(t, starts, row, nsteps, clock0):
+    """(day, k): the flex step of schedule ``starts[row]`` in force at ``t`` (wall-clock day)."""
     day = np.floor(t + clock0)
-    if step_start_time(day, starts[0], clock0) > t:
+    if step_start_time(day, starts[row, 0], clock0) > t:
         day -= 1.0
-    if step_start_time(day + 1.0, starts[0], clock0) <= t:
+    if step_start_time(day + 1.0, starts[row, 0], clock0) <= t:
         day += 1.0
     k = 0
-    while k + 1 < nsteps and step_start_time(day, starts[k + 1], clock0) <= t:
+    while k + 1 < nsteps and step_start_time(day, starts[row, k + 1], clock0) <= t:
         k += 1
     return day, k
 
 
-@njit(cache=True)
-def next_step_time(day, k, starts, nsteps, clock0):
+@njit(cache=True, inline="always")
+def next_step_time(day, k, starts, row, nsteps, clock0):
+    """Instant at which the step after step k of ``day`` begins."""
     if k + 1 < nsteps:
-        return step_start_time(day, starts[k + 1], clock0)
-    return step_start_time(day + 1.0, starts[0], clock0)
+        return step_start_time(day, starts[row, k + 1], clock0)
+    return step_start_time(day + 1.0, starts[row, 0], clock0)
 
 
 @njit(cache=True)
 def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                   s_bolus, s_bvol, s_block, s_bmax, s_bdur,
                   conc, clock0, horizon, factor, low_alarm, dead_volume,
-                  bolus_mode, requests, mod_start, mod_end, mod_factor):
+                  bolus_mode, requests, mod_start, mod_end, mod_factor,
+                  bp_t, bp_dose, bp_v, bp_vest, ev_t, ev_code, ev_val, grants, chg_u, chg_mix):
     """Simulate one pump.
 
     Parameters (n sessions, effective times sorted, all < horizon, the first at 0)
@@ -128,10 +119,15 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
     bolus_mode : BOLUS_NONE, BOLUS_GREEDY or BOLUS_REQUESTS; requests: sorted request instants
     mod_start, mod_end, mod_factor : outflow modifiers on [start, end)
 
+    bp_t (cap,), bp_dose (cap, n_drugs), bp_v, bp_vest : buffers for the breakpoints
+    ev_t, ev_code, ev_val : buffers for the telemetry log
+    grants, chg_u, chg_mix : work buffers (grant instants; mix changes of the line)
+
     Returns
     -------
-    bp_t (m,), bp_dose (m, n_drugs), bp_v (m,), bp_vest (m,): breakpoints
-    ev_t, ev_code, ev_val: the telemetry log
+    nbp, nev : how many breakpoints and events were written in the buffers
+    status : OK, or OVERFLOW_* when a buffer was too small (the outputs are then incomplete:
+        the caller enlarges the buffers and runs again)
     scalars (7,): low_alarm_at, empty_at, pump_alarm_at (NaN = never), filled, aspirated,
         delivered_volume, remaining
     """
@@ -140,15 +136,13 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
     has_low = not np.isnan(low_alarm)
 
     # outputs (growable)
-    cap = 256
-    bp_t = np.empty(cap)
-    bp_dose = np.empty((cap, nd))
-    bp_v = np.empty(cap)
-    bp_vest = np.empty(cap)
+    # output buffers are the caller's; on overflow the kernel stops and says which (the caller
+    # enlarges them and runs again): no array is reallocated inside the loop
+    cap_bp = bp_t.shape[0]
+    cap_ev = ev_t.shape[0]
+    cap_g = grants.shape[0]
+    cap_chg = chg_u.shape[0]
     nbp = 0
-    ev_t = np.empty(64)
-    ev_code = np.empty(64, np.int64)
-    ev_val = np.empty(64)
     nev = 0
 
     # state
@@ -166,8 +160,6 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
     pump_armed = True
 
     # line: mix changes in push coordinate
-    chg_u = np.empty(16)
-    chg_mix = np.empty(16, np.int64)
     chg_u[0] = NEG_INF
     chg_mix[0] = s_mix[0]
     nchg = 1
@@ -182,7 +174,6 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
     rate = 0.0
 
     # boluses
-    grants = np.empty(64)
     ng = 0
     ext_on = False
     ext_end = 0.0
@@ -199,10 +190,11 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
     while True:
         # ---------------------------------------------------------------- instant events at t
         # breakpoint: the state on arrival at t
-        if nbp >= bp_t.shape[0]:
-            bp_t, bp_dose, bp_v, bp_vest = _grow1(bp_t, nbp), _grow2(bp_dose, nbp), _grow1(bp_v, nbp), _grow1(bp_vest, nbp)
+        if nbp >= cap_bp:
+            return nbp, nev, OVERFLOW_BREAKPOINTS, np.empty(7)
         bp_t[nbp] = t
-        bp_dose[nbp] = dose
+        for d in range(nd):
+            bp_dose[nbp, d] = dose[d]
         bp_v[nbp] = v
         bp_vest[nbp] = vest
         nbp += 1
@@ -215,8 +207,8 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
             if in_mod:
                 if mod_end[im] <= t:
                     if mod_factor[im] == 0.0:
-                        if nev >= ev_t.shape[0]:
-                            ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
+                        if nev >= cap_ev:
+                            return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
                         ev_t[nev] = t
                         ev_code[nev] = EV_STALL_RECOVERED
                         ev_val[nev] = 0.0
@@ -231,8 +223,8 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                     in_mod = True
                     m = mod_factor[im]
                     if m == 0.0:
-                        if nev >= ev_t.shape[0]:
-                            ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
+                        if nev >= cap_ev:
+                            return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
                         ev_t[nev] = t
                         ev_code[nev] = EV_STALL
                         ev_val[nev] = mod_end[im] - mod_start[im]
@@ -247,8 +239,8 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
         # 3. sessions
         while i_sess < n_sess and s_t[i_sess] <= t:
             s = i_sess
-            if nev >= ev_t.shape[0]:
-                ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
+            if nev >= cap_ev:
+                return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
             ev_t[nev] = t
             ev_code[nev] = EV_SESSION
             ev_val[nev] = s + 1
@@ -263,21 +255,21 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                 pump_armed = True
                 if s_mix[s] != res_mix:
                     res_mix = s_mix[s]
-                    chg_u = _grow1(chg_u, nchg)
-                    chg_mix = _grow1(chg_mix, nchg)
+                    if nchg >= cap_chg:
+                        return nbp, nev, OVERFLOW_MIXES, np.empty(7)
                     chg_u[nchg] = w
                     chg_mix[nchg] = res_mix
                     nchg += 1
                     while j + 1 < nchg and w >= chg_u[j + 1] + dead_volume:
                         j += 1
-                if nev >= ev_t.shape[0]:
-                    ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
+                if nev >= cap_ev:
+                    return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
                 ev_t[nev] = t
                 ev_code[nev] = EV_REFILL
                 ev_val[nev] = s_volume[s]
                 nev += 1
             prog = s
-            day, k = locate_step(t, s_starts[prog], s_nsteps[prog], clock0)
+            day, k = locate_step(t, s_starts, prog, s_nsteps[prog], clock0)
             rate = s_rates[prog, k]
             i_sess += 1
 
@@ -316,20 +308,20 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
             if code != EV_BOLUS_GRANTED:
                 if bolus_mode == BOLUS_GREEDY:
                     break  # greedy only asks when a grant is possible
-                if nev >= ev_t.shape[0]:
-                    ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
+                if nev >= cap_ev:
+                    return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
                 ev_t[nev] = t
                 ev_code[nev] = code
                 ev_val[nev] = 0.0
                 nev += 1
                 continue
             bvol = s_bvol[prog]
-            if ng >= grants.shape[0]:
-                grants = _grow1(grants, ng)
+            if ng >= cap_g:
+                return nbp, nev, OVERFLOW_GRANTS, np.empty(7)
             grants[ng] = t
             ng += 1
-            if nev >= ev_t.shape[0]:
-                ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
+            if nev >= cap_ev:
+                return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
             ev_t[nev] = t
             ev_code[nev] = EV_BOLUS_GRANTED
             ev_val[nev] = bvol
@@ -356,8 +348,8 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                 empty_armed = False
                 if np.isnan(empty_at):
                     empty_at = t
-                if nev >= ev_t.shape[0]:
-                    ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
+                if nev >= cap_ev:
+                    return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
                 ev_t[nev] = t
                 ev_code[nev] = EV_EMPTY
                 ev_val[nev] = 0.0
@@ -369,17 +361,18 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                 pump_armed = False
                 if np.isnan(pump_at):
                     pump_at = t
-                if nev >= ev_t.shape[0]:
-                    ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
+                if nev >= cap_ev:
+                    return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
                 ev_t[nev] = t
                 ev_code[nev] = EV_LOW_ALARM
                 ev_val[nev] = vest
                 nev += 1
         if jumped:
-            if nbp >= bp_t.shape[0]:
-                bp_t, bp_dose, bp_v, bp_vest = _grow1(bp_t, nbp), _grow2(bp_dose, nbp), _grow1(bp_v, nbp), _grow1(bp_vest, nbp)
+            if nbp >= cap_bp:
+                return nbp, nev, OVERFLOW_BREAKPOINTS, np.empty(7)
             bp_t[nbp] = t
-            bp_dose[nbp] = dose
+            for d in range(nd):
+                bp_dose[nbp, d] = dose[d]
             bp_v[nbp] = v
             bp_vest[nbp] = vest
             nbp += 1
@@ -392,7 +385,7 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
         t_sess = s_t[i_sess] if i_sess < n_sess else INF
         if t_sess < tn:
             tn = t_sess
-        t_step = next_step_time(day, k, s_starts[prog], s_nsteps[prog], clock0)
+        t_step = next_step_time(day, k, s_starts, prog, s_nsteps[prog], clock0)
         if t_step < tn:
             tn = t_step
         if im < n_mod:
@@ -484,7 +477,7 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                     vest = 0.0
         t = tn
         if prog >= 0:
-            while next_step_time(day, k, s_starts[prog], s_nsteps[prog], clock0) <= t:
+            while next_step_time(day, k, s_starts, prog, s_nsteps[prog], clock0) <= t:
                 if k + 1 < s_nsteps[prog]:
                     k += 1
                 else:
@@ -492,8 +485,8 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                     day += 1.0
             rate = s_rates[prog, k]
 
-    if nev >= ev_t.shape[0]:
-        ev_t, ev_code, ev_val = _grow1(ev_t, nev), _grow1(ev_code, nev), _grow1(ev_val, nev)
+    if nev >= cap_ev:
+        return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
     ev_t[nev] = horizon
     ev_code[nev] = EV_END
     ev_val[nev] = 0.0
@@ -507,5 +500,4 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
     scalars[4] = aspirated
     scalars[5] = w
     scalars[6] = v
-    return (bp_t[:nbp].copy(), bp_dose[:nbp].copy(), bp_v[:nbp].copy(), bp_vest[:nbp].copy(),
-            ev_t[:nev].copy(), ev_code[:nev].copy(), ev_val[:nev].copy(), scalars)
+    return nbp, nev, OK, scalars

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 
-from pumpsim.kernels.pump import simulate_pump
+import numpy as np
+
+from pumpsim.kernels.pump import OK, simulate_pump
 from pumpsim.kernels.window import max_window
 
 from .lower import lower
@@ -23,10 +25,25 @@ def _opt(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
 
+def _buffers(cap: int, n_drugs: int) -> tuple:
+    """Output and work buffers of the kernel, ``cap`` rows each."""
+    return (np.empty(cap), np.empty((cap, n_drugs)), np.empty(cap), np.empty(cap),
+            np.empty(cap), np.empty(cap, np.int64), np.empty(cap), np.empty(cap), np.empty(cap), np.empty(cap, np.int64))
+
+
 def simulate(table: Table, scenario: Scenario) -> SimResult:
     """Simulate one pump over the table's horizon."""
     low = lower(table, scenario)
-    bp_t, bp_dose, bp_v, bp_vest, ev_t, ev_code, ev_val, sc = simulate_pump(*low.args())
+    n_drugs = low.conc.shape[1]
+    # a first guess from the schedule; doubled until the kernel reports no overflow
+    cap = 64 + int(low.horizon * (8 + int(low.s_nsteps.max()) * 2)) + 4 * len(low.s_t) + 2 * len(low.requests)
+    while True:
+        buf = _buffers(cap, n_drugs)
+        nbp, nev, status, sc = simulate_pump(*low.args(), *buf)
+        if status == OK:
+            break
+        cap *= 2
+    bp_t, bp_dose, bp_v, bp_vest, ev_t, ev_code, ev_val = (b[:n] for b, n in zip(buf[:7], (nbp,) * 4 + (nev,) * 3))
     return SimResult(drugs=table.drugs(), t=bp_t, dose=bp_dose, volume_true=bp_v, volume_estimate=bp_vest,
                      low_alarm_at=_opt(sc[0]), empty_at=_opt(sc[1]), pump_alarm_at=_opt(sc[2]),
                      filled=float(sc[3]), aspirated=float(sc[4]), delivered_volume=float(sc[5]),
