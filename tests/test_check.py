@@ -112,6 +112,12 @@ bolus = { volume = "0.3 mL", lockout = "6 h", max_per_24h = 4 }
           "sessions": [{"at": dt.datetime(2026, 12, 1, 0, 0), "refill": (1.0, {"bupivacaine": 3.0}), "rate": 1.0},
                        {"at": dt.datetime(2026, 12, 1, 1, 0), "rate": 2.0},
                        {"at": dt.datetime(2026, 12, 1, 18, 33), "refill": (1.0, {"bupivacaine": 1.0})}]})
+# a bolus that empties the pump at the instant of another (lockout 0): no third grant
+@example({"model": "syringe-driver-50", "dead_volume": None, "horizon": 1.0, "start": dt.datetime(2026, 12, 1),
+          "sessions": [{"at": dt.datetime(2026, 12, 1, 0, 0), "refill": (1.0, {"bupivacaine": 1.0}), "rate": 1.0,
+                        "bolus": (0.5, 0.0, 3, 0.0)},
+                       {"at": dt.datetime(2026, 12, 1, 1, 0)},
+                       {"at": dt.datetime(2026, 12, 1, 2, 0), "refill": (1.0, {"bupivacaine": 1.0})}]})
 def test_check_agrees_with_the_simulator_on_generated_tables(spec):
     t, _ = parse(to_toml(spec))
     nom = engine.simulate(t, Scenario.nominal())

@@ -15,7 +15,7 @@ function of time and reads every quantity off that function.
   piece that brackets them (``D`` is evaluated only at its knots).
 - Worst-case boluses: the greedy schedule ``next = max(last + lockout, g_k + 1)`` (g_k the
   ``max_per_24h``-th most recent grant), skipped while the pump is empty, i.e. while
-  ``D(t-) >= V_a`` (docs/SIMULATION.md §4).
+  ``D(t) >= V_a`` counting the grants already made at t (docs/SIMULATION.md §4).
 - Dose at the catheter tip: ``F(t) = C(W(t))`` with ``W`` the cumulative pushed volume and
   ``C(W) = integral of c(w - V_d) over [0, W]`` the dose contained in the first ``W`` mL to
   leave the tip (dead volume first in, first out), ``c`` piecewise constant over the mixes in
@@ -308,8 +308,8 @@ def _run(table: Table, factor: float, greedy: bool) -> _Run:
                             cand = max(cand, after)
                     if cand >= s_b:
                         break
-                    if per.pushed_raw(cand, left=True) >= per.volume:
-                        break  # empty: no grant until the next refill
+                    if per.pushed_raw(cand) >= per.volume:
+                        break  # empty (after the grants already made at cand): none until the next refill
                     g = _Grant(cand, factor * pol.volume, pol.duration)
                     grants.append(g)
                     per.add(g)
