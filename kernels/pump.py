@@ -137,7 +137,9 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
 
     # outputs (growable)
     # output buffers are the caller's; on overflow the kernel stops and says which (the caller
-    # enlarges them and runs again): no array is reallocated inside the loop
+    # enlarges them and runs again): no array is reallocated inside the loop. The writes below
+    # are spelled out in place on purpose: moving them into helper functions (even inlined)
+    # makes Numba count references to the arrays at every event, measured 1.6x slower.
     cap_bp = bp_t.shape[0]
     cap_ev = ev_t.shape[0]
     cap_g = grants.shape[0]
