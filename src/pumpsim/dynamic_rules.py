@@ -7,7 +7,7 @@ computed. Thresholds come from the profile and the device, never from literals h
 """
 from __future__ import annotations
 
-from .model import Profile, Table
+from .model import Profile, Sourced, Table
 from .rules import Finding, Skipped, above, dose_unit, violation
 
 WINDOW_EPS = 1e-9  # [day] "just before the end of the 24 h window" when naming its session
@@ -22,25 +22,27 @@ def _session_at(table: Table, t: float) -> int:
     return idx
 
 
-def _dry_until(table: Table, t: float) -> tuple[float, str]:
-    """The next refill after ``t`` (or the horizon end) and how to name it."""
+def _empty(table: Table, rule: str, severity: str, empty_at: float, case: str, basis: Sourced) -> list[Finding]:
+    """A reservoir-empty violation whose value is the time without drug [day] until the next
+    refill (or the end of the horizon)."""
+    until, what = table.horizon, "the end of the horizon"
     for s in table.sessions:
-        if s.refill is not None and s.t > t and s.t < table.horizon:
-            return s.t, f"the refill of session[{s.index}]"
-    return table.horizon, "the end of the horizon"
+        if s.refill is not None and empty_at < s.t < table.horizon:
+            until, what = s.t, f"the refill of session[{s.index}]"
+            break
+    dry = until - empty_at
+    return [violation(table, rule, severity, empty_at, None, dry, None, "day",
+                      f"{case} the reservoir runs empty at {table.iso(empty_at)}: no drug for {dry:.3g} days "
+                      f"until {what} (withdrawal)", _session_at(table, empty_at), limit_value=0.0,
+                      source=basis.source, verified=basis.verified)]
 
 
 def refill_empty(table: Table, profile: Profile, nominal_empty_at: float | None) -> list[Finding]:
     """REFILL-EMPTY (hard): the nominal reservoir runs empty within the horizon."""
     if nominal_empty_at is None:
         return []
-    cap = table.device.reservoir
-    until, what = _dry_until(table, nominal_empty_at)
-    dry = until - nominal_empty_at
-    return [violation(table, "REFILL-EMPTY", "hard", nominal_empty_at, None, dry, None, "day",
-                      f"the reservoir runs empty at {table.iso(nominal_empty_at)} with an exact pump and no bolus: "
-                      f"no drug for {dry:.3g} days until {what} (withdrawal)",
-                      _session_at(table, nominal_empty_at), limit_value=0.0, source=cap.source, verified=cap.verified)]
+    return _empty(table, "REFILL-EMPTY", "hard", nominal_empty_at, "with an exact pump and no bolus,",
+                  table.device.reservoir)
 
 
 def refill_empty_worst(table: Table, profile: Profile, worst_empty_at: float | None) -> list[Finding]:
@@ -48,12 +50,8 @@ def refill_empty_worst(table: Table, profile: Profile, worst_empty_at: float | N
     if worst_empty_at is None:
         return []
     acc = table.device.accuracy
-    until, what = _dry_until(table, worst_empty_at)
-    dry = until - worst_empty_at
-    return [violation(table, "REFILL-EMPTY-WORST", "soft", worst_empty_at, None, dry, None, "day",
-                      f"in the worst case (pump {acc.value * 100:g} % fast, every bolus allowed) the reservoir runs empty "
-                      f"at {table.iso(worst_empty_at)}, {dry:.3g} days before {what}",
-                      _session_at(table, worst_empty_at), limit_value=0.0, source=acc.source, verified=acc.verified)]
+    return _empty(table, "REFILL-EMPTY-WORST", "soft", worst_empty_at,
+                  f"in the worst case (pump {acc.value * 100:g} % fast, every bolus allowed)", acc)
 
 
 def refill_low_alarm(table: Table, profile: Profile, nominal_low_alarm_at: float | None) -> list[Finding]:
