@@ -118,6 +118,14 @@ bolus = { volume = "0.3 mL", lockout = "6 h", max_per_24h = 4 }
                         "bolus": (0.5, 0.0, 3, 0.0)},
                        {"at": dt.datetime(2026, 12, 1, 1, 0)},
                        {"at": dt.datetime(2026, 12, 1, 2, 0), "refill": (1.0, {"bupivacaine": 1.0})}]})
+# an extended bolus cut short by an empty pump does not resume after two quick refills
+@example({"model": "synchromed-ii-20", "dead_volume": None, "horizon": 3.0, "start": dt.datetime(2026, 12, 1),
+          "sessions": [{"at": dt.datetime(2026, 12, 1, 0, 0), "refill": (1.0, {"bupivacaine": 1.0}), "rate": 1.0},
+                       {"at": dt.datetime(2026, 12, 1, 1, 0), "refill": (7.0, {"bupivacaine": 1.0}),
+                        "steps": [(0, 3.0), (780, 2.0)], "bolus": "off"},
+                       {"at": dt.datetime(2026, 12, 2, 1, 20), "rate": 2.0, "bolus": (0.5, 1.0, 1, 0.5)},
+                       {"at": dt.datetime(2026, 12, 3, 9, 35), "refill": (1.0, {"bupivacaine": 2.0})},
+                       {"at": dt.datetime(2026, 12, 3, 10, 35), "refill": (1.0, {"bupivacaine": 2.0})}]})
 def test_check_agrees_with_the_simulator_on_generated_tables(spec):
     t, _ = parse(to_toml(spec))
     nom = engine.simulate(t, Scenario.nominal())

@@ -50,7 +50,8 @@ def test_devices_and_profiles_list_what_ships(capsys):
     devs = json.loads(capsys.readouterr().out)
     assert set(devs) == {"synchromed-ii-20", "synchromed-ii-40", "prometra-ii-20", "prometra-ii-40",
                          "constant-flow-30", "syringe-driver-50"}
-    assert devs["synchromed-ii-20"]["accuracy"]["verified"] is False
+    assert devs["synchromed-ii-20"]["low_alarm"]["verified"] is False
+    assert devs["synchromed-ii-20"]["accuracy"]["verified"] is True and "ANZCA" in devs["synchromed-ii-20"]["accuracy"]["source"]
     assert main(["profiles", "--format", "json"]) == 0
     profs = json.loads(capsys.readouterr().out)
     assert set(profs) == {"fr-ait-2020", "pacc-2017"}

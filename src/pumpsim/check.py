@@ -280,7 +280,10 @@ def _run(table: Table, factor: float, greedy: bool) -> _Run:
         if periods and grants:
             last = grants[-1]
             prev = periods[-1]
-            if last.duration > 0 and last.t + last.duration > a and prev.pushed_raw(a, left=True) < prev.volume:
+            running = last.duration > 0 and last.t + last.duration > a
+            # it was under way in the previous period (not cut short when an earlier one emptied)
+            in_prev = prev.carry is last or (prev.grants and prev.grants[-1] is last)
+            if running and in_prev and prev.pushed_raw(a, left=True) < prev.volume:
                 per.carry, per.carry_phi0 = last, last.phi(a, True)
         mix = refill.mix_dict
         if not mixes or mixes[-1][1] != mix:
