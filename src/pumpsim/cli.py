@@ -38,6 +38,37 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return report.exit_status
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from . import montecarlo
+    from .report import render_text
+    from .tableio import read_table
+    from .validate import validate
+
+    table, profile = read_table(args.table, args.profile)
+    report = validate(table, profile)
+    bar = None
+    show = not args.quiet and sys.stderr.isatty()
+    if show:
+        from tqdm import tqdm  # only for people watching a terminal
+        bar = tqdm(total=args.runs or (table.variability.runs if table.variability and table.variability.runs
+                                       else montecarlo.DEFAULT_RUNS), unit="run", file=sys.stderr, mininterval=0.5)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+    worst = {d: v["max_24h_dose"] for d, v in report.drugs.items()}
+    mc = montecarlo.run(table, profile, runs=args.runs, seed=args.seed, workers=args.workers,
+                        progress=progress, worst_max=worst)
+    if bar is not None:
+        bar.close()
+    report.risk = mc.risk_json(table)
+    report.risk_text = montecarlo.describe(mc, table)
+    sys.stdout.write(_dump(report.as_json()) + "\n" if args.format == "json" else render_text(report))
+    return report.exit_status
+
+
 def cmd_telemetry(args: argparse.Namespace) -> int:
     from . import engine
     from .output import check_destination, write_atomic
@@ -124,6 +155,26 @@ def rules_markdown() -> str:
     return "\n".join(lines)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of at least 1")
+    return n
+
+
+def _seed(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= n < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a seed between 0 and 2**63 - 1")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pumpsim", description="Check and simulate intrathecal pump programming "
                                 "tables (decision support, not a medical device).")
@@ -135,6 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
     v.add_argument("--format", choices=("text", "json"), default="text")
     v.set_defaults(func=cmd_validate)
+
+    sm = sub.add_parser("simulate", help="Monte-Carlo runs over the [variability] section, with every check of validate")
+    sm.add_argument("table", help="programming table (TOML)")
+    sm.add_argument("--runs", type=_positive_int, help="number of runs (default: the table's, else 10000)")
+    sm.add_argument("--seed", type=_seed, help="random seed (default: the table's, else 0)")
+    sm.add_argument("--workers", type=_positive_int, help="threads (default: all cores)")
+    sm.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
+    sm.add_argument("--format", choices=("text", "json"), default="text")
+    sm.add_argument("--quiet", action="store_true", help="no progress bar")
+    sm.set_defaults(func=cmd_simulate)
 
     tl = sub.add_parser("telemetry", help="write the telemetry log of a simulated run (CSV)")
     tl.add_argument("table", help="programming table (TOML)")

@@ -35,6 +35,7 @@ class Report:
     reservoir: dict[str, dict[str, str | None]]
     risk: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    risk_text: list[str] = field(default_factory=list)  # the Monte-Carlo risks in words
 
     @property
     def verdict(self) -> str:
@@ -128,11 +129,9 @@ def render_text(report: Report) -> str:
         for case in ("nominal", "worst"):
             r = report.reservoir.get(case, {})
             lines.append(f"  {case:<8} low alarm at {r.get('low_alarm_at') or 'never'}, empty at {r.get('empty_at') or 'never'}")
-    if report.risk:
+    if report.risk_text:
         lines.append("")
-        lines.append("Risk (Monte-Carlo)")
-        for k, v in report.risk.items():
-            lines.append(f"  {k}: {v}")
+        lines.extend(report.risk_text)
     if report.skipped:
         lines.append("")
         lines.append("Checks not made")

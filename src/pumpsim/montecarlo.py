@@ -1,0 +1,262 @@
+"""``simulate``: Monte-Carlo runs over a table's ``[variability]`` and the risks they estimate.
+
+Runs are computed in chunks by ``kernels/montecarlo.py`` (each run draws its own numbers from
+a stream keyed by the seed and its index) and folded into counts and fixed-bin histograms as
+each chunk finishes, so memory does not grow with the number of runs and the result is the
+same for any number of workers or chunk size.
+
+Estimates: a proportion p of n runs comes with its 95 % Wilson score interval. Quantiles are
+read from histograms of ``HIST_BINS`` bins over a known range (reservoir volume, horizon, the
+worst-case 24 h dose), so they are exact to one bin width (documented in the report).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .lower import lower
+from .model import Profile, Table
+from .results import Scenario
+from .rules import RTOL
+
+DEFAULT_RUNS = 10_000  # FORMAT.md §4
+DEFAULT_SEED = 0
+DEFAULT_CHUNK = 4096
+HIST_BINS = 4000
+QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
+Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """95 % Wilson score interval for k successes in n trials."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    den = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass
+class Histogram:
+    """Counts over [lo, hi] in HIST_BINS bins (values outside are clamped to the end bins)."""
+
+    lo: float
+    hi: float
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(HIST_BINS, np.int64))
+
+    def add(self, x: np.ndarray) -> None:
+        x = x[~np.isnan(x)]
+        if x.size == 0:
+            return
+        width = (self.hi - self.lo) / HIST_BINS if self.hi > self.lo else 1.0
+        idx = np.clip(((x - self.lo) / width).astype(np.int64), 0, HIST_BINS - 1)
+        self.counts += np.bincount(idx, minlength=HIST_BINS)
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum())
+
+    @property
+    def bin_width(self) -> float:
+        return (self.hi - self.lo) / HIST_BINS
+
+    def quantile(self, q: float) -> float | None:
+        """The q-quantile, interpolated inside its bin; None without values."""
+        n = self.n
+        if n == 0:
+            return None
+        cum = np.cumsum(self.counts)
+        target = q * n
+        i = int(np.searchsorted(cum, target, side="left"))
+        i = min(i, HIST_BINS - 1)
+        before = cum[i - 1] if i else 0
+        inside = self.counts[i]
+        frac = (target - before) / inside if inside else 0.0
+        return self.lo + (i + min(max(frac, 0.0), 1.0)) * self.bin_width
+
+
+@dataclass
+class Proportion:
+    k: int
+    n: int
+
+    @property
+    def p(self) -> float:
+        return self.k / self.n if self.n else 0.0
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        return wilson(self.k, self.n)
+
+    def as_json(self) -> dict:
+        lo, hi = self.ci
+        return {"p": self.p, "ci95": [lo, hi], "runs": self.n}
+
+
+@dataclass
+class MonteCarlo:
+    """What ``simulate`` estimated."""
+
+    runs: int
+    seed: int
+    p_empty: Proportion
+    empty_before: list[tuple[int, float, Proportion]]  # (session index, scheduled instant [day], P(dry in the period before it))
+    p_over_hard: dict[str, Proportion]
+    residual: dict[int, Histogram]  # session index -> volume left just before that refill [mL]
+    time_to_empty: Histogram  # [day], runs that ran dry
+    max24: dict[str, Histogram]  # drug -> max rolling 24 h dose [dose unit]
+    factor: Histogram
+
+    def risk_json(self, table: Table) -> dict:
+        """The ``risk`` object of FORMAT.md §3, extended with intervals and distributions."""
+        def qs(h: Histogram) -> dict | None:
+            if h.n == 0:
+                return None
+            return {f"p{int(q * 100):02d}": h.quantile(q) for q in QUANTILES} | {"runs": h.n, "resolution": h.bin_width}
+
+        return {
+            "runs": self.runs,
+            "seed": self.seed,
+            "p_empty": self.p_empty.p,
+            "p_over_hard_limit": {d: pr.p for d, pr in self.p_over_hard.items()},
+            "p_empty_ci95": list(self.p_empty.ci),
+            "p_over_hard_limit_ci95": {d: list(pr.ci) for d, pr in self.p_over_hard.items()},
+            "empty_before_refill": [{"session": s, "refill_at": table.iso(t), "p": pr.p, "ci95": list(pr.ci)}
+                                    for s, t, pr in self.empty_before],
+            "reservoir_before_refill_mL": [{"session": s, "refill_at": table.iso(table.sessions[s - 1].t),
+                                            "quantiles": qs(h)} for s, h in self.residual.items()],
+            "time_to_empty_days": qs(self.time_to_empty),
+            "max_24h_dose": {d: qs(h) for d, h in self.max24.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Variation:
+    """The variability actually used (the table's, with command-line overrides), base units."""
+
+    acc_on: bool = False
+    acc_mean: float = 0.0
+    acc_sd: float = 0.0
+    acc_clip: float = 1.0
+    req_per_day: float = 0.0
+    delay_on: bool = False
+    delay_low: float = 0.0
+    delay_high: float = 0.0
+
+    @staticmethod
+    def of(table: Table) -> Variation:
+        v = table.variability
+        if v is None:
+            return Variation()
+        kw: dict = {}
+        if v.pump_accuracy is not None:
+            p = v.pump_accuracy.params
+            # without a clip the tolerance of the device bounds the factor
+            kw.update(acc_on=True, acc_mean=p.get("mean", 0.0), acc_sd=p["sd"],
+                      acc_clip=p.get("clip", float(table.device.accuracy.value)))
+        if v.bolus_requests is not None:
+            kw["req_per_day"] = v.bolus_requests.params["per_day"]
+        if v.refill_delay is not None:
+            kw.update(delay_on=True, delay_low=v.refill_delay.params["low"], delay_high=v.refill_delay.params["high"])
+        return Variation(**kw)
+
+
+def run(table: Table, profile: Profile, runs: int | None = None, seed: int | None = None,
+        workers: int | None = None, chunk: int = DEFAULT_CHUNK, progress=None,
+        worst_max: dict[str, float] | None = None) -> MonteCarlo:
+    """Run the Monte-Carlo simulation of ``table``; ``progress(done, total)`` is called per chunk."""
+    import numba
+
+    from pumpsim.kernels.montecarlo import run_chunk
+
+    var = table.variability
+    runs = runs if runs is not None else (var.runs if var and var.runs else DEFAULT_RUNS)
+    seed = seed if seed is not None else (var.seed if var and var.seed is not None else DEFAULT_SEED)
+    v = Variation.of(table)
+    low = lower(table, Scenario.nominal())
+    n_sess = len(low.s_t)
+    drugs = table.drugs()
+    nd = len(drugs)
+    if workers is not None:
+        numba.set_num_threads(max(1, min(workers, numba.config.NUMBA_NUM_THREADS)))
+
+    refill_rows = [i for i in range(1, n_sess) if low.s_refill[i] == 1]
+    residual = {i + 1: Histogram(0.0, float(table.device.reservoir.value)) for i in refill_rows}
+    tte = Histogram(0.0, table.horizon)
+    if worst_max is None:  # the histogram of 24 h doses spans up to the worst case
+        from . import engine
+
+        worst = engine.simulate(table, Scenario.worst(float(table.device.accuracy.value)))
+        worst_max = {d: m for d, (m, _) in engine.max_24h(worst, table.horizon).items()}
+    # a clip wider than the device tolerance can exceed the worst case: widen by that ratio
+    widen = max(1.0, (1.0 + v.acc_mean + v.acc_clip) / (1.0 + float(table.device.accuracy.value))) if v.acc_on else 1.0
+    top = {d: max(1e-9, worst_max.get(d, 0.0) * widen * 1.05) for d in drugs}
+    max24 = {d: Histogram(0.0, top[d]) for d in drugs}
+    factor_h = Histogram(1.0 - v.acc_clip, 1.0 + v.acc_clip) if v.acc_on else Histogram(0.0, 2.0)
+    hard = {}
+    for d in drugs:
+        lim = profile.limit(d, "daily_hard")
+        hard[d] = None if lim is None else float(lim.value)
+    n_empty = 0
+    n_over = dict.fromkeys(drugs, 0)
+    n_before = [0] * len(refill_rows)
+
+    done = 0
+    while done < runs:
+        n = min(chunk, runs - done)
+        out_factor, out_empty, out_low = np.empty(n), np.empty(n), np.empty(n)
+        out_max24, out_res, out_dry = np.empty((n, nd)), np.empty((n, n_sess)), np.empty((n, n_sess + 1), np.int8)
+        run_chunk(done, n, seed, low.s_t, low.s_refill, low.s_volume, low.s_mix, low.s_nsteps, low.s_starts,
+                  low.s_rates, low.s_bolus, low.s_bvol, low.s_block, low.s_bmax, low.s_bdur, low.conc, low.clock0,
+                  low.horizon, low.low_alarm, low.dead_volume, v.acc_on, v.acc_mean, v.acc_sd, v.acc_clip,
+                  v.req_per_day, v.delay_on, v.delay_low, v.delay_high,
+                  out_factor, out_empty, out_low, out_max24, out_res, out_dry)
+        emptied = ~np.isnan(out_empty)
+        n_empty += int(emptied.sum())
+        tte.add(out_empty)
+        # runs dry at some time before each refill (its actual, possibly delayed, instant)
+        for k, i in enumerate(refill_rows):
+            n_before[k] += int(out_dry[:, i].sum())
+        for j, d in enumerate(drugs):
+            max24[d].add(out_max24[:, j])
+            if hard[d] is not None:
+                n_over[d] += int(np.sum(out_max24[:, j] > hard[d] * (1.0 + RTOL)))
+        for i in refill_rows:
+            residual[i + 1].add(out_res[:, i])
+        factor_h.add(out_factor)
+        done += n
+        if progress is not None:
+            progress(done, runs)
+
+    return MonteCarlo(
+        runs=runs, seed=seed, p_empty=Proportion(n_empty, runs),
+        empty_before=[(i + 1, float(low.s_t[i]), Proportion(n_before[k], runs)) for k, i in enumerate(refill_rows)],
+        p_over_hard={d: Proportion(n_over[d], runs) for d in drugs},
+        residual=residual, time_to_empty=tte, max24=max24, factor=factor_h)
+
+
+def describe(mc: MonteCarlo, table: Table) -> list[str]:
+    """The risks in words a clinician reads."""
+    lines = [f"Risk over {mc.runs:,} Monte-Carlo runs (seed {mc.seed}); 95 % confidence intervals (Wilson)."]
+    lo, hi = mc.p_empty.ci
+    lines.append(f"  The reservoir ran dry at some time in {100 * mc.p_empty.p:.3g} % of runs "
+                 f"(95 % CI {100 * lo:.3g}-{100 * hi:.3g} %).")
+    for s, t, pr in mc.empty_before:
+        if pr.k:
+            lo, hi = pr.ci
+            lines.append(f"  In {100 * pr.p:.3g} % of {mc.runs:,} runs the reservoir ran dry before the "
+                         f"{table.iso(t)[:10]} refill (session[{s}]; 95 % CI {100 * lo:.3g}-{100 * hi:.3g} %).")
+    for d, pr in mc.p_over_hard.items():
+        lo, hi = pr.ci
+        lines.append(f"  {d}: some 24 h dose above its hard ceiling in {100 * pr.p:.3g} % of runs "
+                     f"(95 % CI {100 * lo:.3g}-{100 * hi:.3g} %).")
+    for s, h in mc.residual.items():
+        if h.n:
+            q = [h.quantile(x) for x in (0.05, 0.5, 0.95)]
+            lines.append(f"  Left in the reservoir before the session[{s}] refill: median {q[1]:.3g} mL "
+                         f"(5-95 %: {q[0]:.3g}-{q[2]:.3g} mL).")
+    return lines

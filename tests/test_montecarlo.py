@@ -1,0 +1,138 @@
+"""`pumpsim simulate`: probabilities derived by hand, and numbers that do not depend on the
+number of workers or the chunk size."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from pumpsim import montecarlo
+from pumpsim.cli import main
+from pumpsim.kernels.rng import stream, uniform
+from tests.conftest import parse
+
+HEAD = """
+schema = "pumpsim.table/1"
+horizon = "{h}"
+[pump]
+model = "synchromed-ii-20"
+low_alarm = "2 mL"
+"""
+
+
+def phi(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def within(p_hat: float, p: float, n: int, sigmas: float = 4.0) -> bool:
+    """p_hat within `sigmas` binomial standard deviations of p (the seed is fixed: not flaky)."""
+    return abs(p_hat - p) <= sigmas * math.sqrt(p * (1 - p) / n)
+
+
+def test_normal_accuracy_factor_against_a_fixed_refill_date():
+    t, prof = parse(HEAD.format(h="30 day") + """
+[[session]]
+at = 2027-01-01T08:00:00
+refill = { volume = "20 mL", mix = { morphine = "1 mg/mL" } }
+rate = "1 mL/day"
+[[session]]
+at = 2027-01-20T08:00:00
+refill = { volume = "20 mL", mix = { morphine = "1 mg/mL" } }
+[variability]
+pump_accuracy = { dist = "normal", sd = "5 %", clip = "14.5 %" }
+""")
+    mc = montecarlo.run(t, prof, runs=40_000, seed=3)
+    # dry before the day-19 refill iff 19 f >= 20, f = 1 + x, x ~ N(0, 0.05) (the clip at
+    # 14.5 % is 2.9 sd away and changes nothing here): P = 1 - Phi((20/19 - 1) / 0.05) = 0.1463
+    p = 1.0 - phi((20 / 19 - 1) / 0.05)
+    (s, _, before), = mc.empty_before
+    assert s == 2 and within(before.p, p, 40_000)
+    lo, hi = before.ci
+    assert lo < p < hi or within(before.p, p, 40_000, 3.0)
+    # after the refill 20 mL at most 1.145 mL/day last more than the 11 days left
+    assert mc.p_empty.k == before.k
+
+
+def test_uniform_refill_delay():
+    t, prof = parse(HEAD.format(h="30 day") + """
+[[session]]
+at = 2027-01-01T08:00:00
+refill = { volume = "20 mL", mix = { morphine = "1 mg/mL" } }
+rate = "1 mL/day"
+[[session]]
+at = 2027-01-20T08:00:00
+refill = { volume = "20 mL", mix = { morphine = "1 mg/mL" } }
+[[session]]
+at = 2027-01-28T08:00:00
+rate = "1 mL/day"
+[variability]
+refill_delay = { dist = "uniform", low = "0 day", high = "4 day" }
+""")
+    mc = montecarlo.run(t, prof, runs=40_000, seed=5)
+    # exact pump: empty at day 20; the refill booked at day 19 comes at 19 + U(0, 4): dry iff
+    # the delay exceeds 1 day, P = 3/4
+    assert within(mc.p_empty.p, 0.75, 40_000)
+    # the volume left before that refill is max(0, 1 - delay) mL: P(left <= r) = 1 - (1 - r)/4,
+    # so the median is 0 and the 87.5 % quantile is 0.5 mL
+    h = mc.residual[2]
+    assert h.quantile(0.5) == pytest.approx(0.0, abs=2 * h.bin_width)
+    assert h.quantile(0.875) == pytest.approx(0.5, abs=2 * h.bin_width + 0.02)
+
+
+def test_poisson_boluses_over_the_hard_ceiling():
+    t, prof = parse(HEAD.format(h="1 day") + """
+[[session]]
+at = 2027-01-01T00:00:00
+refill = { volume = "20 mL", mix = { bupivacaine = "10 mg/mL" } }
+rate = "1 mL/day"
+bolus = { volume = "0.1 mL", lockout = "0 min", max_per_24h = 1440 }
+[variability]
+bolus_requests = { dist = "poisson", per_day = 5.0 }
+""")
+    mc = montecarlo.run(t, prof, runs=40_000, seed=9)
+    # one day: 10 mg basal + 1 mg a bolus, N ~ Poisson(5) boluses; the hard ceiling 20 mg/day
+    # is passed iff N >= 11: P = 1 - sum_{k <= 10} e^-5 5^k / k!
+    p = 1.0 - sum(math.exp(-5.0) * 5.0**k / math.factorial(k) for k in range(11))
+    assert within(mc.p_over_hard["bupivacaine"].p, p, 40_000)
+    # and the median 24 h dose is 10 + median(N) = 15 mg
+    assert mc.max24["bupivacaine"].quantile(0.5) == pytest.approx(15.0, abs=0.6)
+
+
+VAR = "scenarios/variability-late-refills.toml"
+
+
+@pytest.mark.parametrize("workers,chunk", [(1, 4096), (2, 1000), (2, 777)])
+def test_same_numbers_for_any_workers_and_chunks(workers, chunk):
+    from pumpsim.tableio import read_table
+    from tests.conftest import REPO
+
+    t, prof = read_table(REPO / VAR)
+    base = montecarlo.run(t, prof, runs=3000, seed=1, workers=2, chunk=3000).risk_json(t)
+    other = montecarlo.run(t, prof, runs=3000, seed=1, workers=workers, chunk=chunk).risk_json(t)
+    assert json.dumps(other, sort_keys=True) == json.dumps(base, sort_keys=True)
+
+
+def test_a_run_depends_on_seed_and_index_only():
+    a, b = stream(1, 10), stream(1, 10)
+    assert [uniform(a) for _ in range(5)] == [uniform(b) for _ in range(5)]
+    assert uniform(stream(1, 10)) != uniform(stream(1, 11)) != uniform(stream(2, 10))
+
+
+def test_simulate_command_json_has_the_risk_of_the_contract(capsys):
+    from tests.conftest import REPO
+
+    assert main(["simulate", str(REPO / VAR), "--runs", "2000", "--seed", "4", "--format", "json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    risk = out["risk"]
+    assert risk["runs"] == 2000 and 0.0 < risk["p_empty"] < 1.0
+    assert set(risk["p_over_hard_limit"]) == {"morphine", "bupivacaine"}
+    assert out["verdict"] == "warn"  # validate's checks are applied too (REFILL-EMPTY-WORST)
+
+
+def test_wilson_interval():
+    # k = 0 of 20000: upper bound about 3.84 / 20000
+    lo, hi = montecarlo.wilson(0, 20_000)
+    assert lo == 0.0 and hi == pytest.approx(1.9207e-4, rel=1e-3)
+    lo, hi = montecarlo.wilson(50, 100)
+    assert (lo, hi) == pytest.approx((0.4038, 0.5962), abs=1e-4)
