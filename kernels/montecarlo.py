@@ -19,7 +19,7 @@ from numba import njit, prange
 
 from .pump import BOLUS_NONE, BOLUS_REQUESTS, EV_EMPTY, OK, simulate_pump
 from .rng import exponential, normal, stream, uniform
-from .window import max_window_sweep
+from .window import max_window_sweep_columns
 
 
 @njit(cache=True)
@@ -111,11 +111,10 @@ def one_run(run, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rat
                     nxt = i
                     break
             out_dry[row, nxt] = 1
-    col = np.empty(nbp)
+    max24 = np.empty(nd)
+    max_window_sweep_columns(bp_t[:nbp], bp_dose[:nbp], 1.0, max24)
     for d in range(nd):
-        for i in range(nbp):
-            col[i] = bp_dose[i, d]
-        out_max24[row, d] = max_window_sweep(bp_t[:nbp], col, 1.0)
+        out_max24[row, d] = max24[d]
     # the true volume just before each refill (at its effective instant), NaN if not reached
     k = 0
     for i in range(n):

@@ -188,3 +188,91 @@ def max_window_sweep(t, f, width):
         if g > best:
             best = g
     return best
+
+
+@njit(cache=True)
+def max_window_sweep_columns(t, f, width, out):
+    """:func:`max_window_sweep` for every column of ``f`` (m x n) at once, into ``out`` (n,).
+
+    The pointers and interpolation weights depend on t only, so one sweep serves all drugs.
+    """
+    m = t.shape[0]
+    nd = f.shape[1]
+    for d in range(nd):
+        out[d] = -np.inf
+    if m == 0:
+        for d in range(nd):
+            out[d] = 0.0
+        return
+    t0 = t[0]
+    tl = t[m - 1]
+    for direction in range(2):
+        kl = 0  # first index with t >= x
+        kr = 0  # last index with t <= x
+        for i in range(m):
+            p = t[i]
+            x = p + width if direction == 0 else p - width
+            # the fixed end p: first (before jumps) and last (after jumps) rows at p
+            ip = i
+            while ip > 0 and t[ip - 1] == p:
+                ip -= 1
+            jp = i
+            while jp + 1 < m and t[jp + 1] == p:
+                jp += 1
+            # the moving end x: left limit between rows kl - 1 and kl, right limit kr, kr + 1
+            while kl < m and t[kl] < x:
+                kl += 1
+            while kr + 1 < m and t[kr + 1] <= x:
+                kr += 1
+            # left limit at x: 0 before t0, the last value after tl, else interpolate
+            l_case = 0
+            wl = 0.0
+            if x <= t0:
+                l_case = 0
+            elif kl >= m:
+                l_case = 1
+            elif t[kl] == x:
+                l_case = 2
+            else:
+                l_case = 3
+                wl = (x - t[kl - 1]) / (t[kl] - t[kl - 1])
+            r_case = 0
+            wr = 0.0
+            if x < t0:
+                r_case = 0
+            elif x >= tl:
+                r_case = 1
+            elif t[kr] == x:
+                r_case = 2
+            else:
+                r_case = 3
+                wr = (x - t[kr]) / (t[kr + 1] - t[kr])
+            for d in range(nd):
+                if l_case == 0:
+                    fl = 0.0
+                elif l_case == 1:
+                    fl = f[m - 1, d]
+                elif l_case == 2:
+                    fl = f[kl, d]
+                else:
+                    fl = f[kl - 1, d] + (f[kl, d] - f[kl - 1, d]) * wl
+                if r_case == 0:
+                    fr = 0.0
+                elif r_case == 1:
+                    fr = f[m - 1, d]
+                elif r_case == 2:
+                    fr = f[kr, d]
+                else:
+                    fr = f[kr, d] + (f[kr + 1, d] - f[kr, d]) * wr
+                pl = f[ip, d] if p > t0 else 0.0
+                pr = f[jp, d]
+                if direction == 0:  # [p, x)
+                    g = fl - pl
+                    gr = fr - pr
+                else:  # [x, p)
+                    g = pl - fl
+                    gr = pr - fr
+                if gr > g:
+                    g = gr
+                if g > out[d]:
+                    out[d] = g

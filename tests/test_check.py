@@ -126,6 +126,12 @@ bolus = { volume = "0.3 mL", lockout = "6 h", max_per_24h = 4 }
                        {"at": dt.datetime(2026, 12, 2, 1, 20), "rate": 2.0, "bolus": (0.5, 1.0, 1, 0.5)},
                        {"at": dt.datetime(2026, 12, 3, 9, 35), "refill": (1.0, {"bupivacaine": 2.0})},
                        {"at": dt.datetime(2026, 12, 3, 10, 35), "refill": (1.0, {"bupivacaine": 2.0})}]})
+# an extended bolus cut short by an empty pump no longer blocks the next grant after the refill
+@example({"model": "syringe-driver-50", "dead_volume": None, "horizon": 2.0, "start": dt.datetime(2026, 12, 1),
+          "sessions": [{"at": dt.datetime(2026, 12, 1, 0, 0), "refill": (1.0, {"bupivacaine": 1.0}), "rate": 1.0,
+                        "bolus": (0.5, 1.0, 1, 0.75)},
+                       {"at": dt.datetime(2026, 12, 1, 13, 43), "refill": (2.0, {"bupivacaine": 1.0}),
+                        "bolus": (0.5, 0.5, 2, 0.0)}]})
 def test_check_agrees_with_the_simulator_on_generated_tables(spec):
     t, _ = parse(to_toml(spec))
     nom = engine.simulate(t, Scenario.nominal())

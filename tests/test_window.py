@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pumpsim.kernels.window import max_window, max_window_sweep
+from pumpsim.kernels.window import max_window, max_window_sweep, max_window_sweep_columns
 
 
 @st.composite
@@ -28,6 +28,10 @@ def test_sweep_equals_binary_search(tf):
     a = max_window(t, f, 1.0, 1e-9)[0]
     b = max_window_sweep(t, f, 1.0)
     assert b == pytest.approx(a, rel=1e-12, abs=1e-12)
+    cols = np.stack([f, 2 * f, np.zeros_like(f)], axis=1)
+    out = np.empty(3)
+    max_window_sweep_columns(t, cols, 1.0, out)
+    assert out == pytest.approx([a, 2 * a, 0.0], rel=1e-12, abs=1e-12)
 
 
 def test_a_jump_at_the_window_end_is_excluded_and_one_at_the_start_included():

@@ -267,6 +267,7 @@ def _run(table: Table, factor: float, greedy: bool) -> _Run:
     periods: list[_Period] = []
     mixes: list[tuple[float, dict[str, float]]] = []
     grants: list[_Grant] = []  # history across periods
+    last_end = -math.inf  # when the last bolus ends: its duration, or the pump emptying first
     low = table.device.low_alarm
     low_at = empty_at = None
     refill_rows = [r for r, i in enumerate(idx) if table.sessions[i].refill is not None]
@@ -304,7 +305,7 @@ def _run(table: Table, factor: float, greedy: bool) -> _Run:
                     cand = x
                     if grants:
                         last = grants[-1]
-                        cand = max(cand, last.t + pol.lockout, last.t + last.duration)
+                        cand = max(cand, last.t + pol.lockout, last_end)
                         if len(grants) >= pol.max_per_24h:
                             g_k = grants[-pol.max_per_24h].t
                             after = g_k + 1.0 if (g_k + 1.0) - 1.0 >= g_k else math.nextafter(g_k + 1.0, math.inf)
@@ -316,11 +317,14 @@ def _run(table: Table, factor: float, greedy: bool) -> _Run:
                     g = _Grant(cand, factor * pol.volume, pol.duration)
                     grants.append(g)
                     per.add(g)
+                    last_end = g.t + g.duration
                     x = cand
         periods.append(per)
         e = per.first_reaching(per.volume)
         if empty_at is None and e is not None:
             empty_at = e
+        if e is not None and grants and grants[-1].t <= e < last_end:
+            last_end = e  # an extended bolus is cut short when the pump empties
         if low is not None and low_at is None:
             la = per.first_reaching(per.volume - float(low.value))
             if la is not None:
