@@ -9,8 +9,10 @@ drug's exact maximum over rolling 24 h windows, and the true volume left in the 
 before each refill.
 
 Draws of one run, in this order: the accuracy factor (normal, clipped), one delay per refill
-session after the first (uniform), then the bolus request times (a Poisson process: exponential
-gaps) until the horizon.
+session after the first (uniform), one missed-refill trial per refill session after the first,
+the bolus request times (a Poisson process, thinned by the wall-clock hour weights), the MRI
+stalls, then the fever episodes (Poisson starts, uniform lengths). An episode that starts before
+the previous one ends is dropped, so modifiers never overlap.
 """
 from __future__ import annotations
 
@@ -23,27 +25,75 @@ from .window import max_window_sweep_columns
 
 
 @njit(cache=True)
-def draw_requests(s, per_day, horizon):
-    """Poisson request times on [0, horizon), sorted."""
-    cap = int(per_day * horizon + 10.0 * np.sqrt(per_day * horizon + 1.0) + 16.0)
+def draw_requests(s, per_day, horizon, hourly, clock0):
+    """Poisson request times on [0, horizon), sorted. ``hourly`` (24 weights, mean 1) makes the
+    rate per_day x hourly[h] in wall-clock hour h (thinning of a process at the peak rate)."""
+    peak = 0.0
+    for h in range(24):
+        if hourly[h] > peak:
+            peak = hourly[h]
+    rate = per_day * peak
+    cap = int(rate * horizon + 10.0 * np.sqrt(rate * horizon + 1.0) + 16.0)
     out = np.empty(cap)
     n = 0
+    t = exponential(s, rate)
+    while t < horizon:
+        y = clock0 + t
+        h = int((y - np.floor(y)) * 24.0)
+        if h > 23:
+            h = 23
+        if uniform(s) * peak < hourly[h]:
+            if n == out.shape[0]:
+                bigger = np.empty(2 * out.shape[0])
+                bigger[:n] = out[:n]
+                out = bigger
+            out[n] = t
+            n += 1
+        t += exponential(s, rate)
+    return out[:n]
+
+
+@njit(cache=True)
+def draw_episodes(s, per_day, low, high, factor, horizon, starts, ends, factors, n):
+    """Append Poisson episodes on [0, horizon) of uniform length to the modifier rows."""
+    if per_day <= 0.0:
+        return n
     t = exponential(s, per_day)
     while t < horizon:
-        if n == out.shape[0]:
-            bigger = np.empty(2 * out.shape[0])
-            bigger[:n] = out[:n]
-            out = bigger
-        out[n] = t
-        n += 1
+        length = low + (high - low) * uniform(s)
+        if n < starts.shape[0]:
+            starts[n] = t
+            ends[n] = t + length
+            factors[n] = factor
+            n += 1
         t += exponential(s, per_day)
-    return out[:n]
+    return n
+
+
+@njit(cache=True)
+def merge_episodes(starts, ends, factors, n):
+    """Sort episodes by start; one starting before the previous ends is dropped (no overlap)."""
+    order = np.argsort(starts[:n], kind="mergesort")
+    ms = np.empty(n)
+    me = np.empty(n)
+    mf = np.empty(n)
+    k = 0
+    last_end = -np.inf
+    for i in order:
+        if starts[i] >= last_end:
+            ms[k] = starts[i]
+            me[k] = ends[i]
+            mf[k] = factors[i]
+            last_end = ends[i]
+            k += 1
+    return ms[:k], me[:k], mf[:k]
 
 
 @njit(cache=True)
 def one_run(run, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates, s_bolus, s_bvol, s_block,
             s_bmax, s_bdur, conc, clock0, horizon, low_alarm, dead_volume,
             acc_on, acc_mean, acc_sd, acc_clip, req_per_day, delay_on, delay_low, delay_high,
+            hourly, miss_p, stall_per_day, stall_low, stall_high, fever_per_day, fever_low, fever_high, fever_factor,
             out_factor, out_empty, out_low, out_max24, out_residual, out_dry, row):
     """Draw and simulate run ``run``; write its summary in row ``row`` of the outputs."""
     s = stream(seed, run)
@@ -65,17 +115,45 @@ def one_run(run, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rat
                 eff[i] = s_t[i] + d
                 if i + 1 < n and eff[i] > s_t[i + 1]:
                     eff[i] = s_t[i + 1]
-    n_eff = 0
-    while n_eff < n and eff[n_eff] < horizon:
-        n_eff += 1
+    # missed refills: the session is skipped (its refill and its changes), later ones are kept
+    keep = np.ones(n, np.bool_)
+    if miss_p > 0.0:
+        for i in range(1, n):
+            if s_refill[i] == 1 and uniform(s) < miss_p:
+                keep[i] = False
+    idx = np.empty(n, np.int64)
+    n_keep = 0
+    for i in range(n):
+        if keep[i] and eff[i] < horizon:
+            idx[n_keep] = i
+            n_keep += 1
+    idx = idx[:n_keep]
     mode = BOLUS_NONE
     if req_per_day > 0.0:
-        requests = draw_requests(s, req_per_day, horizon)
+        requests = draw_requests(s, req_per_day, horizon, hourly, clock0)
         mode = BOLUS_REQUESTS
     else:
         requests = np.empty(0)
-    empty_mods = np.empty(0)
-    cap = 64 + int(horizon * (8.0 + 2.0 * s_starts.shape[1])) + 4 * n + 2 * requests.shape[0]
+    cap_mod = 16 + int(4.0 * (stall_per_day + fever_per_day) * horizon)
+    m_s = np.empty(cap_mod)
+    m_e = np.empty(cap_mod)
+    m_f = np.empty(cap_mod)
+    n_mod = draw_episodes(s, stall_per_day, stall_low, stall_high, 0.0, horizon, m_s, m_e, m_f, 0)
+    n_mod = draw_episodes(s, fever_per_day, fever_low, fever_high, fever_factor, horizon, m_s, m_e, m_f, n_mod)
+    mod_start, mod_end, mod_factor = merge_episodes(m_s, m_e, m_f, n_mod)
+    k_t = eff[idx]
+    k_refill = s_refill[idx]
+    k_volume = s_volume[idx]
+    k_mix = s_mix[idx]
+    k_nsteps = s_nsteps[idx]
+    k_starts = s_starts[idx]
+    k_rates = s_rates[idx]
+    k_bolus = s_bolus[idx]
+    k_bvol = s_bvol[idx]
+    k_block = s_block[idx]
+    k_bmax = s_bmax[idx]
+    k_bdur = s_bdur[idx]
+    cap = 64 + int(horizon * (8.0 + 2.0 * s_starts.shape[1])) + 4 * n + 2 * requests.shape[0] + 4 * mod_start.shape[0]
     while True:
         bp_t = np.empty(cap)
         bp_dose = np.empty((cap, nd))
@@ -88,10 +166,9 @@ def one_run(run, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rat
         chg_u = np.empty(cap)
         chg_mix = np.empty(cap, np.int64)
         nbp, nev, status, sc = simulate_pump(
-            eff[:n_eff], s_refill[:n_eff], s_volume[:n_eff], s_mix[:n_eff], s_nsteps[:n_eff], s_starts[:n_eff],
-            s_rates[:n_eff], s_bolus[:n_eff], s_bvol[:n_eff], s_block[:n_eff], s_bmax[:n_eff], s_bdur[:n_eff],
-            conc, clock0, horizon, factor, low_alarm, dead_volume, mode, requests, empty_mods, empty_mods,
-            empty_mods, bp_t, bp_dose, bp_v, bp_vest, ev_t, ev_code, ev_val, grants, chg_u, chg_mix)
+            k_t, k_refill, k_volume, k_mix, k_nsteps, k_starts, k_rates, k_bolus, k_bvol, k_block, k_bmax, k_bdur,
+            conc, clock0, horizon, factor, low_alarm, dead_volume, mode, requests, mod_start, mod_end,
+            mod_factor, bp_t, bp_dose, bp_v, bp_vest, ev_t, ev_code, ev_val, grants, chg_u, chg_mix)
         if status == OK:
             break
         cap *= 2
@@ -106,9 +183,9 @@ def one_run(run, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rat
     for e in range(nev):
         if ev_code[e] == EV_EMPTY:
             nxt = n
-            for i in range(1, n_eff):
-                if s_refill[i] == 1 and eff[i] > ev_t[e]:
-                    nxt = i
+            for j in range(1, n_keep):
+                if k_refill[j] == 1 and k_t[j] > ev_t[e]:
+                    nxt = idx[j]
                     break
             out_dry[row, nxt] = 1
     max24 = np.empty(nd)
@@ -116,24 +193,27 @@ def one_run(run, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rat
     for d in range(nd):
         out_max24[row, d] = max24[d]
     # the true volume just before each refill (at its effective instant), NaN if not reached
-    k = 0
     for i in range(n):
         out_residual[row, i] = np.nan
-        if i < n_eff and s_refill[i] == 1 and i > 0:
-            while k < nbp and bp_t[k] < eff[i]:
+    k = 0
+    for j in range(1, n_keep):
+        if k_refill[j] == 1:
+            while k < nbp and bp_t[k] < k_t[j]:
                 k += 1
             if k < nbp:
-                out_residual[row, i] = bp_v[k]
+                out_residual[row, idx[j]] = bp_v[k]
 
 
 @njit(cache=True, parallel=True)
 def run_chunk(first_run, n_runs, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates, s_bolus,
               s_bvol, s_block, s_bmax, s_bdur, conc, clock0, horizon, low_alarm, dead_volume,
               acc_on, acc_mean, acc_sd, acc_clip, req_per_day, delay_on, delay_low, delay_high,
+              hourly, miss_p, stall_per_day, stall_low, stall_high, fever_per_day, fever_low, fever_high, fever_factor,
               out_factor, out_empty, out_low, out_max24, out_residual, out_dry):
     """Runs first_run .. first_run + n_runs - 1, in parallel; row r holds run first_run + r."""
     for r in prange(n_runs):
         one_run(first_run + r, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates, s_bolus,
                 s_bvol, s_block, s_bmax, s_bdur, conc, clock0, horizon, low_alarm, dead_volume,
                 acc_on, acc_mean, acc_sd, acc_clip, req_per_day, delay_on, delay_low, delay_high,
-                out_factor, out_empty, out_low, out_max24, out_residual, out_dry, r)
+                hourly, miss_p, stall_per_day, stall_low, stall_high, fever_per_day, fever_low, fever_high,
+                fever_factor, out_factor, out_empty, out_low, out_max24, out_residual, out_dry, r)

@@ -136,3 +136,71 @@ def test_wilson_interval():
     assert lo == 0.0 and hi == pytest.approx(1.9207e-4, rel=1e-3)
     lo, hi = montecarlo.wilson(50, 100)
     assert (lo, hi) == pytest.approx((0.4038, 0.5962), abs=1e-4)
+
+
+TWO_FILLS = """
+[[session]]
+at = 2027-01-01T00:00:00
+refill = {{ volume = "20 mL", mix = {{ morphine = "1 mg/mL" }} }}
+rate = "1 mL/day"
+[[session]]
+at = {second}
+refill = {{ volume = "20 mL", mix = {{ morphine = "1 mg/mL" }} }}
+[variability]
+{var}
+"""
+
+
+def test_missed_refill():
+    t, prof = parse(HEAD.format(h="30 day") + TWO_FILLS.format(
+        second="2027-01-16T00:00:00", var='missed_refill = { dist = "bernoulli", p = 0.2 }'))
+    mc = montecarlo.run(t, prof, runs=40_000, seed=21)
+    # the day-15 refill is skipped with p = 0.2; then 20 mL at 1 mL/day run dry at day 20
+    assert within(mc.p_empty.p, 0.2, 40_000)
+
+
+def test_mri_stalls_delay_the_empty_pump():
+    t, prof = parse(HEAD.format(h="30 day") + TWO_FILLS.format(
+        second="2027-01-21T12:00:00",
+        var='mri_stalls = { dist = "poisson", per_year = 18.2625, recovery_low = "1 day", recovery_high = "1 day" }'))
+    mc = montecarlo.run(t, prof, runs=40_000, seed=22)
+    # empty at day 20, refill at 20.5: dry unless a stall (1 day, rate 18.2625/365.25 = 0.05 a day)
+    # starts while the pump runs, in [0, 20): P(dry) = exp(-0.05 x 20) = 0.3679
+    assert within(mc.p_empty.p, math.exp(-1.0), 40_000)
+
+
+def test_fever_speeds_up_a_constant_flow_pump():
+    t, prof = parse("""
+schema = "pumpsim.table/1"
+horizon = "40 day"
+[pump]
+model = "constant-flow-30"
+accuracy = "10 %"
+[[session]]
+at = 2027-01-01T00:00:00
+refill = { volume = "30 mL", mix = { morphine = "1 mg/mL" } }
+rate = "1 mL/day"
+[[session]]
+at = 2027-01-30T12:00:00
+refill = { volume = "30 mL", mix = { morphine = "1 mg/mL" } }
+[variability]
+fever = { dist = "poisson", per_year = 7.305, duration_low = "2 day", duration_high = "2 day", flow_increase = "50 %" }
+""")
+    mc = montecarlo.run(t, prof, runs=40_000, seed=23)
+    # 0.5 mL left at the day-29.5 refill; a 2-day fever at +50 % starting at s uses
+    # 0.5 x min(2, 29.5 - s) mL more: dry iff one starts before 28.5 (episodes never overlap).
+    # Starts at 7.305/365.25 = 0.02 a day: P = 1 - exp(-0.02 x 28.5) = 0.4345
+    assert within(mc.p_empty.p, 1.0 - math.exp(-0.02 * 28.5), 40_000)
+
+
+def test_hourly_profile_puts_requests_in_their_hours():
+    import numpy as np
+
+    from pumpsim.kernels.montecarlo import draw_requests
+    w = np.zeros(24)
+    w[2] = 24.0  # every request between 02:00 and 03:00
+    times = draw_requests(stream(5, 0), 3.0, 1000.0, w, 0.25)  # t = 0 is 06:00
+    hours = np.floor(((0.25 + times) % 1.0) * 24)
+    assert set(hours.tolist()) == {2.0}
+    # the daily count keeps its mean: Poisson(3 x 1000) within 4 sd
+    assert abs(len(times) - 3000) <= 4 * math.sqrt(3000)

@@ -220,11 +220,25 @@ class Distribution:
 
 @dataclass(frozen=True)
 class Variability:
+    """The [variability] section; a source absent is absent (FORMAT.md §1).
+
+    Beyond FORMAT.md: ``bolus_requests.hourly`` (24 relative weights of the wall-clock hours),
+    ``mri_stalls`` (Poisson ``per_year``, recovery uniform between ``recovery_low`` and
+    ``recovery_high``: delivery stops), ``fever`` (Poisson ``per_year``, duration uniform
+    between ``duration_low`` and ``duration_high``, flow multiplied by ``1 + flow_increase``; for
+    constant-flow pumps) and ``missed_refill`` (each refill after the first skipped with
+    probability ``p``).
+    """
+
     runs: int | None = None
     seed: int | None = None
     pump_accuracy: Distribution | None = None
     bolus_requests: Distribution | None = None
     refill_delay: Distribution | None = None
+    mri_stalls: Distribution | None = None
+    fever: Distribution | None = None
+    missed_refill: Distribution | None = None
+    hourly: tuple[float, ...] | None = None  # bolus request weights per wall-clock hour
 
 
 @dataclass(frozen=True)

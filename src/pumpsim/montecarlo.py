@@ -27,6 +27,7 @@ DEFAULT_CHUNK = 4096
 HIST_BINS = 4000
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+DAYS_PER_YEAR = 365.25  # rates given per year (MRI stalls, fevers)
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -146,6 +147,15 @@ class Variation:
     delay_on: bool = False
     delay_low: float = 0.0
     delay_high: float = 0.0
+    hourly: tuple[float, ...] = (1.0,) * 24  # request weights per wall-clock hour, mean 1
+    miss_p: float = 0.0
+    stall_per_day: float = 0.0
+    stall_low: float = 0.0
+    stall_high: float = 0.0
+    fever_per_day: float = 0.0
+    fever_low: float = 0.0
+    fever_high: float = 0.0
+    fever_factor: float = 1.0
 
     @staticmethod
     def of(table: Table) -> Variation:
@@ -162,6 +172,18 @@ class Variation:
             kw["req_per_day"] = v.bolus_requests.params["per_day"]
         if v.refill_delay is not None:
             kw.update(delay_on=True, delay_low=v.refill_delay.params["low"], delay_high=v.refill_delay.params["high"])
+        if v.hourly is not None:
+            mean = sum(v.hourly) / 24.0
+            kw["hourly"] = tuple(w / mean for w in v.hourly)
+        if v.missed_refill is not None:
+            kw["miss_p"] = v.missed_refill.params["p"]
+        if v.mri_stalls is not None:
+            p = v.mri_stalls.params
+            kw.update(stall_per_day=p["per_year"] / DAYS_PER_YEAR, stall_low=p["recovery_low"], stall_high=p["recovery_high"])
+        if v.fever is not None:
+            p = v.fever.params
+            kw.update(fever_per_day=p["per_year"] / DAYS_PER_YEAR, fever_low=p["duration_low"],
+                      fever_high=p["duration_high"], fever_factor=1.0 + p["flow_increase"])
         return Variation(**kw)
 
 
@@ -201,6 +223,7 @@ def run(table: Table, profile: Profile, runs: int | None = None, seed: int | Non
     for d in drugs:
         lim = profile.limit(d, "daily_hard")
         hard[d] = None if lim is None else float(lim.value)
+    hourly = np.array(v.hourly, dtype=np.float64)
     n_empty = 0
     n_over = dict.fromkeys(drugs, 0)
     n_before = [0] * len(refill_rows)
@@ -214,7 +237,8 @@ def run(table: Table, profile: Profile, runs: int | None = None, seed: int | Non
                   low.s_rates, low.s_bolus, low.s_bvol, low.s_block, low.s_bmax, low.s_bdur, low.conc, low.clock0,
                   low.horizon, low.low_alarm, low.dead_volume, v.acc_on, v.acc_mean, v.acc_sd, v.acc_clip,
                   v.req_per_day, v.delay_on, v.delay_low, v.delay_high,
-                  out_factor, out_empty, out_low, out_max24, out_res, out_dry)
+                  hourly, v.miss_p, v.stall_per_day, v.stall_low, v.stall_high, v.fever_per_day, v.fever_low,
+                  v.fever_high, v.fever_factor, out_factor, out_empty, out_low, out_max24, out_res, out_dry)
         emptied = ~np.isnan(out_empty)
         n_empty += int(emptied.sum())
         tte.add(out_empty)

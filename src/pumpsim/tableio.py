@@ -42,7 +42,8 @@ SESSION_KEYS = ("at", "refill", "rate", "steps", "bolus")
 REFILL_KEYS = ("volume", "mix")
 STEP_KEYS = ("from", "rate")
 BOLUS_KEYS = ("volume", "lockout", "max_per_24h", "duration")
-VARIABILITY_KEYS = ("runs", "seed", "pump_accuracy", "bolus_requests", "refill_delay")
+VARIABILITY_KEYS = ("runs", "seed", "pump_accuracy", "bolus_requests", "refill_delay", "mri_stalls", "fever",
+                    "missed_refill")
 ROUTES = ("intrathecal", "subcutaneous", "intravenous", "epidural", "intramuscular")
 _CLOCK_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
@@ -449,13 +450,44 @@ class _Reader:
         acc = self.read_dist(v.get("pump_accuracy"), "variability.pump_accuracy",
                              {"normal": {"sd": units.FRACTION, "clip": units.FRACTION, "mean": units.FRACTION}},
                              required={"normal": ("sd",)})
-        bol = self.read_dist(v.get("bolus_requests"), "variability.bolus_requests",
+        raw_bol = v.get("bolus_requests")
+        hourly = None
+        if isinstance(raw_bol, dict) and "hourly" in raw_bol:
+            raw_bol = dict(raw_bol)
+            hourly = self.read_hourly(raw_bol.pop("hourly"), "variability.bolus_requests.hourly")
+        bol = self.read_dist(raw_bol, "variability.bolus_requests",
                              {"poisson": {"per_day": "number"}}, required={"poisson": ("per_day",)})
         rd = self.read_dist(v.get("refill_delay"), "variability.refill_delay",
                             {"uniform": {"low": units.TIME, "high": units.TIME}}, required={"uniform": ("low", "high")})
         if rd is not None and rd.params["low"] > rd.params["high"]:
             self.probs.add("variability.refill_delay.low", "low is above high", "swap them")
-        return Variability(runs, seed, acc, bol, rd)
+        mri = self.read_dist(v.get("mri_stalls"), "variability.mri_stalls",
+                             {"poisson": {"per_year": "number", "recovery_low": units.TIME, "recovery_high": units.TIME}},
+                             required={"poisson": ("per_year", "recovery_low", "recovery_high")})
+        if mri is not None and mri.params.get("recovery_low", 0) > mri.params.get("recovery_high", 0):
+            self.probs.add("variability.mri_stalls.recovery_low", "recovery_low is above recovery_high", "swap them")
+        fev = self.read_dist(v.get("fever"), "variability.fever",
+                             {"poisson": {"per_year": "number", "duration_low": units.TIME, "duration_high": units.TIME,
+                                          "flow_increase": units.FRACTION}},
+                             required={"poisson": ("per_year", "duration_low", "duration_high", "flow_increase")})
+        if fev is not None and fev.params.get("duration_low", 0) > fev.params.get("duration_high", 0):
+            self.probs.add("variability.fever.duration_low", "duration_low is above duration_high", "swap them")
+        miss = self.read_dist(v.get("missed_refill"), "variability.missed_refill",
+                              {"bernoulli": {"p": "number"}}, required={"bernoulli": ("p",)})
+        if miss is not None and miss.params.get("p", 0.0) > 1.0:
+            self.probs.add("variability.missed_refill.p", "a probability above 1", "give p between 0 and 1")
+        return Variability(runs, seed, acc, bol, rd, mri, fev, miss, hourly)
+
+    def read_hourly(self, value: Any, field: str) -> tuple[float, ...] | None:
+        """24 non-negative weights, one per wall-clock hour from 00:00, not all zero."""
+        ok = (isinstance(value, list) and len(value) == 24
+              and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0 for x in value)
+              and any(x > 0 for x in value))
+        if not ok:
+            self.probs.add(field, "expected 24 non-negative numbers, not all zero (one per hour from 00:00)",
+                           "write hourly = [1, 1, ..., 1] with 24 weights")
+            return None
+        return tuple(float(x) for x in value)
 
     def read_dist(self, value: Any, field: str, kinds: dict[str, dict[str, Any]],
                   required: dict[str, tuple[str, ...]]) -> Distribution | None:
