@@ -204,3 +204,14 @@ def test_hourly_profile_puts_requests_in_their_hours():
     assert set(hours.tolist()) == {2.0}
     # the daily count keeps its mean: Poisson(3 x 1000) within 4 sd
     assert abs(len(times) - 3000) <= 4 * math.sqrt(3000)
+
+
+def test_a_dask_local_cluster_gives_the_same_numbers():
+    pytest.importorskip("dask.distributed", reason="the test extra installs dask[distributed]")
+    from pumpsim.tableio import read_table
+    from tests.conftest import REPO
+
+    t, prof = read_table(REPO / VAR)
+    here = montecarlo.run(t, prof, runs=3000, seed=8, chunk=700).risk_json(t)
+    there = montecarlo.run(t, prof, runs=3000, seed=8, chunk=700, dask="local", workers=2).risk_json(t)
+    assert json.dumps(there, sort_keys=True) == json.dumps(here, sort_keys=True)

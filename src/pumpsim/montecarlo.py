@@ -187,28 +187,76 @@ class Variation:
         return Variation(**kw)
 
 
-def run(table: Table, profile: Profile, runs: int | None = None, seed: int | None = None,
-        workers: int | None = None, chunk: int = DEFAULT_CHUNK, progress=None,
-        worst_max: dict[str, float] | None = None) -> MonteCarlo:
-    """Run the Monte-Carlo simulation of ``table``; ``progress(done, total)`` is called per chunk."""
-    import numba
+@dataclass
+class Plan:
+    """Everything a chunk of runs needs, picklable (sent as is to Dask workers)."""
 
+    kernel_args: tuple  # the lowered table, in the kernel's order
+    variation: Variation
+    seed: int
+    n_sess: int
+    drugs: list[str]
+    refill_rows: list[int]
+    hard: dict[str, float | None]
+    ranges: dict[str, tuple[float, float]]  # histogram ranges by name
+
+
+@dataclass
+class ChunkSummary:
+    """Counts and histogram counts of one chunk: sums of these are the whole result."""
+
+    n: int
+    n_empty: int
+    n_before: list[int]
+    n_over: dict[str, int]
+    hist: dict[str, np.ndarray]
+
+    def merge(self, other: ChunkSummary) -> ChunkSummary:
+        return ChunkSummary(self.n + other.n, self.n_empty + other.n_empty,
+                            [a + b for a, b in zip(self.n_before, other.n_before, strict=True)],
+                            {d: self.n_over[d] + other.n_over[d] for d in self.n_over},
+                            {k: self.hist[k] + other.hist[k] for k in self.hist})
+
+
+def run_summary(plan: Plan, first: int, n: int) -> ChunkSummary:
+    """Runs first .. first + n - 1 folded into counts (on this process's threads)."""
     from pumpsim.kernels.montecarlo import run_chunk
 
-    var = table.variability
-    runs = runs if runs is not None else (var.runs if var and var.runs else DEFAULT_RUNS)
-    seed = seed if seed is not None else (var.seed if var and var.seed is not None else DEFAULT_SEED)
+    v = plan.variation
+    nd = len(plan.drugs)
+    out_factor, out_empty, out_low = np.empty(n), np.empty(n), np.empty(n)
+    out_max24, out_res = np.empty((n, nd)), np.empty((n, plan.n_sess))
+    out_dry = np.empty((n, plan.n_sess + 1), np.int8)
+    run_chunk(first, n, plan.seed, *plan.kernel_args, v.acc_on, v.acc_mean, v.acc_sd, v.acc_clip,
+              v.req_per_day, v.delay_on, v.delay_low, v.delay_high, np.array(v.hourly, dtype=np.float64),
+              v.miss_p, v.stall_per_day, v.stall_low, v.stall_high, v.fever_per_day, v.fever_low, v.fever_high,
+              v.fever_factor, out_factor, out_empty, out_low, out_max24, out_res, out_dry)
+    hist = {}
+
+    def add(name: str, x: np.ndarray) -> None:
+        h = Histogram(*plan.ranges[name])
+        h.add(x)
+        hist[name] = h.counts
+
+    add("time_to_empty", out_empty)
+    add("factor", out_factor)
+    n_over = {}
+    for j, d in enumerate(plan.drugs):
+        add(f"max24:{d}", out_max24[:, j])
+        lim = plan.hard[d]
+        n_over[d] = 0 if lim is None else int(np.sum(out_max24[:, j] > lim * (1.0 + RTOL)))
+    for i in plan.refill_rows:
+        add(f"residual:{i}", out_res[:, i])
+    return ChunkSummary(n, int(np.sum(~np.isnan(out_empty))),
+                        [int(out_dry[:, i].sum()) for i in plan.refill_rows], n_over, hist)
+
+
+def make_plan(table: Table, profile: Profile, seed: int, worst_max: dict[str, float] | None) -> Plan:
     v = Variation.of(table)
     low = lower(table, Scenario.nominal())
     n_sess = len(low.s_t)
     drugs = table.drugs()
-    nd = len(drugs)
-    if workers is not None:
-        numba.set_num_threads(max(1, min(workers, numba.config.NUMBA_NUM_THREADS)))
-
     refill_rows = [i for i in range(1, n_sess) if low.s_refill[i] == 1]
-    residual = {i + 1: Histogram(0.0, float(table.device.reservoir.value)) for i in refill_rows}
-    tte = Histogram(0.0, table.horizon)
     if worst_max is None:  # the histogram of 24 h doses spans up to the worst case
         from . import engine
 
@@ -216,51 +264,73 @@ def run(table: Table, profile: Profile, runs: int | None = None, seed: int | Non
         worst_max = {d: m for d, (m, _) in engine.max_24h(worst, table.horizon).items()}
     # a clip wider than the device tolerance can exceed the worst case: widen by that ratio
     widen = max(1.0, (1.0 + v.acc_mean + v.acc_clip) / (1.0 + float(table.device.accuracy.value))) if v.acc_on else 1.0
-    top = {d: max(1e-9, worst_max.get(d, 0.0) * widen * 1.05) for d in drugs}
-    max24 = {d: Histogram(0.0, top[d]) for d in drugs}
-    factor_h = Histogram(1.0 - v.acc_clip, 1.0 + v.acc_clip) if v.acc_on else Histogram(0.0, 2.0)
+    ranges: dict[str, tuple[float, float]] = {
+        "time_to_empty": (0.0, table.horizon),
+        "factor": (1.0 - v.acc_clip, 1.0 + v.acc_clip) if v.acc_on else (0.0, 2.0),
+    }
+    for d in drugs:
+        ranges[f"max24:{d}"] = (0.0, max(1e-9, worst_max.get(d, 0.0) * widen * 1.05))
+    for i in refill_rows:
+        ranges[f"residual:{i}"] = (0.0, float(table.device.reservoir.value))
     hard = {}
     for d in drugs:
         lim = profile.limit(d, "daily_hard")
         hard[d] = None if lim is None else float(lim.value)
-    hourly = np.array(v.hourly, dtype=np.float64)
-    n_empty = 0
-    n_over = dict.fromkeys(drugs, 0)
-    n_before = [0] * len(refill_rows)
+    args = (low.s_t, low.s_refill, low.s_volume, low.s_mix, low.s_nsteps, low.s_starts, low.s_rates, low.s_bolus,
+            low.s_bvol, low.s_block, low.s_bmax, low.s_bdur, low.conc, low.clock0, low.horizon, low.low_alarm,
+            low.dead_volume)
+    return Plan(args, v, seed, n_sess, drugs, refill_rows, hard, ranges)
 
-    done = 0
-    while done < runs:
-        n = min(chunk, runs - done)
-        out_factor, out_empty, out_low = np.empty(n), np.empty(n), np.empty(n)
-        out_max24, out_res, out_dry = np.empty((n, nd)), np.empty((n, n_sess)), np.empty((n, n_sess + 1), np.int8)
-        run_chunk(done, n, seed, low.s_t, low.s_refill, low.s_volume, low.s_mix, low.s_nsteps, low.s_starts,
-                  low.s_rates, low.s_bolus, low.s_bvol, low.s_block, low.s_bmax, low.s_bdur, low.conc, low.clock0,
-                  low.horizon, low.low_alarm, low.dead_volume, v.acc_on, v.acc_mean, v.acc_sd, v.acc_clip,
-                  v.req_per_day, v.delay_on, v.delay_low, v.delay_high,
-                  hourly, v.miss_p, v.stall_per_day, v.stall_low, v.stall_high, v.fever_per_day, v.fever_low,
-                  v.fever_high, v.fever_factor, out_factor, out_empty, out_low, out_max24, out_res, out_dry)
-        emptied = ~np.isnan(out_empty)
-        n_empty += int(emptied.sum())
-        tte.add(out_empty)
-        # runs dry at some time before each refill (its actual, possibly delayed, instant)
-        for k, i in enumerate(refill_rows):
-            n_before[k] += int(out_dry[:, i].sum())
-        for j, d in enumerate(drugs):
-            max24[d].add(out_max24[:, j])
-            if hard[d] is not None:
-                n_over[d] += int(np.sum(out_max24[:, j] > hard[d] * (1.0 + RTOL)))
-        for i in refill_rows:
-            residual[i + 1].add(out_res[:, i])
-        factor_h.add(out_factor)
-        done += n
-        if progress is not None:
-            progress(done, runs)
 
+def _chunks(runs: int, chunk: int) -> list[tuple[int, int]]:
+    return [(first, min(chunk, runs - first)) for first in range(0, runs, chunk)]
+
+
+def run(table: Table, profile: Profile, runs: int | None = None, seed: int | None = None,
+        workers: int | None = None, chunk: int = DEFAULT_CHUNK, progress=None,
+        worst_max: dict[str, float] | None = None, dask: str | None = None) -> MonteCarlo:
+    """Run the Monte-Carlo simulation of ``table``; ``progress(done, total)`` is called per chunk.
+
+    ``dask``: None (this machine, ``workers`` threads), ``"local"`` (a LocalCluster of worker
+    processes) or the address of a Dask scheduler (``tcp://host:8786``); every worker must have
+    pumpsim installed. The result is the same in all three cases for the same seed.
+    """
+    var = table.variability
+    runs = runs if runs is not None else (var.runs if var and var.runs else DEFAULT_RUNS)
+    seed = seed if seed is not None else (var.seed if var and var.seed is not None else DEFAULT_SEED)
+    plan = make_plan(table, profile, seed, worst_max)
+    total: ChunkSummary | None = None
+    if dask is None:
+        import numba
+
+        if workers is not None:
+            numba.set_num_threads(max(1, min(workers, numba.config.NUMBA_NUM_THREADS)))
+        for first, n in _chunks(runs, chunk):
+            part = run_summary(plan, first, n)
+            total = part if total is None else total.merge(part)
+            if progress is not None:
+                progress(total.n, runs)
+    else:
+        from .cluster import map_chunks
+
+        for part in map_chunks(dask, run_summary, plan, _chunks(runs, chunk), workers):
+            total = part if total is None else total.merge(part)
+            if progress is not None:
+                progress(total.n, runs)
+    assert total is not None and total.n == runs
+
+    def hist(name: str) -> Histogram:
+        return Histogram(*plan.ranges[name], counts=total.hist[name])
+
+    low_t = plan.kernel_args[0]
     return MonteCarlo(
-        runs=runs, seed=seed, p_empty=Proportion(n_empty, runs),
-        empty_before=[(i + 1, float(low.s_t[i]), Proportion(n_before[k], runs)) for k, i in enumerate(refill_rows)],
-        p_over_hard={d: Proportion(n_over[d], runs) for d in drugs},
-        residual=residual, time_to_empty=tte, max24=max24, factor=factor_h)
+        runs=runs, seed=seed, p_empty=Proportion(total.n_empty, runs),
+        empty_before=[(i + 1, float(low_t[i]), Proportion(total.n_before[k], runs))
+                      for k, i in enumerate(plan.refill_rows)],
+        p_over_hard={d: Proportion(total.n_over[d], runs) for d in plan.drugs},
+        residual={i + 1: hist(f"residual:{i}") for i in plan.refill_rows},
+        time_to_empty=hist("time_to_empty"), max24={d: hist(f"max24:{d}") for d in plan.drugs},
+        factor=hist("factor"))
 
 
 def describe(mc: MonteCarlo, table: Table) -> list[str]:
