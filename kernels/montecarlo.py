@@ -9,7 +9,7 @@ drug's exact maximum over rolling 24 h windows, and the true volume left in the 
 before each refill.
 
 Draws of one run, in this order: the accuracy factor (normal, clipped), one delay per refill
-session after the first (uniform), one missed-refill trial per refill session after the first,
+session after the first (uniform, or discrete values with their probabilities), one missed-refill trial per refill session after the first,
 the bolus request times (a Poisson process, thinned by the wall-clock hour weights), the MRI
 stalls, then the fever episodes (Poisson starts, uniform lengths). An episode that starts before
 the previous one ends is dropped, so modifiers never overlap.
@@ -92,7 +92,7 @@ def merge_episodes(starts, ends, factors, n):
 @njit(cache=True)
 def one_run(run, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates, s_bolus, s_bvol, s_block,
             s_bmax, s_bdur, conc, clock0, horizon, low_alarm, dead_volume,
-            acc_on, acc_mean, acc_sd, acc_clip, req_per_day, delay_on, delay_low, delay_high,
+            acc_on, acc_mean, acc_sd, acc_clip, req_per_day, delay_on, delay_low, delay_high, delay_values, delay_cum,
             hourly, miss_p, stall_per_day, stall_low, stall_high, fever_per_day, fever_low, fever_high, fever_factor,
             out_factor, out_empty, out_low, out_max24, out_residual, out_dry, row):
     """Draw and simulate run ``run``; write its summary in row ``row`` of the outputs."""
@@ -111,7 +111,14 @@ def one_run(run, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rat
     if delay_on:
         for i in range(1, n):
             if s_refill[i] == 1:
-                d = delay_low + (delay_high - delay_low) * uniform(s)
+                u = uniform(s)
+                if delay_values.shape[0] == 0:  # uniform on [low, high]
+                    d = delay_low + (delay_high - delay_low) * u
+                else:  # discrete: values with cumulative probabilities delay_cum
+                    j = 0
+                    while j + 1 < delay_values.shape[0] and u >= delay_cum[j]:
+                        j += 1
+                    d = delay_values[j]
                 eff[i] = s_t[i] + d
                 if i + 1 < n and eff[i] > s_t[i + 1]:
                     eff[i] = s_t[i + 1]
@@ -207,13 +214,13 @@ def one_run(run, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rat
 @njit(cache=True, parallel=True)
 def run_chunk(first_run, n_runs, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates, s_bolus,
               s_bvol, s_block, s_bmax, s_bdur, conc, clock0, horizon, low_alarm, dead_volume,
-              acc_on, acc_mean, acc_sd, acc_clip, req_per_day, delay_on, delay_low, delay_high,
+              acc_on, acc_mean, acc_sd, acc_clip, req_per_day, delay_on, delay_low, delay_high, delay_values, delay_cum,
               hourly, miss_p, stall_per_day, stall_low, stall_high, fever_per_day, fever_low, fever_high, fever_factor,
               out_factor, out_empty, out_low, out_max24, out_residual, out_dry):
     """Runs first_run .. first_run + n_runs - 1, in parallel; row r holds run first_run + r."""
     for r in prange(n_runs):
         one_run(first_run + r, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates, s_bolus,
                 s_bvol, s_block, s_bmax, s_bdur, conc, clock0, horizon, low_alarm, dead_volume,
-                acc_on, acc_mean, acc_sd, acc_clip, req_per_day, delay_on, delay_low, delay_high,
+                acc_on, acc_mean, acc_sd, acc_clip, req_per_day, delay_on, delay_low, delay_high, delay_values, delay_cum,
                 hourly, miss_p, stall_per_day, stall_low, stall_high, fever_per_day, fever_low, fever_high,
                 fever_factor, out_factor, out_empty, out_low, out_max24, out_residual, out_dry, r)

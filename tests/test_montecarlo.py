@@ -215,3 +215,12 @@ def test_a_dask_local_cluster_gives_the_same_numbers():
     here = montecarlo.run(t, prof, runs=3000, seed=8, chunk=700).risk_json(t)
     there = montecarlo.run(t, prof, runs=3000, seed=8, chunk=700, dask="local", workers=2).risk_json(t)
     assert json.dumps(there, sort_keys=True) == json.dumps(here, sort_keys=True)
+
+
+def test_discrete_refill_delay():
+    t, prof = parse(HEAD.format(h="30 day") + TWO_FILLS.format(
+        second="2027-01-20T00:00:00",
+        var='refill_delay = { dist = "discrete", values = ["0 day", "12 h", "2 day"], p = [0.5, 0.2, 0.3] }'))
+    mc = montecarlo.run(t, prof, runs=40_000, seed=24)
+    # empty at day 20, refill booked at day 19: dry only with the 2-day delay, P = 0.3
+    assert within(mc.p_empty.p, 0.3, 40_000)

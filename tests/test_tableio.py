@@ -83,6 +83,7 @@ rat = "0.4 mL/day"
     (GOOD_SESSION + 'bolus = "on"\n', "session[1].bolus"),
     (GOOD_SESSION + '[variability]\nbolus_requests = { dist = "poisson", per_day = 2.0, hourly = [1, 2] }\n', "variability.bolus_requests.hourly"),
     (GOOD_SESSION + '[variability]\nmissed_refill = { dist = "bernoulli", p = 1.5 }\n', "variability.missed_refill.p"),
+    (GOOD_SESSION + '[variability]\nrefill_delay = { dist = "discrete", values = ["0 day", "2 day"], p = [0.5, 0.4] }\n', "variability.refill_delay.p"),
     (GOOD_SESSION + '[variability]\nmri_stalls = { dist = "poisson", per_year = 1, recovery_low = "2 mL", recovery_high = "24 h" }\n', "variability.mri_stalls.recovery_low"),
     (GOOD_SESSION.replace('"20 mL"', '"0 mL"'), "session[1].refill.volume"),
     (GOOD_SESSION.replace('"20 mL"', '"1e9 mL"'), "session[1].refill.volume"),

@@ -215,7 +215,7 @@ class Distribution:
     """A distribution from the [variability] section, values in base units."""
 
     dist: str
-    params: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, float | tuple[float, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

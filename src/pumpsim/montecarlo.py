@@ -147,6 +147,8 @@ class Variation:
     delay_on: bool = False
     delay_low: float = 0.0
     delay_high: float = 0.0
+    delay_values: tuple[float, ...] = ()  # discrete delays [day] (empty: uniform on [low, high])
+    delay_p: tuple[float, ...] = ()
     hourly: tuple[float, ...] = (1.0,) * 24  # request weights per wall-clock hour, mean 1
     miss_p: float = 0.0
     stall_per_day: float = 0.0
@@ -170,8 +172,10 @@ class Variation:
                       acc_clip=p.get("clip", float(table.device.accuracy.value)))
         if v.bolus_requests is not None:
             kw["req_per_day"] = v.bolus_requests.params["per_day"]
-        if v.refill_delay is not None:
+        if v.refill_delay is not None and v.refill_delay.dist == "uniform":
             kw.update(delay_on=True, delay_low=v.refill_delay.params["low"], delay_high=v.refill_delay.params["high"])
+        elif v.refill_delay is not None:
+            kw.update(delay_on=True, delay_values=v.refill_delay.params["values"], delay_p=v.refill_delay.params["p"])
         if v.hourly is not None:
             mean = sum(v.hourly) / 24.0
             kw["hourly"] = tuple(w / mean for w in v.hourly)
@@ -228,7 +232,8 @@ def run_summary(plan: Plan, first: int, n: int) -> ChunkSummary:
     out_max24, out_res = np.empty((n, nd)), np.empty((n, plan.n_sess))
     out_dry = np.empty((n, plan.n_sess + 1), np.int8)
     run_chunk(first, n, plan.seed, *plan.kernel_args, v.acc_on, v.acc_mean, v.acc_sd, v.acc_clip,
-              v.req_per_day, v.delay_on, v.delay_low, v.delay_high, np.array(v.hourly, dtype=np.float64),
+              v.req_per_day, v.delay_on, v.delay_low, v.delay_high, np.array(v.delay_values, dtype=np.float64),
+              np.cumsum(np.array(v.delay_p, dtype=np.float64)), np.array(v.hourly, dtype=np.float64),
               v.miss_p, v.stall_per_day, v.stall_low, v.stall_high, v.fever_per_day, v.fever_low, v.fever_high,
               v.fever_factor, out_factor, out_empty, out_low, out_max24, out_res, out_dry)
     hist = {}

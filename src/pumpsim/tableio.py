@@ -457,10 +457,15 @@ class _Reader:
             hourly = self.read_hourly(raw_bol.pop("hourly"), "variability.bolus_requests.hourly")
         bol = self.read_dist(raw_bol, "variability.bolus_requests",
                              {"poisson": {"per_day": "number"}}, required={"poisson": ("per_day",)})
-        rd = self.read_dist(v.get("refill_delay"), "variability.refill_delay",
-                            {"uniform": {"low": units.TIME, "high": units.TIME}}, required={"uniform": ("low", "high")})
-        if rd is not None and rd.params["low"] > rd.params["high"]:
-            self.probs.add("variability.refill_delay.low", "low is above high", "swap them")
+        raw_rd = v.get("refill_delay")
+        if isinstance(raw_rd, dict) and raw_rd.get("dist") == "discrete":
+            rd = self.read_discrete_delay(raw_rd, "variability.refill_delay")
+        else:
+            rd = self.read_dist(raw_rd, "variability.refill_delay",
+                                {"uniform": {"low": units.TIME, "high": units.TIME}, "discrete": {}},
+                                required={"uniform": ("low", "high"), "discrete": ()})
+            if rd is not None and rd.params.get("low", 0.0) > rd.params.get("high", 0.0):
+                self.probs.add("variability.refill_delay.low", "low is above high", "swap them")
         mri = self.read_dist(v.get("mri_stalls"), "variability.mri_stalls",
                              {"poisson": {"per_year": "number", "recovery_low": units.TIME, "recovery_high": units.TIME}},
                              required={"poisson": ("per_year", "recovery_low", "recovery_high")})
@@ -477,6 +482,26 @@ class _Reader:
         if miss is not None and miss.params.get("p", 0.0) > 1.0:
             self.probs.add("variability.missed_refill.p", "a probability above 1", "give p between 0 and 1")
         return Variability(runs, seed, acc, bol, rd, mri, fev, miss, hourly)
+
+    def read_discrete_delay(self, d: dict, field: str) -> Distribution | None:
+        """refill_delay = { dist = "discrete", values = ["0 day", "2 day"], p = [0.8, 0.2] }"""
+        self.unknown_keys(d, ("dist", "values", "p"), field)
+        vals, probs = d.get("values"), d.get("p")
+        if not isinstance(vals, list) or not vals:
+            self.probs.add(f"{field}.values", "expected a list of durations", 'write values = ["0 day", "2 day"]')
+            return None
+        times = [self.quantity(x, f"{field}.values[{i + 1}]", units.TIME, positive=False,
+                               cap=PLAUSIBLE_MAX["duration_day"]) for i, x in enumerate(vals)]
+        ok_p = (isinstance(probs, list) and len(probs) == len(vals)
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0 for x in probs)
+                and abs(sum(probs) - 1.0) <= 1e-9)
+        if not ok_p:
+            self.probs.add(f"{field}.p", "expected one probability per value, summing to 1",
+                           "write p = [0.8, 0.2] for two values")
+            return None
+        if any(x is None for x in times):
+            return None
+        return Distribution("discrete", {"values": tuple(times), "p": tuple(float(x) for x in probs)})
 
     def read_hourly(self, value: Any, field: str) -> tuple[float, ...] | None:
         """24 non-negative weights, one per wall-clock hour from 00:00, not all zero."""
