@@ -91,119 +91,35 @@ def max_window(t, f, width, rtol):
     return best, (at if at > lo else lo)
 
 
-@njit(cache=True, inline="always")
-def _advance_ge(t, x, k):
-    """First index >= k with t[index] >= x (t.shape[0] if none)."""
-    m = t.shape[0]
-    while k < m and t[k] < x:
-        k += 1
-    return k
-
-
-@njit(cache=True, inline="always")
-def _advance_le(t, x, k):
-    """Last index >= k with t[index] <= x (k itself if t[k + 1] > x)."""
-    m = t.shape[0]
-    while k + 1 < m and t[k + 1] <= x:
-        k += 1
-    return k
-
-
-@njit(cache=True, inline="always")
-def _left_at(t, f, x, k):
-    """F⁻(x) given k = first index with t[k] >= x."""
-    m = t.shape[0]
-    if x <= t[0]:
-        return 0.0
-    if k >= m:
-        return f[m - 1]
-    if t[k] == x:
-        return f[k]
-    return f[k - 1] + (f[k] - f[k - 1]) * ((x - t[k - 1]) / (t[k] - t[k - 1]))
-
-
-@njit(cache=True, inline="always")
-def _right_at(t, f, x, k):
-    """F⁺(x) given k = last index with t[k] <= x (when x >= t[0])."""
-    m = t.shape[0]
-    if x < t[0]:
-        return 0.0
-    if x >= t[m - 1]:
-        return f[m - 1]
-    if t[k] == x:
-        return f[k]
-    return f[k] + (f[k + 1] - f[k]) * ((x - t[k]) / (t[k + 1] - t[k]))
-
-
 @njit(cache=True)
-def max_window_sweep(t, f, width):
-    """The same supremum as :func:`max_window` (without the start), in one linear sweep.
+def max_window_sweep_columns(t, f, width, out):
+    """The same suprema as :func:`max_window` (without the starts) for every column of ``f``
+    (m x n) at once, into ``out`` (n,), in one linear sweep. Used by the Monte-Carlo runs.
 
     The candidate windows [t_i, t_i + w) and [t_i - w, t_i) are visited in increasing order of
     their moving end, so each limit of F is found by a pointer that only moves forward: O(m)
-    instead of O(m log m). Used by the Monte-Carlo runs, where only the value is needed.
-    """
-    m = t.shape[0]
-    if m == 0:
-        return 0.0
-    best = -np.inf
-    # windows starting at a breakpoint: [t_i, t_i + w)
-    kl = 0
-    kr = 0
-    for i in range(m):
-        a = t[i]
-        b = a + width
-        kl = _advance_ge(t, b, kl)
-        kr = _advance_le(t, b, kr)
-        ia = i
-        while ia > 0 and t[ia - 1] == a:
-            ia -= 1
-        ja = i
-        while ja + 1 < m and t[ja + 1] == a:
-            ja += 1
-        g = _left_at(t, f, b, kl) - (f[ia] if a > t[0] else 0.0)
-        gr = _right_at(t, f, b, kr) - f[ja]
-        if gr > g:
-            g = gr
-        if g > best:
-            best = g
-    # windows ending at a breakpoint: [t_i - w, t_i)
-    kl = 0
-    kr = 0
-    for i in range(m):
-        b = t[i]
-        a = b - width
-        kl = _advance_ge(t, a, kl)
-        kr = _advance_le(t, a, kr)
-        ib = i
-        while ib > 0 and t[ib - 1] == b:
-            ib -= 1
-        jb = i
-        while jb + 1 < m and t[jb + 1] == b:
-            jb += 1
-        g = (f[ib] if b > t[0] else 0.0) - _left_at(t, f, a, kl)
-        gr = f[jb] - _right_at(t, f, a, kr)
-        if gr > g:
-            g = gr
-        if g > best:
-            best = g
-    return best
-
-
-@njit(cache=True)
-def max_window_sweep_columns(t, f, width, out):
-    """:func:`max_window_sweep` for every column of ``f`` (m x n) at once, into ``out`` (n,).
-
-    The pointers and interpolation weights depend on t only, so one sweep serves all drugs.
+    instead of O(m log m). The pointers depend on t only, so one sweep serves all drugs; the
+    slopes of the segments and the runs of equal times (jumps) are computed once.
     """
     m = t.shape[0]
     nd = f.shape[1]
     for d in range(nd):
-        out[d] = -np.inf
+        out[d] = -np.inf if m else 0.0
     if m == 0:
-        for d in range(nd):
-            out[d] = 0.0
         return
+    first = np.empty(m, np.int64)  # first row of the run of equal times holding row i
+    last = np.empty(m, np.int64)
+    for i in range(m):
+        first[i] = first[i - 1] if i > 0 and t[i - 1] == t[i] else i
+    for i in range(m - 1, -1, -1):
+        last[i] = last[i + 1] if i + 1 < m and t[i + 1] == t[i] else i
+    slope = np.zeros((m, nd))  # slope of segment (k, k + 1)
+    for k in range(m - 1):
+        dt = t[k + 1] - t[k]
+        if dt > 0.0:
+            inv = 1.0 / dt
+            for d in range(nd):
+                slope[k, d] = (f[k + 1, d] - f[k, d]) * inv
     t0 = t[0]
     tl = t[m - 1]
     for direction in range(2):
@@ -212,58 +128,30 @@ def max_window_sweep_columns(t, f, width, out):
         for i in range(m):
             p = t[i]
             x = p + width if direction == 0 else p - width
-            # the fixed end p: first (before jumps) and last (after jumps) rows at p
-            ip = i
-            while ip > 0 and t[ip - 1] == p:
-                ip -= 1
-            jp = i
-            while jp + 1 < m and t[jp + 1] == p:
-                jp += 1
-            # the moving end x: left limit between rows kl - 1 and kl, right limit kr, kr + 1
+            ip = first[i]
+            jp = last[i]
             while kl < m and t[kl] < x:
                 kl += 1
             while kr + 1 < m and t[kr + 1] <= x:
                 kr += 1
-            # left limit at x: 0 before t0, the last value after tl, else interpolate
-            l_case = 0
-            wl = 0.0
-            if x <= t0:
-                l_case = 0
-            elif kl >= m:
-                l_case = 1
-            elif t[kl] == x:
-                l_case = 2
-            else:
-                l_case = 3
-                wl = (x - t[kl - 1]) / (t[kl] - t[kl - 1])
-            r_case = 0
-            wr = 0.0
-            if x < t0:
-                r_case = 0
-            elif x >= tl:
-                r_case = 1
-            elif t[kr] == x:
-                r_case = 2
-            else:
-                r_case = 3
-                wr = (x - t[kr]) / (t[kr + 1] - t[kr])
             for d in range(nd):
-                if l_case == 0:
+                # F⁻(x) and F⁺(x)
+                if x <= t0:
                     fl = 0.0
-                elif l_case == 1:
+                elif kl >= m:
                     fl = f[m - 1, d]
-                elif l_case == 2:
+                elif t[kl] == x:
                     fl = f[kl, d]
                 else:
-                    fl = f[kl - 1, d] + (f[kl, d] - f[kl - 1, d]) * wl
-                if r_case == 0:
+                    fl = f[kl - 1, d] + slope[kl - 1, d] * (x - t[kl - 1])
+                if x < t0:
                     fr = 0.0
-                elif r_case == 1:
+                elif x >= tl:
                     fr = f[m - 1, d]
-                elif r_case == 2:
+                elif t[kr] == x:
                     fr = f[kr, d]
                 else:
-                    fr = f[kr, d] + (f[kr + 1, d] - f[kr, d]) * wr
+                    fr = f[kr, d] + slope[kr, d] * (x - t[kr])
                 pl = f[ip, d] if p > t0 else 0.0
                 pr = f[jp, d]
                 if direction == 0:  # [p, x)

@@ -21,6 +21,19 @@ low_alarm = "2 mL"
 """
 
 
+TWO_FILLS = """
+[[session]]
+at = 2027-01-01T00:00:00
+refill = {{ volume = "20 mL", mix = {{ morphine = "1 mg/mL" }} }}
+rate = "1 mL/day"
+[[session]]
+at = {second}
+refill = {{ volume = "20 mL", mix = {{ morphine = "1 mg/mL" }} }}
+[variability]
+{var}
+"""
+
+
 def phi(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
@@ -31,17 +44,8 @@ def within(p_hat: float, p: float, n: int, sigmas: float = 4.0) -> bool:
 
 
 def test_normal_accuracy_factor_against_a_fixed_refill_date():
-    t, prof = parse(HEAD.format(h="30 day") + """
-[[session]]
-at = 2027-01-01T08:00:00
-refill = { volume = "20 mL", mix = { morphine = "1 mg/mL" } }
-rate = "1 mL/day"
-[[session]]
-at = 2027-01-20T08:00:00
-refill = { volume = "20 mL", mix = { morphine = "1 mg/mL" } }
-[variability]
-pump_accuracy = { dist = "normal", sd = "5 %", clip = "14.5 %" }
-""")
+    t, prof = parse(HEAD.format(h="30 day") + TWO_FILLS.format(
+        second="2027-01-20T00:00:00", var='pump_accuracy = { dist = "normal", sd = "5 %", clip = "14.5 %" }'))
     mc = montecarlo.run(t, prof, runs=40_000, seed=3)
     # dry before the day-19 refill iff 19 f >= 20, f = 1 + x, x ~ N(0, 0.05) (the clip at
     # 14.5 % is 2.9 sd away and changes nothing here): P = 1 - Phi((20/19 - 1) / 0.05) = 0.1463
@@ -136,19 +140,6 @@ def test_wilson_interval():
     assert lo == 0.0 and hi == pytest.approx(1.9207e-4, rel=1e-3)
     lo, hi = montecarlo.wilson(50, 100)
     assert (lo, hi) == pytest.approx((0.4038, 0.5962), abs=1e-4)
-
-
-TWO_FILLS = """
-[[session]]
-at = 2027-01-01T00:00:00
-refill = {{ volume = "20 mL", mix = {{ morphine = "1 mg/mL" }} }}
-rate = "1 mL/day"
-[[session]]
-at = {second}
-refill = {{ volume = "20 mL", mix = {{ morphine = "1 mg/mL" }} }}
-[variability]
-{var}
-"""
 
 
 def test_missed_refill():

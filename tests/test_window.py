@@ -1,5 +1,5 @@
 """The exact rolling-window maximum: the binary-search and the linear-sweep versions agree,
-and both match a brute-force evaluation on a fine grid plus the breakpoints."""
+and both give the hand-derived values of small cases."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pumpsim.kernels.window import max_window, max_window_sweep, max_window_sweep_columns
+from pumpsim.kernels.window import max_window, max_window_sweep_columns
+
+
+def sweep(t, f):
+    out = np.empty(1)
+    max_window_sweep_columns(t, f.reshape(-1, 1).copy(), 1.0, out)
+    return out[0]
 
 
 @st.composite
@@ -26,8 +32,6 @@ def cumulative(draw):
 def test_sweep_equals_binary_search(tf):
     t, f = tf
     a = max_window(t, f, 1.0, 1e-9)[0]
-    b = max_window_sweep(t, f, 1.0)
-    assert b == pytest.approx(a, rel=1e-12, abs=1e-12)
     cols = np.stack([f, 2 * f, np.zeros_like(f)], axis=1)
     out = np.empty(3)
     max_window_sweep_columns(t, cols, 1.0, out)
@@ -39,11 +43,11 @@ def test_a_jump_at_the_window_end_is_excluded_and_one_at_the_start_included():
     t = np.array([0.0, 0.0, 1.0, 1.0])
     f = np.array([0.0, 1.0, 1.0, 2.0])
     assert max_window(t, f, 1.0, 1e-9)[0] == 1.0
-    assert max_window_sweep(t, f, 1.0) == 1.0
+    assert sweep(t, f) == 1.0
     # with the second bolus at 0.999 both fit in a window
     t2 = np.array([0.0, 0.0, 0.999, 0.999])
     assert max_window(t2, f, 1.0, 1e-9)[0] == 2.0
-    assert max_window_sweep(t2, f, 1.0) == 2.0
+    assert sweep(t2, f) == 2.0
 
 
 def test_linear_ramp():
@@ -51,4 +55,4 @@ def test_linear_ramp():
     t = np.array([0.0, 3.0, 5.0])
     f = np.array([0.0, 6.0, 6.0])
     assert max_window(t, f, 1.0, 1e-9) == (pytest.approx(2.0), 0.0)
-    assert max_window_sweep(t, f, 1.0) == pytest.approx(2.0)
+    assert sweep(t, f) == pytest.approx(2.0)
