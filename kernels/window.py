@@ -98,14 +98,14 @@ def max_window_sweep_columns(t, f, width, out):
 
     The candidate windows [t_i, t_i + w) and [t_i - w, t_i) are visited in increasing order of
     their moving end, so each limit of F is found by a pointer that only moves forward: O(m)
-    instead of O(m log m). The pointers depend on t only, so one sweep serves all drugs; the
-    slopes of the segments and the runs of equal times (jumps) are computed once.
+    instead of O(m log m). The slopes of the segments and the runs of equal times (jumps) are
+    computed once; candidates that cannot be a local maximum are skipped.
     """
     m = t.shape[0]
     nd = f.shape[1]
-    for d in range(nd):
-        out[d] = -np.inf if m else 0.0
     if m == 0:
+        for d in range(nd):
+            out[d] = 0.0
         return
     first = np.empty(m, np.int64)  # first row of the run of equal times holding row i
     last = np.empty(m, np.int64)
@@ -122,19 +122,34 @@ def max_window_sweep_columns(t, f, width, out):
                 slope[k, d] = (f[k + 1, d] - f[k, d]) * inv
     t0 = t[0]
     tl = t[m - 1]
-    for direction in range(2):
-        kl = 0  # first index with t >= x
-        kr = 0  # last index with t <= x
-        for i in range(m):
-            p = t[i]
-            x = p + width if direction == 0 else p - width
-            ip = first[i]
-            jp = last[i]
-            while kl < m and t[kl] < x:
-                kl += 1
-            while kr + 1 < m and t[kr + 1] <= x:
-                kr += 1
-            for d in range(nd):
+    for d in range(nd):
+        best = 0.0  # F is non-decreasing: every window holds at least 0
+        for direction in range(2):
+            kl = 0  # first index with t >= x
+            kr = 0  # last index with t <= x
+            for i in range(m):
+                if first[i] != i:
+                    continue  # one window per distinct time: its first and last rows are used
+                ip = i
+                jp = last[i]
+                # Only a local maximum of G can be its supremum. Where F does not jump at p, a
+                # window starting at p can be one only if F's slope increases at p, and a window
+                # ending at p only if it decreases (the slopes of G left and right of the
+                # candidate differ by that change); where it does not change, G is linear
+                # through the candidate.
+                if f[jp, d] == f[ip, d]:
+                    s_left = slope[ip - 1, d] if ip > 0 else 0.0
+                    s_right = slope[jp, d] if jp + 1 < m else 0.0
+                    if direction == 0 and s_right <= s_left:
+                        continue
+                    if direction == 1 and s_right >= s_left:
+                        continue
+                p = t[i]
+                x = p + width if direction == 0 else p - width
+                while kl < m and t[kl] < x:
+                    kl += 1
+                while kr + 1 < m and t[kr + 1] <= x:
+                    kr += 1
                 # F⁻(x) and F⁺(x)
                 if x <= t0:
                     fl = 0.0
@@ -162,5 +177,6 @@ def max_window_sweep_columns(t, f, width, out):
                     gr = pr - fr
                 if gr > g:
                     g = gr
-                if g > out[d]:
-                    out[d] = g
+                if g > best:
+                    best = g
+        out[d] = best

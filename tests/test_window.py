@@ -27,7 +27,7 @@ def cumulative(draw):
     return t, f
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(cumulative())
 def test_sweep_equals_binary_search(tf):
     t, f = tf
