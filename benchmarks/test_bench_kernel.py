@@ -79,3 +79,15 @@ def test_validate_latency(benchmark):
     table, profile = read_table(REPO / "scenarios" / "example.toml")
     validate(table, profile)
     benchmark(validate, table, profile)
+
+
+def test_montecarlo_365_days(benchmark):
+    """Monte-Carlo end to end in-process (both cores): the workload of the Monte-Carlo issue,
+    benchmarks/tables/mc-365.toml, 2000 runs per round (scale x5 for the issue's 10,000)."""
+    from pumpsim import montecarlo
+
+    table, profile = read_table(REPO / "benchmarks" / "tables" / "mc-365.toml")
+    montecarlo.run(table, profile, runs=100, seed=1)  # compile / load the cache
+    benchmark(montecarlo.run, table, profile, runs=2000, seed=1)
+    if benchmark.stats is not None:
+        benchmark.extra_info["scenario_days_per_s"] = 2000 * 365 / benchmark.stats.stats.mean
