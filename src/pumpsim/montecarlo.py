@@ -320,6 +320,7 @@ def run(table: Table, profile: Profile, runs: int | None = None, seed: int | Non
     else:
         from .cluster import map_chunks
 
+        run_summary(plan, 0, 1)  # compile (or load) the kernels here once, before fanning out
         for part in map_chunks(dask, run_summary, plan, _chunks(runs, chunk), workers):
             total = part if total is None else total.merge(part)
             if progress is not None:
