@@ -69,6 +69,23 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return report.exit_status
 
 
+def cmd_regress(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import regress
+
+    root, golden = Path(args.dir), Path(args.golden)
+    if not root.is_dir():
+        print(f"pumpsim: {root}: not a folder (fix: give the folder of tables, e.g. scenarios/)", file=sys.stderr)
+        return EXIT_INPUT
+    if not golden.is_dir() and not args.update:
+        print(f"pumpsim: {golden}: no golden folder (fix: create it with --update)", file=sys.stderr)
+        return EXIT_INPUT
+    text, status = regress.render(regress.run(root, golden, args.update), args.update)
+    sys.stdout.write(text)
+    return status
+
+
 def cmd_telemetry(args: argparse.Namespace) -> int:
     from . import engine
     from .output import check_destination, write_atomic
@@ -198,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--dask", metavar="ADDRESS", help="run the chunks on a Dask cluster: 'local' (worker processes on "
                     "this machine) or a scheduler address such as tcp://host:8786 (pip install 'pumpsim[dask]')")
     sm.set_defaults(func=cmd_simulate)
+
+    rg = sub.add_parser("regress", help="run every table of a folder and compare the reports with stored goldens")
+    rg.add_argument("dir", help="folder of tables (searched recursively)")
+    rg.add_argument("--golden", required=True, help="folder of golden reports (JSON)")
+    rg.add_argument("--update", action="store_true", help="rewrite the goldens after a reviewed change")
+    rg.set_defaults(func=cmd_regress)
 
     tl = sub.add_parser("telemetry", help="write the telemetry log of a simulated run (CSV)")
     tl.add_argument("table", help="programming table (TOML)")
