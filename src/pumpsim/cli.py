@@ -69,6 +69,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return report.exit_status
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    r = bench.run(runs=args.runs, reference_runs=args.reference_runs)
+    sys.stdout.write(_dump(r) + "\n" if args.json else bench.render(r))
+    return EXIT_OK
+
+
 def cmd_regress(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -215,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--dask", metavar="ADDRESS", help="run the chunks on a Dask cluster: 'local' (worker processes on "
                     "this machine) or a scheduler address such as tcp://host:8786 (pip install 'pumpsim[dask]')")
     sm.set_defaults(func=cmd_simulate)
+
+    bn = sub.add_parser("bench", help="the Numba engine and the plain-Python reference on one workload: speeds and ratio")
+    bn.add_argument("--runs", type=_positive_int, default=2000, help="scenarios for the Numba engine (default 2000)")
+    bn.add_argument("--reference-runs", type=_positive_int, default=20, help="scenarios for the reference (default 20)")
+    bn.add_argument("--json", action="store_true", help="JSON on stdout")
+    bn.set_defaults(func=cmd_bench)
 
     rg = sub.add_parser("regress", help="run every table of a folder and compare the reports with stored goldens")
     rg.add_argument("dir", help="folder of tables (searched recursively)")
