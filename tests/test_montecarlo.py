@@ -237,3 +237,26 @@ def test_generators_match_their_published_sequences():
 
     # SplitMix64 from 1234567 (the reference test vector)
     assert [int(v) for v in split(1234567, 3)] == [6457827717110365317, 3203168211198807973, 9817491932198370423]
+
+
+@pytest.mark.parametrize("name", ["variability-late-refills.toml", "mri-stall.toml", "constant-flow-fever.toml"])
+def test_the_reference_engine_gives_the_same_monte_carlo_numbers(name):
+    from pumpsim.tableio import read_table
+    from tests.conftest import REPO
+
+    t, prof = read_table(REPO / "scenarios" / name)
+    fast = montecarlo.run(t, prof, runs=40, seed=2).risk_json(t)
+    slow = montecarlo.run(t, prof, runs=40, seed=2, engine="reference").risk_json(t)
+    assert json.dumps(slow, sort_keys=True) == json.dumps(fast, sort_keys=True)
+
+
+def test_missed_refills_and_discrete_delays_through_the_reference_engine():
+    t, prof = parse(HEAD.format(h="30 day") + TWO_FILLS.format(
+        second="2027-01-16T00:00:00",
+        var='missed_refill = { dist = "bernoulli", p = 0.3 }\n'
+            'refill_delay = { dist = "discrete", values = ["0 day", "6 day"], p = [0.5, 0.5] }'))
+    fast = montecarlo.run(t, prof, runs=200, seed=6).risk_json(t)
+    slow = montecarlo.run(t, prof, runs=200, seed=6, engine="reference").risk_json(t)
+    assert json.dumps(slow, sort_keys=True) == json.dumps(fast, sort_keys=True)
+    # dry iff missed (0.3) or, if not, delayed 6 days (to day 21 > 20): 0.3 + 0.7 x 0.5 = 0.65
+    assert within(fast["p_empty"], 0.65, 200, 4.0)

@@ -60,7 +60,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     worst = {d: v["max_24h_dose"] for d, v in report.drugs.items()}
     mc = montecarlo.run(table, profile, runs=args.runs, seed=args.seed, workers=args.workers,
-                        progress=progress, worst_max=worst, dask=args.dask)
+                        progress=progress, worst_max=worst, dask=args.dask, engine=args.engine)
     if bar is not None:
         bar.close()
     report.risk = mc.risk_json(table)
@@ -220,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
     sm.add_argument("--format", choices=("text", "json"), default="text")
     sm.add_argument("--quiet", action="store_true", help="no progress bar")
+    sm.add_argument("--engine", choices=("numba", "reference"), default="numba",
+                    help="reference: every run by the plain-Python reference engine (same numbers, much slower)")
     sm.add_argument("--dask", metavar="ADDRESS", help="run the chunks on a Dask cluster: 'local' (worker processes on "
                     "this machine) or a scheduler address such as tcp://host:8786 (pip install 'pumpsim[dask]')")
     sm.set_defaults(func=cmd_simulate)

@@ -78,7 +78,7 @@ def mixes(table: Table) -> tuple[list[tuple], np.ndarray]:
 
 def lower(table: Table, scenario: Scenario) -> Lowered:
     eff = effective_times(table, scenario.session_delays)
-    keep = [i for i in range(len(table.sessions)) if eff[i] < table.horizon]
+    keep = [i for i in range(len(table.sessions)) if eff[i] < table.horizon and i not in scenario.skipped]
     n = len(keep)
     kmax = max(len(table.programs[i].steps) for i in keep)
     seen, conc = mixes(table)

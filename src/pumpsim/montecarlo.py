@@ -238,6 +238,11 @@ def run_summary(plan: Plan, first: int, n: int) -> ChunkSummary:
               np.cumsum(np.array(v.delay_p, dtype=np.float64)), np.array(v.hourly, dtype=np.float64),
               v.miss_p, v.stall_per_day, v.stall_low, v.stall_high, v.fever_per_day, v.fever_low, v.fever_high,
               v.fever_factor, out_factor, out_empty, out_low, out_max24, out_res, out_dry)
+    return summarize(plan, n, out_factor, out_empty, out_max24, out_res, out_dry)
+
+
+def summarize(plan: Plan, n: int, out_factor, out_empty, out_max24, out_res, out_dry) -> ChunkSummary:
+    """Fold the per-run numbers of a chunk into counts and histogram counts."""
     hist = {}
 
     def add(name: str, x: np.ndarray) -> None:
@@ -256,6 +261,87 @@ def run_summary(plan: Plan, first: int, n: int) -> ChunkSummary:
         add(f"residual:{i}", out_res[:, i])
     return ChunkSummary(n, int(np.sum(~np.isnan(out_empty))),
                         [int(out_dry[:, i].sum()) for i in plan.refill_rows], n_over, hist)
+
+
+def draw_run(plan: Plan, run: int) -> tuple[Scenario, np.ndarray, list[int]]:
+    """The draws of one run exactly as ``kernels/montecarlo.one_run`` makes them, in Python:
+    the scenario for the reference engine, the effective session instants and the sessions kept."""
+    from pumpsim.kernels.montecarlo import draw_episodes, draw_requests, merge_episodes
+    from pumpsim.kernels.rng import normal, stream, uniform
+
+    v = plan.variation
+    s_t, s_refill = plan.kernel_args[0], plan.kernel_args[1]
+    horizon, clock0 = plan.kernel_args[14], plan.kernel_args[13]
+    n = len(s_t)
+    s = stream(plan.seed, run)
+    factor = 1.0
+    if v.acc_on:
+        x = min(max(v.acc_mean + v.acc_sd * normal(s), -v.acc_clip), v.acc_clip)
+        factor = 1.0 + x
+    eff = s_t.copy()
+    delays = np.zeros(n)
+    if v.delay_on:
+        cum = np.cumsum(np.array(v.delay_p, dtype=np.float64))
+        for i in range(1, n):
+            if s_refill[i] == 1:
+                u = uniform(s)
+                if not v.delay_values:
+                    d = v.delay_low + (v.delay_high - v.delay_low) * u
+                else:
+                    j = 0
+                    while j + 1 < len(v.delay_values) and u >= cum[j]:
+                        j += 1
+                    d = v.delay_values[j]
+                delays[i] = d
+                eff[i] = s_t[i] + d
+                if i + 1 < n and eff[i] > s_t[i + 1]:
+                    eff[i] = s_t[i + 1]
+    skipped = []
+    if v.miss_p > 0.0:
+        for i in range(1, n):
+            if s_refill[i] == 1 and uniform(s) < v.miss_p:
+                skipped.append(i)
+    kept = [i for i in range(n) if i not in skipped and eff[i] < horizon]
+    hourly = np.array(v.hourly, dtype=np.float64)
+    requests = draw_requests(s, v.req_per_day, horizon, hourly, clock0) if v.req_per_day > 0.0 else np.empty(0)
+    cap = 16 + int(4.0 * (v.stall_per_day + v.fever_per_day) * horizon)
+    m_s, m_e, m_f = np.empty(cap), np.empty(cap), np.empty(cap)
+    k = draw_episodes(s, v.stall_per_day, v.stall_low, v.stall_high, 0.0, horizon, m_s, m_e, m_f, 0)
+    k = draw_episodes(s, v.fever_per_day, v.fever_low, v.fever_high, v.fever_factor, horizon, m_s, m_e, m_f, k)
+    ms, me, mf = merge_episodes(m_s, m_e, m_f, k)
+    scenario = Scenario(factor, "requests" if v.req_per_day > 0.0 else "none", requests, delays,
+                        np.stack([ms, me, mf], axis=1) if len(ms) else None, tuple(skipped))
+    return scenario, eff, kept
+
+
+def run_summary_reference(plan: Plan, table: Table, first: int, n: int) -> ChunkSummary:
+    """The same chunk computed by the plain-Python reference engine (``simulate --engine reference``)."""
+    from . import reference
+    from .results import EV_EMPTY
+
+    nd = len(plan.drugs)
+    n_sess = plan.n_sess
+    out_factor, out_empty = np.empty(n), np.empty(n)
+    out_max24, out_res = np.empty((n, nd)), np.full((n, n_sess), np.nan)
+    out_dry = np.zeros((n, n_sess + 1), np.int8)
+    s_refill = plan.kernel_args[1]
+    for row in range(n):
+        sc, eff, kept = draw_run(plan, first + row)
+        r = reference.simulate(table, sc)
+        out_factor[row] = sc.accuracy_factor
+        out_empty[row] = np.nan if r.empty_at is None else r.empty_at
+        mx = reference.max_24h(r, table.horizon)
+        for j, d in enumerate(plan.drugs):
+            out_max24[row, j] = mx[d][0]
+        refills = [i for i in kept if i > 0 and s_refill[i] == 1]
+        for i in refills:
+            k = int(np.searchsorted(r.t, eff[i], side="left"))
+            if k < len(r.t):
+                out_res[row, i] = r.volume_true[k]
+        for t_e in r.event_t[r.event_code == EV_EMPTY]:
+            nxt = next((i for i in refills if eff[i] > t_e), n_sess)
+            out_dry[row, nxt] = 1
+    return summarize(plan, n, out_factor, out_empty, out_max24, out_res, out_dry)
 
 
 def make_plan(table: Table, profile: Profile, seed: int, worst_max: dict[str, float] | None) -> Plan:
@@ -295,19 +381,27 @@ def _chunks(runs: int, chunk: int) -> list[tuple[int, int]]:
 
 def run(table: Table, profile: Profile, runs: int | None = None, seed: int | None = None,
         workers: int | None = None, chunk: int = DEFAULT_CHUNK, progress=None,
-        worst_max: dict[str, float] | None = None, dask: str | None = None) -> MonteCarlo:
+        worst_max: dict[str, float] | None = None, dask: str | None = None, engine: str = "numba") -> MonteCarlo:
     """Run the Monte-Carlo simulation of ``table``; ``progress(done, total)`` is called per chunk.
 
     ``dask``: None (this machine, ``workers`` threads), ``"local"`` (a LocalCluster of worker
     processes) or the address of a Dask scheduler (``tcp://host:8786``); every worker must have
     pumpsim installed. The result is the same in all three cases for the same seed.
+    ``engine="reference"`` computes every run with the plain-Python reference (same draws, same
+    numbers, about a hundred times slower): a check of the kernel on any table.
     """
     var = table.variability
     runs = runs if runs is not None else (var.runs if var and var.runs else DEFAULT_RUNS)
     seed = seed if seed is not None else (var.seed if var and var.seed is not None else DEFAULT_SEED)
     plan = make_plan(table, profile, seed, worst_max)
     total: ChunkSummary | None = None
-    if dask is None:
+    if engine == "reference":
+        for first, n in _chunks(runs, chunk):
+            part = run_summary_reference(plan, table, first, n)
+            total = part if total is None else total.merge(part)
+            if progress is not None:
+                progress(total.n, runs)
+    elif dask is None:
         import numba
 
         if workers is not None:

@@ -103,7 +103,7 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
             times[i] = table.sessions[i].t + max(float(scenario.session_delays[i]), 0.0)
             if i + 1 < len(times):
                 times[i] = min(times[i], table.sessions[i + 1].t)
-    pending = [(times[i], i) for i in range(len(times)) if times[i] < H]
+    pending = [(times[i], i) for i in range(len(times)) if times[i] < H and i not in scenario.skipped]
 
     requests = list(scenario.request_times) if scenario.bolus == "requests" else []
     mods = [] if scenario.modifiers is None else [tuple(map(float, row)) for row in np.asarray(scenario.modifiers).reshape(-1, 3)]

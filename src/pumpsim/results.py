@@ -61,6 +61,8 @@ class Scenario:
     modifiers : numpy.ndarray or None
         Rows (start, end, factor) [day, day, -], sorted and non-overlapping: the delivery rate is
         multiplied by factor on [start, end) (0 = an MRI stall, > 1 = fever on a constant-flow pump).
+    skipped : tuple of int
+        0-based indices of sessions that do not happen (a missed refill visit).
     """
 
     accuracy_factor: float = 1.0
@@ -68,6 +70,7 @@ class Scenario:
     request_times: np.ndarray = field(default_factory=lambda: np.empty(0))
     session_delays: np.ndarray | None = None
     modifiers: np.ndarray | None = None
+    skipped: tuple[int, ...] = ()
 
     @staticmethod
     def nominal() -> Scenario:
