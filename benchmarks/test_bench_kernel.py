@@ -6,36 +6,24 @@ scenario-days per second in ``extra_info``.
 """
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pumpsim import engine, reference
+from pumpsim import bench, engine, reference
 from pumpsim.kernels.pump import OK, simulate_pump
 from pumpsim.lower import lower
 from pumpsim.results import Scenario
-from pumpsim.tableio import parse_table_bytes, read_table
+from pumpsim.tableio import read_table
 from pumpsim.validate import validate
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def workload(days: int):
-    """A table of ``days`` days: 3-step flex schedule, 2 drugs, boluses, a refill every 28 days."""
-    sessions = []
-    for i, d in enumerate(range(0, days, 28)):
-        extra = ''
-        if i == 0:
-            extra = ('steps = [ { from = "00:00", rate = "0.3 mL/day" }, { from = "08:00", rate = "0.5 mL/day" },\n'
-                     '          { from = "20:00", rate = "0.4 mL/day" } ]\n'
-                     'bolus = { volume = "20 uL", lockout = "6 h", max_per_24h = 3 }\n')
-        at = (dt.datetime(2027, 1, 1, 9) + dt.timedelta(days=d)).isoformat()
-        sessions.append(f'[[session]]\nat = {at}\n'
-                        f'refill = {{ volume = "20 mL", mix = {{ morphine = "10 mg/mL", ropivacaine = "7.5 mg/mL" }} }}\n{extra}')
-    text = f'schema = "pumpsim.table/1"\nhorizon = "{days} day"\n[pump]\nmodel = "synchromed-ii-20"\n' + "\n".join(sessions)
-    return parse_table_bytes(text.encode(), f"bench-{days}.toml")[0]
+    """The generated workload of ``pumpsim bench`` (3-step flex, 2 drugs, boluses, refills every 28 days)."""
+    return bench.workload_table(days)
 
 
 def _throughput(benchmark, days: int) -> None:
