@@ -75,7 +75,7 @@ def parse_table_bytes(data: bytes, name: str = "<table>",
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError([Problem(name, "", f"not UTF-8 text (byte {e.start})", "save the file as UTF-8")]) from None
+        raise InputError([Problem(name, "", f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})", "save the file as UTF-8")]) from None
     if not text.strip():
         raise InputError([Problem(name, "", "the file is empty",
                                   f"start from the example: schema = \"{TABLE_SCHEMA}\", [pump], [[session]]")])
