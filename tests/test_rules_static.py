@@ -183,3 +183,18 @@ def test_refill_stability_by_mix():
         S(D1, ZIC25, "0.048 mL/day") + S("2026-12-16T09:00:00", ZIC25)  # 15 days
     v = found(naive, "REFILL-STABILITY")[0]
     assert (v.value, v.limit, v.session) == (15, 14, 1)
+
+
+@pytest.mark.parametrize("limit", [0.002, 2.4, 5000.0])
+def test_limits_are_compared_with_a_relative_tolerance_of_1e_9(limit):
+    from pumpsim.rules import RTOL, above, at_or_above
+
+    assert RTOL == 1e-9  # FORMAT.md §4
+    # "above" is strict beyond the tolerance: silent at the limit and within 1e-9 of it
+    assert not above(limit, limit)
+    assert not above(limit * (1 + 0.5e-9), limit)
+    assert above(limit * (1 + 2e-9), limit)
+    # "at or above" is inclusive within the tolerance
+    assert at_or_above(limit, limit)
+    assert at_or_above(limit * (1 - 0.5e-9), limit)
+    assert not at_or_above(limit * (1 - 2e-9), limit)
