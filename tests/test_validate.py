@@ -85,3 +85,10 @@ def _same(a, b, path=""):
 @given(table_specs())
 def test_the_same_table_in_other_units_gives_the_same_report(spec):
     _same(_report(to_toml(spec)), _report(to_toml(spec, alt_units=True)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table_specs(devices=("synchromed-ii-20", "synchromed-ii-40", "prometra-ii-20")))
+def test_the_same_program_in_another_layout_gives_the_same_report(spec):
+    # a simple rate and a one-step flex schedule from 00:00 are the same program
+    _same(_report(to_toml(spec)), _report(to_toml(spec, steps_layout=True)))

@@ -97,8 +97,10 @@ def table_specs(draw, max_sessions: int = 6, max_horizon: float = 90.0, devices=
     return spec
 
 
-def to_toml(spec: dict, alt_units: bool = False) -> str:
-    """Write a spec as a programming table; ``alt_units`` uses other units for every quantity."""
+def to_toml(spec: dict, alt_units: bool = False, steps_layout: bool = False) -> str:
+    """Write a spec as a programming table; ``alt_units`` uses other units for every quantity;
+    ``steps_layout`` writes each simple rate as a one-step flex schedule from 00:00 (the same
+    program in another layout; programmable pumps only)."""
     a = alt_units
     lines = ['schema = "pumpsim.table/1"', f'horizon = "{dur(spec["horizon"], a)}"', "[pump]",
              f'model = "{spec["model"]}"', DEVICES[spec["model"]].rstrip()]
@@ -111,7 +113,9 @@ def to_toml(spec: dict, alt_units: bool = False) -> str:
             v, mix = s["refill"]
             m = ", ".join(f'{d} = "{conc(d, c, a)}"' for d, c in mix.items())
             lines.append(f'refill = {{ volume = "{vol(v, a)}", mix = {{ {m} }} }}')
-        if "rate" in s:
+        if "rate" in s and steps_layout:
+            lines.append(f'steps = [ {{ from = "00:00", rate = "{flow(s["rate"], a)}" }} ]')
+        elif "rate" in s:
             lines.append(f'rate = "{flow(s["rate"], a)}"')
         if "steps" in s:
             st_ = ", ".join(f'{{ from = "{m // 60:02d}:{m % 60:02d}", rate = "{flow(r, a)}" }}' for m, r in s["steps"])
