@@ -186,6 +186,9 @@ class _Reader:
         if model is None:
             self.probs.add("pump.model", "missing (required)", nearest("", devices))
             return None
+        if not isinstance(model, str):
+            self.probs.add("pump.model", f"expected a device name, got {_kind(model)}", nearest("", devices))
+            return None
         if model not in devices:
             self.probs.add("pump.model", f"unknown device {model!r}", nearest(str(model), devices))
             return None
@@ -522,7 +525,7 @@ class _Reader:
         if d is None:
             return None
         kind = d.get("dist")
-        if kind not in kinds:
+        if not isinstance(kind, str) or kind not in kinds:
             self.probs.add(f"{field}.dist", f"unknown distribution {kind!r}", nearest(str(kind), kinds))
             return None
         allowed = ("dist", *kinds[kind])
