@@ -92,3 +92,35 @@ def test_the_same_table_in_other_units_gives_the_same_report(spec):
 def test_the_same_program_in_another_layout_gives_the_same_report(spec):
     # a simple rate and a one-step flex schedule from 00:00 are the same program
     _same(_report(to_toml(spec)), _report(to_toml(spec, steps_layout=True)))
+
+
+@pytest.mark.parametrize("path", GOOD + BROKEN, ids=lambda p: p.stem)
+def test_simulated_rules_say_when_and_how_much_in_their_message(path: Path):
+    rep = validate(*read_table(path))
+    for v in rep.violations:
+        assert isinstance(v.message, str) and v.message
+        if v.rule in ("REFILL-EMPTY", "REFILL-EMPTY-WORST", "REFILL-LOW-ALARM", "DOSE-MAX"):
+            assert v.at and v.at in v.message, (v.rule, v.message)
+        if v.rule == "REFILL-EMPTY-WORST":
+            acc = rep.table.device.accuracy.value * 100
+            assert f"pump {acc:g} % fast" in v.message
+        if v.rule == "REFILL-LOW-ALARM":
+            assert v.message.endswith("before the next refill")
+        if v.rule == "DOSE-MAX":
+            assert f"above the {v.severity} ceiling" in v.message and v.drug in v.message
+
+
+def test_a_ziconotide_start_is_judged_by_zic_start_not_as_a_step():
+    t, p = parse("""
+schema = "pumpsim.table/1"
+horizon = "10 day"
+[pump]
+model = "synchromed-ii-20"
+[[session]]
+at = 2027-01-01T09:00:00
+refill = { volume = "20 mL", mix = { ziconotide = "25 mcg/mL" } }
+rate = "0.144 mL/day"
+""")
+    # 25 x 0.144 = 3.6 mcg/day: above the 2.4 start limit (ZIC-START), but a start is not a step
+    rules = {v.rule for v in validate(t, p).violations}
+    assert "ZIC-START" in rules and "ZIC-STEP" not in rules
