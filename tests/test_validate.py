@@ -124,3 +124,89 @@ rate = "0.144 mL/day"
     # 25 x 0.144 = 3.6 mcg/day: above the 2.4 start limit (ZIC-START), but a start is not a step
     rules = {v.rule for v in validate(t, p).violations}
     assert "ZIC-START" in rules and "ZIC-STEP" not in rules
+
+
+def _rules(text: str):
+    t, p = parse(text)
+    return validate(t, p)
+
+
+PUMP = """
+schema = "pumpsim.table/1"
+horizon = "{h}"
+[pump]
+model = "synchromed-ii-20"
+low_alarm = "2 mL"
+"""
+
+
+def test_reservoir_rules_name_their_session_source_and_case():
+    rep = validate(*read_table(REPO / "scenarios" / "broken" / "refill-empty.toml"))
+    by = {v.rule: v for v in rep.violations}
+    empty, worst, low = by["REFILL-EMPTY"], by["REFILL-EMPTY-WORST"], by["REFILL-LOW-ALARM"]
+    assert (empty.session, worst.session, low.session) == (1, 1, 1)
+    assert empty.source == rep.table.device.reservoir.source and worst.source == rep.table.device.accuracy.source
+    assert "with an exact pump and no bolus" in empty.message and "until the refill of session[2]" in empty.message
+
+
+def test_a_pump_dry_at_the_end_says_so():
+    rep = _rules(PUMP.format(h="30 day") + """
+[[session]]
+at = 2027-01-01T00:00:00
+refill = { volume = "10 mL", mix = { morphine = "1 mg/mL" } }
+rate = "1 mL/day"
+[[session]]
+at = 2027-01-31T00:00:00
+refill = { volume = "10 mL", mix = { morphine = "1 mg/mL" } }
+""")
+    # empty at day 10; the refill at day 30 is the horizon's end, outside the simulation
+    (v,) = [v for v in rep.violations if v.rule == "REFILL-EMPTY"]
+    assert v.value == pytest.approx(20.0) and "until the end of the horizon" in v.message
+
+
+def test_a_refill_already_at_the_low_alarm_counts_at_its_own_session():
+    rep = _rules(PUMP.format(h="20 day") + """
+[[session]]
+at = 2027-01-01T00:00:00
+refill = { volume = "10 mL", mix = { morphine = "1 mg/mL" } }
+rate = "0.1 mL/day"
+[[session]]
+at = 2027-01-06T00:00:00
+refill = { volume = "1.5 mL", mix = { morphine = "1 mg/mL" } }
+""")
+    (v,) = [v for v in rep.violations if v.rule == "REFILL-LOW-ALARM"]
+    assert v.at == "2027-01-06T00:00:00" and v.session == 2
+
+
+def test_dose_max_names_the_session_in_force_at_the_end_of_the_window():
+    rep = _rules(PUMP.format(h="5 day") + """
+[[session]]
+at = 2027-01-01T00:00:00
+refill = { volume = "20 mL", mix = { morphine = "10 mg/mL" } }
+rate = "2 mL/day"
+[[session]]
+at = 2027-01-02T00:00:00
+rate = "0.5 mL/day"
+[[session]]
+at = 2027-01-02T12:00:00
+rate = "0.4 mL/day"
+""")
+    # 20 mg/day x 1.145 on the first day only: the worst window is [day 0, day 1), which ends
+    # exactly when session 2 lowers the rate: it belongs to session 1
+    (v,) = [v for v in rep.violations if v.rule == "DOSE-MAX"]
+    assert v.at == "2027-01-01T00:00:00" and v.session == 1 and v.value == pytest.approx(22.9)
+
+
+def test_ziconotide_added_later_is_a_start_not_a_step():
+    rep = _rules(PUMP.format(h="20 day") + """
+[[session]]
+at = 2027-01-01T00:00:00
+refill = { volume = "20 mL", mix = { morphine = "1 mg/mL" } }
+rate = "0.144 mL/day"
+[[session]]
+at = 2027-01-10T00:00:00
+refill = { volume = "20 mL", mix = { morphine = "1 mg/mL", ziconotide = "25 mcg/mL" } }
+""")
+    rules = {v.rule for v in rep.violations}
+    # 25 x 0.144 = 3.6 mcg/day from session 2: above the 2.4 start limit, and not a step
+    assert "ZIC-START" in rules and "ZIC-STEP" not in rules
