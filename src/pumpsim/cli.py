@@ -69,6 +69,28 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return report.exit_status
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .output import check_destination
+    from .plots import plot_all
+    from .tableio import read_table
+
+    folder = Path(args.output)
+    inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
+    table, profile = read_table(args.table, args.profile)  # bad input: exit 2 before any folder is made
+    if folder.exists() and not folder.is_dir():
+        print(f"pumpsim: {folder}: -o must be a folder (fix: give a folder for the figures)", file=sys.stderr)
+        return EXIT_INPUT
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("reservoir", "doses"):
+        for ext in ("png", "svg"):
+            check_destination(folder / f"{name}.{ext}", inputs)
+    for path in plot_all(table, profile, folder):
+        print(f"pumpsim: wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -225,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--dask", metavar="ADDRESS", help="run the chunks on a Dask cluster: 'local' (worker processes on "
                     "this machine) or a scheduler address such as tcp://host:8786 (pip install 'pumpsim[dask]')")
     sm.set_defaults(func=cmd_simulate)
+
+    pl = sub.add_parser("plot", help="figures of a table: reservoir over time, rolling 24 h doses against the ceilings")
+    pl.add_argument("table", help="programming table (TOML)")
+    pl.add_argument("-o", "--output", required=True, help="folder for the PNG and SVG files")
+    pl.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
+    pl.set_defaults(func=cmd_plot)
 
     bn = sub.add_parser("bench", help="the Numba engine and the plain-Python reference on one workload: speeds and ratio")
     bn.add_argument("--runs", type=_positive_int, default=2000, help="scenarios for the Numba engine (default 2000)")

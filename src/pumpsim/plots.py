@@ -1,0 +1,182 @@
+"""Figures of a table (``pumpsim plot``): the data behind each figure, and its drawing.
+
+Each figure has a ``*_data`` function (plain arrays, tested) and a ``draw_*`` function
+(matplotlib, Agg backend). Colours are the Okabe-Ito palette (safe for colour-blind readers)
+and every series also differs by line style, so the figures survive grayscale printing. Axes
+carry their units; dates use matplotlib's concise date formatter. Files are written through
+:func:`pumpsim.output.write_atomic` (PNG and SVG).
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import engine
+from .model import Profile, Table
+from .output import write_atomic
+from .results import Scenario, SimResult
+
+OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
+             "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7"}
+WINDOW = 1.0  # [day]
+
+
+@dataclass
+class ReservoirData:
+    t: dict[str, np.ndarray]  # case -> breakpoint instants [day]
+    true: dict[str, np.ndarray]  # case -> true volume [mL]
+    estimate: dict[str, np.ndarray]  # case -> the pump's estimate [mL]
+    low_alarm: float | None  # [mL]
+    refills: list[float]  # instants [day]
+    empty: dict[str, list[tuple[float, float]]]  # case -> periods with an empty pump [day, day]
+
+
+def _empty_periods(r: SimResult, horizon: float) -> list[tuple[float, float]]:
+    out = []
+    start = None
+    for t, v in zip(r.t, r.volume_true):
+        if v <= 0.0 and start is None:
+            start = float(t)
+        elif v > 0.0 and start is not None:
+            out.append((start, float(t)))
+            start = None
+    if start is not None and start < horizon:
+        out.append((start, horizon))
+    return [(a, b) for a, b in out if b > a]
+
+
+def reservoir_data(table: Table) -> ReservoirData:
+    runs = {"nominal": engine.simulate(table, Scenario.nominal()),
+            "worst": engine.simulate(table, Scenario.worst(float(table.device.accuracy.value)))}
+    low = table.device.low_alarm
+    # from the state after the first fill (the row before it, an empty pump at t = 0, is not drawn)
+    first = {k: int(np.searchsorted(r.t, 0.0, side="right")) - 1 for k, r in runs.items()}
+    return ReservoirData(
+        t={k: r.t[first[k]:] for k, r in runs.items()}, true={k: r.volume_true[first[k]:] for k, r in runs.items()},
+        estimate={k: r.volume_estimate[first[k]:] for k, r in runs.items()},
+        low_alarm=None if low is None else float(low.value),
+        refills=[s.t for s in table.sessions if s.refill is not None and s.t < table.horizon],
+        empty={k: _empty_periods(r, table.horizon) for k, r in runs.items()})
+
+
+@dataclass
+class DoseData:
+    drug: str
+    unit: str
+    t: np.ndarray  # window starts [day]
+    dose: np.ndarray  # dose in [t, t + 24 h), worst case [dose unit]
+    soft: float | None
+    hard: float | None
+
+
+def rolling_24h(r: SimResult, j: int, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """The worst-case dose in [s, s + 24 h) at every candidate start s (breakpoints and
+    breakpoints - 24 h, where the piecewise-linear G changes slope), exact at those points."""
+    from pumpsim.kernels.window import left_value
+
+    f = r.dose[:, j].copy()
+    starts = np.unique(np.clip(np.concatenate([r.t, r.t - WINDOW]), 0.0, max(horizon - WINDOW, 0.0)))
+    g = np.array([left_value(r.t, f, s + WINDOW) - left_value(r.t, f, s) for s in starts])
+    return starts, g
+
+
+def dose_data(table: Table, profile: Profile) -> list[DoseData]:
+    from .report import dose_unit
+
+    worst = engine.simulate(table, Scenario.worst(float(table.device.accuracy.value)))
+    out = []
+    for j, d in enumerate(worst.drugs):
+        s, g = rolling_24h(worst, j, table.horizon)
+        soft, hard = profile.limit(d, "daily_soft"), profile.limit(d, "daily_hard")
+        out.append(DoseData(d, dose_unit(d), s, g, None if soft is None else float(soft.value),
+                            None if hard is None else float(hard.value)))
+    return out
+
+
+# --------------------------------------------------------------------------- drawing
+def _dates(table: Table, t: np.ndarray):
+    return [table.datetime_at(float(x)) for x in t]
+
+
+def _save(fig, stem: Path) -> list[Path]:
+    written = []
+    for ext in ("png", "svg"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=120, bbox_inches="tight")
+        path = stem.with_suffix(f".{ext}")
+        write_atomic(path, buf.getvalue())
+        written.append(path)
+    return written
+
+
+def draw_reservoir(table: Table, data: ReservoirData, stem: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    styles = {("nominal", "true"): (OKABE_ITO["blue"], "-"), ("worst", "true"): (OKABE_ITO["vermillion"], "--"),
+              ("worst", "estimate"): (OKABE_ITO["orange"], ":")}
+    for case in ("nominal", "worst"):
+        ax.plot(_dates(table, data.t[case]), data.true[case], color=styles[(case, "true")][0],
+                linestyle=styles[(case, "true")][1], label=f"{case} case, true volume")
+    ax.plot(_dates(table, data.t["worst"]), data.estimate["worst"], color=styles[("worst", "estimate")][0],
+            linestyle=":", label="worst case, the pump's estimate")
+    if data.low_alarm is not None:
+        ax.axhline(data.low_alarm, color=OKABE_ITO["black"], linestyle="-.", linewidth=1,
+                   label=f"low-alarm volume ({data.low_alarm:g} mL)")
+    for i, r in enumerate(data.refills):
+        ax.axvline(table.datetime_at(r), color="0.5", linewidth=0.8, label="refill" if i == 0 else None)
+    for i, (a, b) in enumerate(data.empty["worst"]):
+        ax.axvspan(table.datetime_at(a), table.datetime_at(b), color=OKABE_ITO["vermillion"], alpha=0.15,
+                   hatch="//", label="empty (worst case)" if i == 0 else None)
+    ax.set_ylabel("reservoir volume [mL]")
+    ax.set_xlabel("date")
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"Reservoir of {Path(table.path).name} ({table.device.model}): nominal and worst case")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+    try:
+        return _save(fig, stem)
+    finally:
+        plt.close(fig)
+
+
+def draw_doses(table: Table, data: list[DoseData], stem: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(data), 1, figsize=(9, 2.8 * len(data)), sharex=True, squeeze=False)
+    for ax, d in zip(axes[:, 0], data):
+        ax.plot(_dates(table, d.t), d.dose, color=OKABE_ITO["blue"], label="worst-case dose in the next 24 h")
+        if d.soft is not None:
+            ax.axhline(d.soft, color=OKABE_ITO["orange"], linestyle="--", label=f"soft ceiling {d.soft:g} {d.unit}/day")
+        if d.hard is not None:
+            ax.axhline(d.hard, color=OKABE_ITO["vermillion"], linestyle="-.", label=f"hard ceiling {d.hard:g} {d.unit}/day")
+        ax.set_ylabel(f"{d.drug} [{d.unit} / 24 h]")
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="upper right", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("start of the 24 h window")
+    axes[-1, 0].xaxis.set_major_formatter(mdates.ConciseDateFormatter(axes[-1, 0].xaxis.get_major_locator()))
+    fig.suptitle(f"Rolling 24 h dose against the profile's ceilings: {Path(table.path).name} (worst case)")
+    try:
+        return _save(fig, stem)
+    finally:
+        plt.close(fig)
+
+
+def plot_all(table: Table, profile: Profile, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = draw_reservoir(table, reservoir_data(table), folder / "reservoir")
+    written += draw_doses(table, dose_data(table, profile), folder / "doses")
+    return written

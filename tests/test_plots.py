@@ -1,0 +1,55 @@
+"""The data behind each figure (not pixels), and the files written (atomically, both formats)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pumpsim import engine, plots
+from pumpsim.cli import main
+from pumpsim.results import Scenario
+from pumpsim.tableio import read_table
+from tests.conftest import REPO
+
+CC = REPO / "scenarios" / "concentration-change.toml"
+LATE = REPO / "scenarios" / "late-refill.toml"
+
+
+def test_reservoir_data_starts_full_and_marks_alarm_refills_and_empty_periods():
+    t, _ = read_table(LATE)
+    d = plots.reservoir_data(t)
+    assert d.true["nominal"][0] == 20.0 and d.t["nominal"][0] == 0.0
+    assert d.low_alarm == 2.0 and d.refills == [0.0, 38.0]
+    # worst case: 20 mL at 0.5 x 1.145 mL/day is empty from day 34.93 to the refill at day 38
+    (a, b), = d.empty["worst"]
+    assert a == pytest.approx(20 / 0.5725) and b == pytest.approx(38.0)
+    assert d.empty["nominal"] == []
+
+
+def test_dose_data_is_the_exact_rolling_24h_dose_with_the_profile_ceilings():
+    t, p = read_table(CC)
+    (d,) = plots.dose_data(t, p)
+    assert (d.drug, d.unit, d.soft, d.hard) == ("morphine", "mg", 15.0, None)
+    worst = engine.simulate(t, Scenario.worst(float(t.device.accuracy.value)))
+    best, start = engine.max_24h(worst, t.horizon)["morphine"]
+    # the curve reaches the validate maximum (the dead-volume transient), first at its start
+    assert d.dose.max() == pytest.approx(best, rel=1e-12)
+    first = int(np.flatnonzero(d.dose >= best * (1 - 1e-9))[0])
+    assert d.t[first] == pytest.approx(start, abs=1e-9)
+    # and away from the transient it is the programmed 12 mg/day on a 14.5 % fast pump
+    assert np.median(d.dose) == pytest.approx(12 * 1.145, rel=1e-9)
+
+
+def test_plot_command_writes_png_and_svg_and_nothing_else(tmp_path, capsys):
+    out = tmp_path / "figs"
+    assert main(["plot", str(CC), "-o", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["doses.png", "doses.svg", "reservoir.png", "reservoir.svg"]
+    assert (out / "reservoir.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in (out / "doses.svg").read_bytes()[:2000]
+
+
+def test_plot_refuses_bad_input_before_making_the_folder(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(CC.read_text().replace("mL/day", "mg/day"))
+    assert main(["plot", str(bad), "-o", str(tmp_path / "figs")]) == 2
+    assert not (tmp_path / "figs").exists()
