@@ -53,3 +53,16 @@ def test_plot_refuses_bad_input_before_making_the_folder(tmp_path, capsys):
     bad.write_text(CC.read_text().replace("mL/day", "mg/day"))
     assert main(["plot", str(bad), "-o", str(tmp_path / "figs")]) == 2
     assert not (tmp_path / "figs").exists()
+
+
+def test_ziconotide_staircase_envelope_and_violations():
+    t, p = read_table(REPO / "scenarios" / "broken" / "zic-step.toml")
+    z = plots.ziconotide_data(t, p)
+    # programmed: 2.4 mcg/day, then 7.2 three days later (a 4.8 step, twice the 2.4 limit)
+    assert z.dose[:2] == pytest.approx([2.4, 7.2])
+    # the envelope: 2.4 at the start, +2.4 every 48 h, capped at the 21.6 ceiling
+    assert z.envelope[:4] == pytest.approx([2.4, 4.8, 7.2, 9.6])
+    assert np.diff(z.envelope_t[:4]) == pytest.approx([2.0, 2.0, 2.0])
+    assert z.envelope.max() == pytest.approx(21.6) and z.ceiling == pytest.approx(21.6)
+    assert ("ZIC-STEP" in {r for _, r in z.violations})
+    assert plots.ziconotide_data(*read_table(LATE)) is None  # no ziconotide, no figure

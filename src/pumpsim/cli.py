@@ -73,7 +73,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .output import check_destination
-    from .plots import plot_all
+    from .plots import FIGURES, plot_all
     from .tableio import read_table
 
     folder = Path(args.output)
@@ -83,7 +83,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(f"pumpsim: {folder}: -o must be a folder (fix: give a folder for the figures)", file=sys.stderr)
         return EXIT_INPUT
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("reservoir", "doses"):
+    for name in FIGURES:
         for ext in ("png", "svg"):
             check_destination(folder / f"{name}.{ext}", inputs)
     for path in plot_all(table, profile, folder):

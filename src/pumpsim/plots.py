@@ -96,6 +96,51 @@ def dose_data(table: Table, profile: Profile) -> list[DoseData]:
     return out
 
 
+@dataclass
+class ZiconotideData:
+    t: np.ndarray  # instants where the programmed daily dose changes, and the horizon [day]
+    dose: np.ndarray  # programmed daily dose from each instant [mcg/day]
+    envelope_t: np.ndarray  # the fastest titration the profile allows, from the first dose [day]
+    envelope: np.ndarray  # [mcg/day]
+    ceiling: float | None  # daily_hard [mcg/day]
+    violations: list[tuple[float, str]]  # (instant [day], rule) of the ZIC-* violations
+
+
+def ziconotide_data(table: Table, profile: Profile) -> ZiconotideData | None:
+    """The programmed ziconotide staircase inside the profile's envelope: a start at the start
+    limit, then a step of step_max every step_interval, up to the daily ceiling."""
+    from .rules import run_static
+
+    progs = [p for p in table.programs if p.session.t < table.horizon]
+    first = next((p for p in progs if "ziconotide" in dict(p.mix)), None)
+    if first is None:
+        return None
+    t = np.array([p.session.t for p in progs] + [table.horizon])
+    dose = np.array([p.daily_dose("ziconotide") for p in progs] + [progs[-1].daily_dose("ziconotide")])
+
+    def value(key: str) -> float | None:
+        lim = profile.limit("ziconotide", key)
+        return None if lim is None else float(lim.value)
+
+    start, step, every, ceiling = value("start_hard"), value("step_max"), value("step_interval"), value("daily_hard")
+    t0 = first.session.t
+    if start is not None and step is not None and every:
+        n = int(np.ceil((table.horizon - t0) / every)) + 1
+        et = t0 + every * np.arange(n)
+        env = start + step * np.arange(n)
+        if ceiling is not None:
+            env = np.minimum(env, ceiling)
+        et, env = np.append(et, table.horizon), np.append(env, env[-1])
+    else:
+        et, env = np.array([t0, table.horizon]), np.array([np.nan, np.nan])
+    viol = []
+    for v in run_static(table, profile):
+        if getattr(v, "rule", "").startswith("ZIC-") and getattr(v, "at", None):
+            when = next(s.t for s in table.sessions if table.iso(s.t) == v.at)
+            viol.append((when, v.rule))
+    return ZiconotideData(t, dose, et, env, ceiling, viol)
+
+
 # --------------------------------------------------------------------------- drawing
 def _dates(table: Table, t: np.ndarray):
     return [table.datetime_at(float(x)) for x in t]
@@ -175,8 +220,45 @@ def draw_doses(table: Table, data: list[DoseData], stem: Path) -> list[Path]:
         plt.close(fig)
 
 
+def draw_ziconotide(table: Table, data: ZiconotideData, stem: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.step(_dates(table, data.t), data.dose, where="post", color=OKABE_ITO["blue"], label="programmed daily dose")
+    ax.step(_dates(table, data.envelope_t), data.envelope, where="post", color=OKABE_ITO["green"], linestyle="--",
+            label="fastest titration the profile allows")
+    if data.ceiling is not None:
+        ax.axhline(data.ceiling, color=OKABE_ITO["vermillion"], linestyle="-.", label=f"daily ceiling {data.ceiling:g} mcg/day")
+    for i, (when, rule) in enumerate(data.violations):
+        y = float(np.interp(when, data.t, data.dose))
+        ax.plot([table.datetime_at(when)], [y], marker="X", markersize=10, color=OKABE_ITO["vermillion"],
+                linestyle="none", label="violation" if i == 0 else None)
+        ax.annotate(rule, (table.datetime_at(when), y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    ax.set_ylabel("ziconotide [mcg/day]")
+    ax.set_xlabel("date")
+    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    ax.set_title(f"Ziconotide titration of {Path(table.path).name} inside the profile's envelope")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    try:
+        return _save(fig, stem)
+    finally:
+        plt.close(fig)
+
+
+FIGURES = ("reservoir", "doses", "ziconotide")
+
+
 def plot_all(table: Table, profile: Profile, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = draw_reservoir(table, reservoir_data(table), folder / "reservoir")
     written += draw_doses(table, dose_data(table, profile), folder / "doses")
+    zic = ziconotide_data(table, profile)
+    if zic is not None:
+        written += draw_ziconotide(table, zic, folder / "ziconotide")
     return written
