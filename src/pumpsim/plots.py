@@ -185,7 +185,7 @@ def draw_reservoir(table: Table, data: ReservoirData, stem: Path) -> list[Path]:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     ax.set_ylim(bottom=0)
     ax.set_title(f"Reservoir of {Path(table.path).name} ({table.device.model}): nominal and worst case")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="lower left", fontsize=8, framealpha=0.9)  # the reservoir empties towards lower right
     ax.grid(alpha=0.3)
     try:
         return _save(fig, stem)
