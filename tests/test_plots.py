@@ -66,3 +66,24 @@ def test_ziconotide_staircase_envelope_and_violations():
     assert z.envelope.max() == pytest.approx(21.6) and z.ceiling == pytest.approx(21.6)
     assert ("ZIC-STEP" in {r for _, r in z.violations})
     assert plots.ziconotide_data(*read_table(LATE)) is None  # no ziconotide, no figure
+
+
+def test_montecarlo_figure_data_are_shares_of_all_runs(tmp_path, capsys):
+    from pumpsim import montecarlo
+
+    t, p = read_table(REPO / "scenarios" / "variability-late-refills.toml")
+    mc = montecarlo.run(t, p, runs=1000, seed=3)
+    d = plots.montecarlo_data(mc)
+    # the time-to-empty bars add up to the share of runs that ran dry
+    assert d.time_to_empty[1].sum() == pytest.approx(mc.p_empty.p)
+    # every run reaches the session[2] refill: its volumes add up to all runs
+    assert d.residual[2][1].sum() == pytest.approx(1.0)
+    assert main(["simulate", str(REPO / "scenarios" / "variability-late-refills.toml"), "--runs", "500",
+                 "--quiet", "--format", "json", "--plot", str(tmp_path / "f")]) == 0
+    assert (tmp_path / "f" / "montecarlo.png").exists() and (tmp_path / "f" / "reservoir.svg").exists()
+
+
+def test_validate_plot_option(tmp_path, capsys):
+    assert main(["validate", str(LATE), "--plot", str(tmp_path / "g")]) == 0
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["doses.png", "doses.svg", "reservoir.png",
+                                                                   "reservoir.svg"]

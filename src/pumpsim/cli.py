@@ -34,6 +34,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     table, profile = read_table(args.table, args.profile)
     report = validate(table, profile)
+    if args.plot and _write_figures(args, table, profile, args.plot, "--plot") != EXIT_OK:
+        return EXIT_INPUT
     sys.stdout.write(_dump(report.as_json()) + "\n" if args.format == "json" else render_text(report))
     return report.exit_status
 
@@ -65,30 +67,38 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         bar.close()
     report.risk = mc.risk_json(table)
     report.risk_text = montecarlo.describe(mc, table)
+    if args.plot and _write_figures(args, table, profile, args.plot, "--plot", mc) != EXIT_OK:
+        return EXIT_INPUT
     sys.stdout.write(_dump(report.as_json()) + "\n" if args.format == "json" else render_text(report))
     return report.exit_status
 
 
-def cmd_plot(args: argparse.Namespace) -> int:
+def _write_figures(args: argparse.Namespace, table, profile, folder_arg: str, option: str, mc=None) -> int:
+    """The figures of a table into a folder (created if needed); exit 2 if it cannot be used."""
     from pathlib import Path
 
     from .output import check_destination
     from .plots import FIGURES, plot_all
-    from .tableio import read_table
 
-    folder = Path(args.output)
+    folder = Path(folder_arg)
     inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
-    table, profile = read_table(args.table, args.profile)  # bad input: exit 2 before any folder is made
     if folder.exists() and not folder.is_dir():
-        print(f"pumpsim: {folder}: -o must be a folder (fix: give a folder for the figures)", file=sys.stderr)
+        print(f"pumpsim: {folder}: {option} must be a folder (fix: give a folder for the figures)", file=sys.stderr)
         return EXIT_INPUT
     folder.mkdir(parents=True, exist_ok=True)
     for name in FIGURES:
         for ext in ("png", "svg"):
-            check_destination(folder / f"{name}.{ext}", inputs)
-    for path in plot_all(table, profile, folder):
+            check_destination(folder / f"{name}.{ext}", inputs, option)
+    for path in plot_all(table, profile, folder, mc):
         print(f"pumpsim: wrote {path}", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .tableio import read_table
+
+    table, profile = read_table(args.table, args.profile)  # bad input: exit 2 before any folder is made
+    return _write_figures(args, table, profile, args.output, "-o")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -232,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("table", help="programming table (TOML)")
     v.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
     v.add_argument("--format", choices=("text", "json"), default="text")
+    v.add_argument("--plot", metavar="DIR", help="also write the figures (PNG and SVG) into DIR")
     v.set_defaults(func=cmd_validate)
 
     sm = sub.add_parser("simulate", help="Monte-Carlo runs over the [variability] section, with every check of validate")
@@ -242,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
     sm.add_argument("--format", choices=("text", "json"), default="text")
     sm.add_argument("--quiet", action="store_true", help="no progress bar")
+    sm.add_argument("--plot", metavar="DIR", help="also write the figures, with the Monte-Carlo distributions, into DIR")
     sm.add_argument("--engine", choices=("numba", "reference"), default="numba",
                     help="reference: every run by the plain-Python reference engine (same numbers, much slower)")
     sm.add_argument("--dask", metavar="ADDRESS", help="run the chunks on a Dask cluster: 'local' (worker processes on "

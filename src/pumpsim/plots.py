@@ -251,14 +251,72 @@ def draw_ziconotide(table: Table, data: ZiconotideData, stem: Path) -> list[Path
         plt.close(fig)
 
 
-FIGURES = ("reservoir", "doses", "ziconotide")
+@dataclass
+class MonteCarloData:
+    runs: int
+    residual: dict[int, tuple[np.ndarray, np.ndarray]]  # session -> (bin centres [mL], fraction of runs)
+    time_to_empty: tuple[np.ndarray, np.ndarray]  # (bin centres [day], fraction of runs)
+    p_empty: float
 
 
-def plot_all(table: Table, profile: Profile, folder: Path) -> list[Path]:
+def _coarse(h, runs: int, bins: int = 80) -> tuple[np.ndarray, np.ndarray]:
+    """A histogram of the Monte-Carlo result regrouped into ``bins`` bins, as fractions of all runs."""
+    counts = h.counts.reshape(bins, -1).sum(axis=1)
+    width = (h.hi - h.lo) / bins
+    centres = h.lo + width * (np.arange(bins) + 0.5)
+    return centres, counts / max(1, runs)
+
+
+def montecarlo_data(mc) -> MonteCarloData:
+    return MonteCarloData(mc.runs, {s: _coarse(h, mc.runs) for s, h in mc.residual.items()},
+                          _coarse(mc.time_to_empty, mc.runs), mc.p_empty.p)
+
+
+def draw_montecarlo(table: Table, data: MonteCarloData, stem: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    styles = ["-", "--", ":", "-."]
+    colours = [OKABE_ITO[c] for c in ("blue", "vermillion", "green", "purple", "orange", "sky")]
+    for i, (s, (x, frac)) in enumerate(sorted(data.residual.items())):
+        ax1.step(x, 100 * frac, where="mid", color=colours[i % len(colours)], linestyle=styles[i % len(styles)],
+                 label=f"before the session[{s}] refill ({table.iso(table.sessions[s - 1].t)[:10]})")
+    if table.device.low_alarm is not None:
+        ax1.axvline(float(table.device.low_alarm.value), color=OKABE_ITO["black"], linestyle="-.", linewidth=1,
+                    label="low-alarm volume")
+    ax1.set_xlabel("volume left in the reservoir [mL]")
+    ax1.set_ylabel("share of all runs [%]")
+    ax1.set_title("Volume left before each refill")
+    ax1.legend(fontsize=7)
+    ax1.grid(alpha=0.3)
+    x, frac = data.time_to_empty
+    ax2.bar(x, 100 * frac, width=(x[1] - x[0]) if len(x) > 1 else 1.0, color=OKABE_ITO["vermillion"],
+            edgecolor=OKABE_ITO["black"], hatch="//")
+    ax2.set_xlabel("first time the reservoir is empty [days after the first session]")
+    ax2.set_ylabel("share of all runs [%]")
+    ax2.set_title(f"Time to empty ({100 * data.p_empty:.3g} % of runs ran dry)")
+    ax2.grid(alpha=0.3)
+    fig.suptitle(f"{Path(table.path).name}: {data.runs:,} Monte-Carlo runs")
+    try:
+        return _save(fig, stem)
+    finally:
+        plt.close(fig)
+
+
+FIGURES = ("reservoir", "doses", "ziconotide", "montecarlo")
+
+
+def plot_all(table: Table, profile: Profile, folder: Path, mc=None) -> list[Path]:
+    """Every figure of the table into ``folder``; the Monte-Carlo figure when ``mc`` is given."""
     folder.mkdir(parents=True, exist_ok=True)
     written = draw_reservoir(table, reservoir_data(table), folder / "reservoir")
     written += draw_doses(table, dose_data(table, profile), folder / "doses")
     zic = ziconotide_data(table, profile)
     if zic is not None:
         written += draw_ziconotide(table, zic, folder / "ziconotide")
+    if mc is not None:
+        written += draw_montecarlo(table, montecarlo_data(mc), folder / "montecarlo")
     return written
