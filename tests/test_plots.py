@@ -87,3 +87,22 @@ def test_validate_plot_option(tmp_path, capsys):
     assert main(["validate", str(LATE), "--plot", str(tmp_path / "g")]) == 0
     assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["doses.png", "doses.svg", "reservoir.png",
                                                                    "reservoir.svg"]
+
+
+def test_trumpet_curve_of_a_pulsed_pump():
+    # 2.5 uL pulses at 0.5 mL/day: one pulse every 7.2 min. A 2-min window holds 0 or 1 pulse
+    # (expected 0.694 uL): -100 % or +260 %; an 11-min window 1 or 2 pulses (expected 3.819 uL):
+    # -34.5 % or +30.9 %. The period spans 20 whole intervals (144 min, 20 pulses): mean error 0.
+    d = plots.trumpet_data(0.5, 0.0025)
+    assert d.windows == (2, 5, 11, 19, 31)
+    assert (d.min_error[0], d.max_error[0]) == pytest.approx((-100.0, 260.0), rel=1e-9)
+    assert (d.min_error[2], d.max_error[2]) == pytest.approx((100 * (2.5 / 3.8194444 - 1), 100 * (5 / 3.8194444 - 1)), rel=1e-6)
+    assert d.mean_error == pytest.approx(0.0, abs=1e-9)
+    # the trumpet narrows as the window grows
+    spans = [a - b for a, b in zip(d.max_error, d.min_error)]
+    assert spans == sorted(spans, reverse=True)
+
+
+def test_plot_writes_a_trumpet_for_a_pulsed_pump(tmp_path, capsys):
+    assert main(["plot", str(REPO / "scenarios" / "ziconotide-deer-slow.toml"), "-o", str(tmp_path)]) == 0
+    assert (tmp_path / "trumpet.png").exists()

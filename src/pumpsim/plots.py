@@ -251,6 +251,84 @@ def draw_ziconotide(table: Table, data: ZiconotideData, stem: Path) -> list[Path
         plt.close(fig)
 
 
+TRUMPET_WINDOWS_MIN = (2, 5, 11, 19, 31)  # IEC 60601-2-24 observation windows [min]
+TRUMPET_SAMPLE_S = 30.0  # sampling interval of the analysis [s]
+TRUMPET_PERIOD_H = 1.0  # shortest analysis period (the second hour of the test in the standard) [h]
+TRUMPET_MIN_PULSES = 20  # the period also spans at least this many whole pulse intervals
+
+
+@dataclass
+class TrumpetData:
+    rate: float  # programmed rate [mL/day]
+    pulse: float  # pulse volume [mL]
+    windows: tuple[int, ...]  # observation windows [min]
+    max_error: list[float]  # [%] per window
+    min_error: list[float]  # [%] per window
+    mean_error: float  # [%] over the analysis period
+
+
+def trumpet_data(rate: float, pulse: float, factor: float = 1.0, windows=TRUMPET_WINDOWS_MIN,
+                 sample_s: float = TRUMPET_SAMPLE_S, period_h: float = TRUMPET_PERIOD_H) -> TrumpetData:
+    """The trumpet curve of a pulsed pump in the manner of IEC 60601-2-24.
+
+    Method: the pump delivers ``pulse`` mL at once every ``pulse / (factor x rate)`` days (the
+    first at t = 0). The analysis period is the longer of ``period_h`` and TRUMPET_MIN_PULSES pulse
+    intervals, rounded up to whole intervals (at the low rates of implanted pumps a pulse can be
+    hours apart: one hour would measure the phase of the pulse train, not the pump). The delivered
+    volume is sampled every ``sample_s`` seconds; for each observation window P, every window
+    [t, t + P) starting at a sample and contained in the period gives a percentage error
+    (delivered - programmed) / programmed; the curve is the largest and the smallest error per P.
+    The mean error is over the period.
+    """
+    day_s = 86400.0
+    interval_s = pulse / (factor * rate) * day_s  # seconds between pulses
+    period_s = max(period_h * 3600.0, TRUMPET_MIN_PULSES * interval_s)
+    period_s = np.ceil(period_s / interval_s - 1e-9) * interval_s
+    n = int(np.floor(period_s / sample_s + 1e-9))
+    period_s = n * sample_s
+
+    def delivered(t_s: np.ndarray) -> np.ndarray:  # pulses given in [0, t): at 0, interval, 2 interval...
+        return pulse * np.ceil(np.maximum(t_s, 0.0) / interval_s - 1e-12)
+
+    samples = np.arange(n + 1) * sample_s
+    vol = delivered(samples)
+    programmed_per_s = rate / day_s
+    mx, mn = [], []
+    for p_min in windows:
+        k = int(round(p_min * 60.0 / sample_s))
+        got = vol[k:] - vol[:-k]
+        expected = programmed_per_s * p_min * 60.0
+        err = 100.0 * (got - expected) / expected
+        mx.append(float(err.max()))
+        mn.append(float(err.min()))
+    mean = 100.0 * (vol[-1] - programmed_per_s * period_s) / (programmed_per_s * period_s)
+    return TrumpetData(rate, pulse, tuple(windows), mx, mn, float(mean))
+
+
+def draw_trumpet(table: Table, data: TrumpetData, stem: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(data.windows, data.max_error, color=OKABE_ITO["vermillion"], marker="^", label="largest error")
+    ax.plot(data.windows, data.min_error, color=OKABE_ITO["blue"], marker="v", linestyle="--", label="smallest error")
+    ax.axhline(data.mean_error, color=OKABE_ITO["black"], linestyle=":", label=f"mean error {data.mean_error:.2g} %")
+    ax.axhline(0.0, color="0.6", linewidth=0.8)
+    ax.set_xticks(list(data.windows))
+    ax.set_xlabel("observation window [min]")
+    ax.set_ylabel("flow error [%]")
+    ax.set_title(f"Trumpet curve of {table.device.model} at {data.rate:g} mL/day "
+                 f"({data.pulse * 1000:g} uL pulses): {Path(table.path).name}")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    try:
+        return _save(fig, stem)
+    finally:
+        plt.close(fig)
+
+
 @dataclass
 class MonteCarloData:
     runs: int
@@ -306,7 +384,7 @@ def draw_montecarlo(table: Table, data: MonteCarloData, stem: Path) -> list[Path
         plt.close(fig)
 
 
-FIGURES = ("reservoir", "doses", "ziconotide", "montecarlo")
+FIGURES = ("reservoir", "doses", "ziconotide", "trumpet", "montecarlo")
 
 
 def plot_all(table: Table, profile: Profile, folder: Path, mc=None) -> list[Path]:
@@ -317,6 +395,10 @@ def plot_all(table: Table, profile: Profile, folder: Path, mc=None) -> list[Path
     zic = ziconotide_data(table, profile)
     if zic is not None:
         written += draw_ziconotide(table, zic, folder / "ziconotide")
+    pulse = table.device.pulse_volume
+    if pulse is not None:  # a pulsed pump: its trumpet curve at the first session's mean rate
+        rate = table.programs[0].mean_rate
+        written += draw_trumpet(table, trumpet_data(rate, float(pulse.value)), folder / "trumpet")
     if mc is not None:
         written += draw_montecarlo(table, montecarlo_data(mc), folder / "montecarlo")
     return written
