@@ -224,21 +224,32 @@ class ChunkSummary:
                             {k: self.hist[k] + other.hist[k] for k in self.hist})
 
 
-def run_summary(plan: Plan, first: int, n: int) -> ChunkSummary:
-    """Runs first .. first + n - 1 folded into counts (on this process's threads)."""
+def per_run(plan: Plan, first: int, n: int) -> dict[str, np.ndarray]:
+    """The per-run numbers of runs first .. first + n - 1 (on this process's threads).
+
+    Keys: ``factor`` (accuracy factor drawn), ``empty`` and ``low`` (first instant the true
+    volume is empty / at or under the low alarm [day], NaN if never), ``max24`` (runs x drugs,
+    [dose unit]), ``residual`` (runs x sessions, true volume just before each refill [mL]) and
+    ``dry`` (runs x (sessions + 1), 1 where the pump ran dry before that refill).
+    """
     from pumpsim.kernels.montecarlo import run_chunk
 
     v = plan.variation
     nd = len(plan.drugs)
-    out_factor, out_empty, out_low = np.empty(n), np.empty(n), np.empty(n)
-    out_max24, out_res = np.empty((n, nd)), np.empty((n, plan.n_sess))
-    out_dry = np.empty((n, plan.n_sess + 1), np.int8)
+    out = {"factor": np.empty(n), "empty": np.empty(n), "low": np.empty(n), "max24": np.empty((n, nd)),
+           "residual": np.empty((n, plan.n_sess)), "dry": np.empty((n, plan.n_sess + 1), np.int8)}
     run_chunk(first, n, plan.seed, *plan.kernel_args, v.acc_on, v.acc_mean, v.acc_sd, v.acc_clip,
               v.req_per_day, v.delay_on, v.delay_low, v.delay_high, np.array(v.delay_values, dtype=np.float64),
               np.cumsum(np.array(v.delay_p, dtype=np.float64)), np.array(v.hourly, dtype=np.float64),
               v.miss_p, v.stall_per_day, v.stall_low, v.stall_high, v.fever_per_day, v.fever_low, v.fever_high,
-              v.fever_factor, out_factor, out_empty, out_low, out_max24, out_res, out_dry)
-    return summarize(plan, n, out_factor, out_empty, out_max24, out_res, out_dry)
+              v.fever_factor, out["factor"], out["empty"], out["low"], out["max24"], out["residual"], out["dry"])
+    return out
+
+
+def run_summary(plan: Plan, first: int, n: int) -> ChunkSummary:
+    """Runs first .. first + n - 1 folded into counts (on this process's threads)."""
+    o = per_run(plan, first, n)
+    return summarize(plan, n, o["factor"], o["empty"], o["max24"], o["residual"], o["dry"])
 
 
 def summarize(plan: Plan, n: int, out_factor, out_empty, out_max24, out_res, out_dry) -> ChunkSummary:
