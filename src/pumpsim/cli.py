@@ -101,6 +101,32 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return _write_figures(args, table, profile, args.output, "-o")
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from .htmlreport import build_figures, command_line, render_html
+    from .output import check_destination, write_atomic
+    from .tableio import read_table
+    from .validate import validate
+
+    inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
+    dest = check_destination(args.output, inputs)  # bad destination or input: exit 2, nothing written
+    table, profile = read_table(args.table, args.profile)
+    report = validate(table, profile)
+    mc = None
+    if args.simulate:
+        from . import montecarlo
+
+        worst = {d: v["max_24h_dose"] for d, v in report.drugs.items()}
+        mc = montecarlo.run(table, profile, runs=args.runs, seed=args.seed, worst_max=worst)
+        report.risk = mc.risk_json(table)
+        report.risk_text = montecarlo.describe(mc, table)
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    write_atomic(dest, render_html(report, build_figures(table, profile, mc), command_line(sys.argv, args), made))
+    print(f"pumpsim: wrote {dest} ({report.verdict})", file=sys.stderr)
+    return report.exit_status
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -265,6 +291,15 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("-o", "--output", required=True, help="folder for the PNG and SVG files")
     pl.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
     pl.set_defaults(func=cmd_plot)
+
+    rp = sub.add_parser("report", help="one self-contained HTML report: verdict, violations, figures, sources")
+    rp.add_argument("table", help="programming table (TOML)")
+    rp.add_argument("-o", "--output", required=True, help="HTML file to write (atomically; never the input)")
+    rp.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
+    rp.add_argument("--simulate", action="store_true", help="also run the Monte-Carlo simulation (risks and their figure)")
+    rp.add_argument("--runs", type=_positive_int, help="with --simulate: number of runs (default: the table's, else 10000)")
+    rp.add_argument("--seed", type=_seed, help="with --simulate: random seed (default: the table's, else 0)")
+    rp.set_defaults(func=cmd_report)
 
     bn = sub.add_parser("bench", help="the Numba engine and the plain-Python reference on one workload: speeds and ratio")
     bn.add_argument("--runs", type=_positive_int, default=2000, help="scenarios for the Numba engine (default 2000)")
