@@ -228,6 +228,63 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    import shlex
+    import tomllib
+    from pathlib import Path
+
+    from .errors import InputError, Problem
+    from .output import check_destination, write_atomic
+    from .plan import describe, plan, planned_toml
+    from .tableio import parse_table_bytes, read_table
+    from .validate import validate
+
+    inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
+    dest = check_destination(args.output, inputs) if args.output else None
+    table, profile = read_table(args.table, args.profile)
+    last = table.sessions[-1]
+    if last.refill is None:
+        raise InputError([Problem(args.table, f"session[{last.index}].refill", "plan plans the refill of the last session, "
+                                  "which holds none", "end the table with the session of the refill to plan")])
+    res = plan(table, profile, p_max=args.p_low_alarm, keep_concentration=args.keep_concentration,
+               runs=args.runs, seed=args.seed)
+    if dest is not None and res.planned is not None:
+        command = "pumpsim " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "pumpsim plan"
+        raw = tomllib.loads(Path(args.table).read_text(encoding="utf-8"))
+        text = planned_toml(raw, table, res, args.table, command)
+        check, check_profile = parse_table_bytes(text.encode("utf-8"), str(dest), args.profile)
+        status = validate(check, check_profile).exit_status
+        if status != EXIT_OK:  # never write a table the planner promised would pass
+            print(f"pumpsim: the planned table does not pass validate (exit {status}); nothing was written", file=sys.stderr)
+            return EXIT_HARD
+        write_atomic(dest, text)
+        print(f"pumpsim: wrote {dest} (pumpsim validate {dest}: exit {status})", file=sys.stderr)
+    elif dest is not None:
+        print(f"pumpsim: no plan: {dest} was not written", file=sys.stderr)
+    sys.stdout.write(_dump(res.as_json(args.calendar)) + "\n" if args.format == "json" else describe(res, args.calendar))
+    return res.exit_status
+
+
+def _probability(text: str) -> float:
+    try:
+        p = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= p < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a probability from 0 up to (not including) 1, e.g. 0.001")
+    return p
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 or more")
+    return n
+
+
 def rules_markdown() -> str:
     """The rule table of the README, generated from ``data/rules.toml``."""
     from .rules import catalogue
@@ -333,6 +390,22 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rules", help="list the safety rules")
     r.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     r.set_defaults(func=cmd_rules)
+
+    pn = sub.add_parser("plan", help="plan the last session's refill: the longest safe interval and the mix that gives it")
+    pn.add_argument("table", help="programming table (TOML) whose last session holds the refill to plan")
+    pn.add_argument("--p-low-alarm", type=_probability, default=1e-3, metavar="P",
+                    help="with [variability]: the largest allowed fraction of runs reaching the low alarm before the "
+                    "next refill (default 0.001)")
+    pn.add_argument("--keep-concentration", action="store_true", help="keep the concentrations and the rate; choose "
+                    "only the volume and the date")
+    pn.add_argument("--calendar", type=_count, default=0, metavar="N", help="also list the next N refill dates with volumes")
+    pn.add_argument("--runs", type=_positive_int, help="Monte-Carlo runs with [variability] (default: the table's, else 10000)")
+    pn.add_argument("--seed", type=_seed, help="random seed with [variability] (default: the table's, else 0)")
+    pn.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
+    pn.add_argument("--format", choices=("text", "json"), default="text")
+    pn.add_argument("-o", "--output", metavar="PLANNED.toml", help="write the table with the plan in it (atomically; "
+                    "only if validate passes it)")
+    pn.set_defaults(func=cmd_plan)
     return p
 
 

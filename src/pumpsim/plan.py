@@ -1,0 +1,635 @@
+"""``pumpsim plan``: the longest safe interval until the next refill, and the mix that gives it
+(FORMAT.md §5).
+
+The plan changes only the table's last session, which must hold a refill. Each drug's
+programmed daily dose is kept, so every concentration of the mix is multiplied by one factor
+``k`` and every flex step's rate divided by it; the bolus policy is kept as written (its volume,
+lockout and count), so a bolus delivers ``k`` times the drug it did. The fill is the whole
+reservoir. What is chosen is ``k`` and the whole number of days ``T`` until the next refill.
+
+The search
+----------
+1. Bounds on ``k`` from the data, each with its source: CONC-MAX (``k c <= max``), no added
+   GRANULOMA-RISK (``k c`` below the threshold, or not above the current concentration if that
+   is already at or above it), RATE-RANGE (every step ``r / k`` within the device range), and
+   DOSE-MAX where the profile has a hard daily ceiling (a bolus grows with ``k``; found by
+   bisection on the worst-case 24 h dose of the planned table). A constant-flow pump has a fixed
+   rate: there, as with ``--keep-concentration``, ``k = 1``.
+2. The time the volume lasts, ``tau(k)``, from the planned refill to the low-alarm volume (to
+   empty where the device has none): without ``[variability]`` the worst case of ``validate``
+   (pump fast by its full tolerance, every bolus the policy allows, as early as allowed); with
+   it, the ``P``-quantile over the Monte-Carlo runs of ``tau_i + d1_i - d2_i``, where ``d1`` and
+   ``d2`` are the delays of the planned and of the next refill. The low alarm may be reached
+   exactly at the next refill, so the volume allows ``floor(tau)`` days. ``tau`` grows with
+   ``k`` (a lower rate), and the runs share their random numbers across ``k`` (same seed, same
+   run streams), so the quantile does too.
+3. ``T(k) = min(floor(tau(k)), stability(k), 365)``. Stability is not smooth in ``k``:
+   ziconotide alone at a presentation (25 or 100 mcg/mL) keeps 84 days, diluted 40 (DOMAIN.md
+   §3), so each presentation within the bounds is a candidate besides the largest ``k``.
+   ``T* = max T(candidates)``; then the lowest ``k`` with ``T(k) >= T*`` (FORMAT.md §5: the
+   lowest concentration that reaches the longest interval), by Brent's root finding
+   (:func:`scipy.optimize.brentq`) on ``tau(k) - T*``.
+
+The time to the alarm is measured on a one-session table that starts at the planned refill
+(the same clock time, the same device and policy): a worst case that starts with no bolus in
+the preceding 24 h, so at least as many boluses as in the whole table's history; the plan is
+then written into the whole table and judged by every rule of ``validate``.
+
+Units are the base units of :mod:`pumpsim.model` (mL, days, each drug's dose unit).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import __version__, engine, montecarlo
+from .library import drug_library
+from .model import BOLUS_OFF, Profile, Refill, Session, Sourced, Step, Table
+from .results import Scenario
+from .rules import RTOL, Violation, stability_limit
+from .tableio import resolve_programs
+
+PLAN_SCHEMA = "pumpsim.plan/1"
+MAX_INTERVAL_DAYS = 365  # FORMAT.md §5: the interval is at most 365 days (binding HORIZON)
+MIN_INTERVAL_DAYS = 1  # FORMAT.md §5: at least 1 day
+DEFAULT_P_LOW_ALARM = 1e-3  # FORMAT.md §5: default P
+GRANULOMA_MARGIN = 1e-6  # "below" the threshold: this relative margin under it (the rule's tolerance is 1e-9)
+DELAY_STREAM = 0x504C414E  # the delays of the planned and next refill come from their own stream ("PLAN")
+MAX_FACTOR = 1e3  # without a bound from the data, concentrations move at most 1000-fold either way
+BRENT_XTOL_EXACT = 1e-12  # relative, on k, for the worst case (a continuous tau)
+BRENT_XTOL_MC = 1e-5  # relative, on k, for a Monte-Carlo quantile (a step function of k)
+
+
+@dataclass(frozen=True)
+class Cap:
+    """A bound on the concentration factor ``k`` and what sets it."""
+
+    k: float
+    rule: str  # CONC-MAX, GRANULOMA-RISK, RATE-RANGE, DOSE-MAX
+    drug: str | None
+    text: str
+    source: str
+    verified: bool
+
+
+@dataclass
+class PlanResult:
+    """What ``pumpsim plan`` found; ``interval_days`` is None when no plan satisfies the hard rules."""
+
+    table: Table
+    interval_days: int | None
+    binding: str
+    refill_at: dt.datetime | None = None
+    k: float | None = None
+    fill_volume: float | None = None  # [mL]
+    steps: tuple[Step, ...] = ()
+    concentrations: dict[str, float] = field(default_factory=dict)  # [dose unit/mL]
+    daily_doses: dict[str, float] = field(default_factory=dict)  # [dose unit/day], kept
+    p_low_alarm: float | None = None
+    p_ci95: tuple[float, float] | None = None
+    runs: int | None = None
+    seed: int | None = None
+    p_max: float | None = None
+    residual_worst: float | None = None  # [mL] left just before the next refill, worst case
+    residual_nominal: float | None = None  # [mL], exact pump, no bolus
+    stability: tuple[Sourced, str] | None = None  # the mix's stability limit and its drug
+    lower_caps: list[Cap] = field(default_factory=list)
+    upper_caps: list[Cap] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)  # hard violations that prevent a plan
+    planned: Table | None = None  # the whole table with the plan written in
+
+    @property
+    def exit_status(self) -> int:
+        return 0 if self.interval_days is not None else 1
+
+    @property
+    def rate(self) -> float | None:
+        """Daily mean rate of the plan [mL/day]."""
+        return None if not self.steps else _mean_rate(self.steps)
+
+    def calendar(self, n: int) -> list[dict[str, Any]]:
+        """The next ``n`` refills after the planned one, every ``interval_days``, with their volumes."""
+        if self.interval_days is None or self.refill_at is None:
+            return []
+        return [{"refill_at": (self.refill_at + dt.timedelta(days=i * self.interval_days)).isoformat(timespec="seconds"),
+                 "fill_volume": self.fill_volume, "left_before_worst": self.residual_worst,
+                 "left_before_nominal": self.residual_nominal} for i in range(n)]
+
+    def as_json(self, calendar: int = 0) -> dict[str, Any]:
+        lib = drug_library().drugs
+        out: dict[str, Any] = {
+            "schema": PLAN_SCHEMA, "interval_days": self.interval_days,
+            "refill_at": self.refill_at.isoformat(timespec="seconds") if self.refill_at else None,
+            "fill_volume": self.fill_volume, "rate": self.rate, "rate_unit": "mL/day",
+            "concentrations": dict(self.concentrations),
+            "concentration_unit": {d: f"{lib[d].dose_unit}/mL" for d in self.concentrations},
+            "binding": self.binding, "p_low_alarm": self.p_low_alarm,
+        }
+        out["p_low_alarm_ci95"] = list(self.p_ci95) if self.p_ci95 else None
+        out["p_max"] = self.p_max
+        out["runs"], out["seed"] = self.runs, self.seed
+        out["steps"] = [{"from": _clock(s.start), "rate": s.rate} for s in self.steps]
+        out["daily_doses"] = {d: {"value": v, "unit": f"{lib[d].dose_unit}/day"} for d, v in self.daily_doses.items()}
+        out["left_before_next_refill_mL"] = {"worst": self.residual_worst, "nominal": self.residual_nominal}
+        out["limits"] = [{"rule": c.rule, "drug": c.drug, "bound": kind, "factor": c.k, "text": c.text,
+                          "source": c.source, "verified": c.verified}
+                         for kind, caps in (("upper", self.upper_caps), ("lower", self.lower_caps)) for c in caps]
+        if self.stability is not None:
+            s, d = self.stability
+            out["stability"] = {"drug": d, "days": float(s.value), "source": s.source, "verified": s.verified}
+        if self.violations:
+            out["violations"] = [v.as_json() for v in self.violations]
+        if calendar:
+            out["calendar"] = self.calendar(calendar)
+        out["notes"] = list(self.notes)
+        out["table"] = self.table.path
+        out["pumpsim_version"] = __version__
+        return out
+
+
+# --------------------------------------------------------------------------- building tables
+def _mean_rate(steps: tuple[Step, ...]) -> float:
+    return sum(s.rate * ((steps[i + 1].start if i + 1 < len(steps) else 1.0) - s.start) for i, s in enumerate(steps))
+
+
+def _clock(frac: float) -> str:
+    m = round(frac * 1440)
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
+def scaled(table: Table, k: float) -> tuple[Refill, tuple[Step, ...]]:
+    """The last session's refill (the whole reservoir) and flex steps at concentration factor ``k``."""
+    last, prog = table.sessions[-1], table.programs[-1]
+    assert last.refill is not None
+    mix = tuple((d, c * k) for d, c in last.refill.mix)
+    steps = tuple(Step(s.start, s.rate / k) for s in prog.steps)
+    return Refill(float(table.device.reservoir.value), mix), steps
+
+
+def _is_flex(steps: tuple[Step, ...]) -> bool:
+    return len(steps) > 1 or steps[0].start != 0.0
+
+
+def planned_table(table: Table, k: float, interval: int, horizon_extra: float = 0.0) -> Table:
+    """The whole table with the last session replaced by the plan at factor ``k``, a refill of the
+    same mix appended ``interval`` days later, and the horizon ending there (plus ``horizon_extra``)."""
+    last, prog = table.sessions[-1], table.programs[-1]
+    refill, steps = scaled(table, k)
+    bolus = last.bolus if last.bolus is not None else (prog.bolus if prog.bolus is not None else BOLUS_OFF)
+    planned = dataclasses.replace(last, refill=refill, steps=steps, bolus=bolus, flex=_is_flex(steps))
+    at_next = last.at + dt.timedelta(days=interval)
+    nxt = Session(last.index + 1, at_next, last.t + interval, refill, None, None, False)
+    sessions = table.sessions[:-1] + (planned, nxt)
+    return dataclasses.replace(table, sessions=sessions, programs=resolve_programs(sessions),
+                               horizon=last.t + interval + horizon_extra)
+
+
+def one_session_table(table: Table, k: float, horizon: float, variability=None) -> Table:
+    """The planned refill alone, as the first session of a table (same clock time, device, policy)."""
+    last, prog = table.sessions[-1], table.programs[-1]
+    refill, steps = scaled(table, k)
+    s = Session(1, last.at, 0.0, refill, steps, prog.bolus if prog.bolus is not None else BOLUS_OFF, _is_flex(steps))
+    return dataclasses.replace(table, sessions=(s,), programs=resolve_programs((s,)), horizon=horizon,
+                               variability=variability)
+
+
+def _volume_before(t: np.ndarray, v: np.ndarray, at: float) -> float:
+    """True volume just before instant ``at`` on a piecewise-linear record (jumps are repeated times)."""
+    i = int(np.searchsorted(t, at, side="left"))
+    if i == 0:
+        return float(v[0])
+    if i >= len(t):
+        return float(v[-1])
+    a, b = t[i - 1], t[i]
+    return float(v[i - 1] + (v[i] - v[i - 1]) * ((at - a) / (b - a))) if b > a else float(v[i - 1])
+
+
+# --------------------------------------------------------------------------- the planner
+class _Search:
+    """The pieces of the search that depend on the table, the profile and the options."""
+
+    def __init__(self, table: Table, profile: Profile, p_max: float, keep: bool, runs: int | None, seed: int | None):
+        self.table, self.profile, self.keep = table, profile, keep
+        self.var = table.variability
+        self.alarm = table.device.low_alarm
+        last = table.sessions[-1]
+        self.first_zic = next((s.index for s in table.sessions if s.refill and "ziconotide" in s.refill.mix_dict), None)
+        self.mix0 = last.refill.mix_dict
+        self.p_max = p_max
+        if self.var is not None:
+            v = self.var
+            self.runs = runs if runs is not None else (v.runs or montecarlo.DEFAULT_RUNS)
+            self.seed = seed if seed is not None else (v.seed if v.seed is not None else montecarlo.DEFAULT_SEED)
+            self.d1, self.d2 = self._delays(first_session=last.index == 1)
+        else:
+            self.runs = self.seed = None
+        self.cap_days = MAX_INTERVAL_DAYS
+        self._tau_cache: dict[float, float] = {}
+        self._margin_cache: dict[float, np.ndarray] = {}
+
+    # ---- bounds on k
+    def bounds(self) -> tuple[list[Cap], list[Cap]]:
+        """Upper and lower bounds on k from the data (DOSE-MAX is added later)."""
+        table, profile, lib = self.table, self.profile, drug_library().drugs
+        upper: list[Cap] = []
+        lower: list[Cap] = []
+        fixed = self.keep or table.device.kind == "constant-flow"
+        if fixed:
+            why = "--keep-concentration" if self.keep else f"{table.device.model} has a fixed rate"
+            return [Cap(1.0, "KEEP", None, why, "", True)], [Cap(1.0, "KEEP", None, why, "", True)]
+        for d, c in sorted(self.mix0.items()):
+            u = f"{lib[d].dose_unit}/mL"
+            lim = profile.limit(d, "max_concentration")
+            if lim is not None:
+                upper.append(Cap(float(lim.value) / c, "CONC-MAX", d, f"{d} at most {lim.value:g} {u}", lim.source, lim.verified))
+            g = profile.limit(d, "granuloma_at")
+            if g is not None:
+                if c < float(g.value) * (1 - RTOL):
+                    upper.append(Cap(float(g.value) * (1 - GRANULOMA_MARGIN) / c, "GRANULOMA-RISK", d,
+                                     f"{d} below {g.value:g} {u} (granuloma risk)", g.source, g.verified))
+                else:
+                    upper.append(Cap(1.0, "GRANULOMA-RISK", d, f"{d} not above its current {c:g} {u} "
+                                     f"(already at or above the granuloma threshold {g.value:g} {u})", g.source, g.verified))
+        steps = table.programs[-1].steps
+        dev = table.device
+        if dev.rate_min is not None:
+            r = min(s.rate for s in steps)
+            upper.append(Cap(r / float(dev.rate_min.value), "RATE-RANGE", None,
+                             f"rates at least the device minimum {dev.rate_min.value:g} mL/day", dev.rate_min.source,
+                             dev.rate_min.verified))
+        if dev.rate_max is not None:
+            r = max(s.rate for s in steps)
+            lower.append(Cap(r / float(dev.rate_max.value), "RATE-RANGE", None,
+                             f"rates at most the device maximum {dev.rate_max.value:g} mL/day", dev.rate_max.source,
+                             dev.rate_max.verified))
+        return upper, lower
+
+    # ---- stability
+    def stability(self, k: float) -> tuple[Sourced, str] | None:
+        last = self.table.sessions[-1]
+        lim, drug, _ = stability_limit(self.table, self.profile, last.index, {d: c * k for d, c in self.mix0.items()},
+                                       self.first_zic)
+        return None if lim is None else (lim, drug)
+
+    def stability_days(self, k: float) -> float:
+        s = self.stability(k)
+        return math.inf if s is None else float(s[0].value)
+
+    def presentations(self, lo: float, hi: float) -> list[float]:
+        """Factors that put ziconotide, alone in the mix, at one of its presentations."""
+        if set(self.mix0) != {"ziconotide"}:
+            return []
+        c = self.mix0["ziconotide"]
+        return [p / c for p in drug_library().drugs["ziconotide"].presentations if lo * (1 - RTOL) <= p / c <= hi * (1 + RTOL)]
+
+    # ---- how long the volume lasts
+    def horizon(self) -> float:
+        extra = 0.0
+        if self.var is not None and self.var.refill_delay is not None:
+            extra = float(np.max(self.d2)) if len(self.d2) else 0.0
+        return self.cap_days + extra + 1.0
+
+    def tau(self, k: float) -> float:
+        """Days from the planned refill to the low alarm (empty without one): worst case, or the
+        P-quantile of the margin over the runs; capped at the simulated horizon."""
+        if k not in self._tau_cache:
+            self._tau_cache[k] = self._tau_mc(k) if self.var is not None else self._tau_worst(k)
+        return self._tau_cache[k]
+
+    def _hit(self, r) -> float | None:
+        return r.low_alarm_at if self.alarm is not None else r.empty_at
+
+    def _tau_worst(self, k: float) -> float:
+        h = self.horizon()
+        sub = one_session_table(self.table, k, h)
+        hit = self._hit(engine.simulate(sub, Scenario.worst(float(self.table.device.accuracy.value))))
+        return h if hit is None else hit
+
+    def _margins(self, k: float) -> np.ndarray:
+        """Per run: time to the alarm + the planned refill's delay - the next refill's delay [day]."""
+        if k in self._margin_cache:
+            return self._margin_cache[k]
+        h = self.horizon()
+        var = dataclasses.replace(self.var, refill_delay=None, missed_refill=None)
+        sub = one_session_table(self.table, k, h, var)
+        mplan = montecarlo.make_plan(sub, self.profile, self.seed, worst_max={})
+        key = "low" if self.alarm is not None else "empty"
+        hit = np.concatenate([montecarlo.per_run(mplan, first, n)[key]
+                              for first, n in montecarlo._chunks(self.runs, montecarlo.DEFAULT_CHUNK)])
+        hit = np.where(np.isnan(hit), np.inf, hit)
+        self._margin_cache[k] = hit + self.d1 - self.d2
+        return self._margin_cache[k]
+
+    def _tau_mc(self, k: float) -> float:
+        x = np.sort(self._margins(k))
+        m = int(math.floor(self.p_max * self.runs * (1 + RTOL)))  # runs allowed to reach the alarm
+        q = x[m] if m < len(x) else math.inf
+        # and never past the nominal empty instant (REFILL-EMPTY, hard, judges the nominal case)
+        h = self.horizon()
+        empty = engine.simulate(one_session_table(self.table, k, h), Scenario.nominal()).empty_at
+        return min(float(q), h if empty is None else empty, h)
+
+    def p_low_alarm(self, k: float, interval: int) -> tuple[int, float]:
+        """Runs (count, fraction) in which the low alarm comes before the next refill."""
+        x = self._margins(k)
+        n = int(np.sum(x < interval * (1 - RTOL)))
+        return n, n / self.runs
+
+    def _delays(self, first_session: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The delays of the planned (d1) and of the next (d2) refill of each run, from their own stream."""
+        n = self.runs
+        rd = self.var.refill_delay
+        if rd is None:
+            return np.zeros(n), np.zeros(n)
+        rng = np.random.Generator(np.random.PCG64([self.seed, DELAY_STREAM]))
+        if rd.dist == "uniform":
+            lo, hi = rd.params["low"], rd.params["high"]
+            u = rng.random((n, 2))
+            d = lo + (hi - lo) * u
+        else:
+            values = np.array(rd.params["values"], dtype=float)
+            p = np.array(rd.params["p"], dtype=float)
+            d = values[rng.choice(len(values), size=(n, 2), p=p / p.sum())]
+        d1 = np.zeros(n) if first_session else d[:, 0]  # the first session is never delayed (docs/SIMULATION.md)
+        return d1, d[:, 1]
+
+    def interval(self, k: float) -> int:
+        """Whole days allowed at factor k (before the 365-day cap and stability)."""
+        return int(math.floor(self.tau(k) * (1 + RTOL) + RTOL))
+
+    def total(self, k: float) -> int:
+        return int(min(self.interval(k), self.stability_days(k), self.cap_days))
+
+
+def plan(table: Table, profile: Profile, *, p_max: float = DEFAULT_P_LOW_ALARM, keep_concentration: bool = False,
+         runs: int | None = None, seed: int | None = None) -> PlanResult:
+    """Plan the refill at the table's last session (FORMAT.md §5). The last session must hold a refill."""
+    from .validate import validate
+
+    assert table.sessions[-1].refill is not None, "the caller checks that the last session holds a refill"
+    S = _Search(table, profile, p_max, keep_concentration, runs, seed)
+    upper, lower = S.bounds()
+    notes: list[str] = []
+    if table.device.kind == "constant-flow" and not keep_concentration:
+        notes.append(f"{table.device.model} has a fixed rate: the concentrations and the rate are kept")
+    for _attempt in range(3):  # DOSE-MAX may lower the upper bound once; validate judges the result
+        k_hi = min(c.k for c in upper) if upper else math.inf
+        if not math.isfinite(k_hi):  # no upper bound at all: the 365-day cap or stability will bind
+            k_hi = MAX_FACTOR
+        k_lo = max(c.k for c in lower) if lower else min(1.0, k_hi) / MAX_FACTOR
+        res = PlanResult(table, None, "", runs=S.runs, seed=S.seed, p_max=p_max if S.var is not None else None,
+                         lower_caps=lower, upper_caps=upper, notes=notes)
+        if k_lo > k_hi * (1 + RTOL):  # only the device maximum rate bounds k from below
+            tight = min(upper, key=lambda c: c.k)
+            res.binding = "RATE-RANGE"
+            res.notes = notes + [f"no concentration keeps the daily doses with {tight.text} and "
+                                 f"{max(lower, key=lambda c: c.k).text}"]
+            return res
+        if _attempt == 0:  # the simulated horizon covers the longest interval any candidate may reach
+            S.cap_days = int(min(MAX_INTERVAL_DAYS, max(S.stability_days(x) for x in
+                                                        [k_hi, _generic(S, k_lo, k_hi)] + S.presentations(k_lo, k_hi))))
+        cands = [k_hi] + S.presentations(k_lo, k_hi)
+        best_t = max(S.total(k) for k in cands)
+        if best_t < MIN_INTERVAL_DAYS:
+            res.binding = "REFILL-LOW-ALARM"
+            what = "the low alarm" if S.alarm is not None else "empty"
+            res.notes = notes + [f"even at the most concentrated mix allowed the reservoir reaches {what} within a day"]
+            return res
+        k = _lowest_k(S, k_lo, k_hi, best_t, cands)
+        planned = planned_table(table, k, best_t)
+        report = validate(planned, profile)
+        dose_hard = [v for v in report.violations if v.severity == "hard" and v.rule == "DOSE-MAX"
+                     and (v.session or 0) >= len(table.sessions)]
+        if dose_hard and _attempt == 0 and k > k_lo:
+            kd = _dose_cap(table, profile, k_lo, k, best_t)
+            if kd is not None:
+                v = dose_hard[0]
+                upper = upper + [Cap(kd, "DOSE-MAX", v.drug, f"worst-case {v.drug} within its hard daily ceiling "
+                                     f"{v.limit:g} {v.unit} (a bolus grows with the concentration)", v.source, v.verified)]
+                continue
+        hard = [v for v in report.violations if v.severity == "hard"]
+        if hard:
+            res.binding, res.violations = hard[0].rule, hard
+            res.notes = notes + [f"{v.rule} ({v.at}): {v.message}" for v in hard]
+            return res
+        return _finish(S, res, k, best_t, planned, k_hi, upper)
+    raise AssertionError("unreachable: the DOSE-MAX bound is added at most once")
+
+
+def _lowest_k(S: _Search, k_lo: float, k_hi: float, target: int, cands: list[float]) -> float:
+    """The lowest factor in [k_lo, k_hi] whose interval reaches ``target`` days."""
+    from scipy.optimize import brentq
+
+    found = [k for k in cands if S.total(k) >= target]
+    generic_ok = S.stability_days(_generic(S, k_lo, k_hi)) >= target
+    if generic_ok:
+        if S.interval(k_lo) >= target:
+            found.append(k_lo)
+        else:
+            hi = min(k for k in [k_hi] + cands if S.interval(k) >= target)
+            xtol = (BRENT_XTOL_MC if S.var is not None else BRENT_XTOL_EXACT) * hi
+            root = brentq(lambda x: S.tau(x) * (1 + RTOL) + RTOL - target, k_lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
+            x = root
+            while S.interval(x) < target and x < hi:  # the root may sit an ulp (or a bin) on the short side
+                x = min(hi, x + xtol)
+            found.append(x)
+    return min(k for k in found if S.total(k) >= target)
+
+
+def _generic(S: _Search, lo: float, hi: float) -> float:
+    """A factor in [lo, hi] that is not a presentation (for the stability of a diluted mix)."""
+    pres = S.presentations(lo, hi)
+    for f in (0.5, 0.37, 0.73, 0.11, 0.91):
+        x = lo + (hi - lo) * f
+        if all(abs(x - p) > RTOL * p for p in pres):
+            return x
+    return hi
+
+
+def _dose_cap(table: Table, profile: Profile, lo: float, hi: float, interval: int) -> float | None:
+    """The largest factor in [lo, hi] at which the planned session breaks no hard DOSE-MAX (bisection)."""
+    from .validate import validate
+
+    def ok(k: float) -> bool:
+        r = validate(planned_table(table, k, interval), profile)
+        return not any(v.rule == "DOSE-MAX" and v.severity == "hard" and (v.session or 0) >= len(table.sessions)
+                       for v in r.violations)
+
+    if not ok(lo):
+        return None
+    a, b = lo, hi
+    for _ in range(60):
+        m = 0.5 * (a + b)
+        a, b = (m, b) if ok(m) else (a, m)
+        if b - a <= 1e-9 * b:
+            break
+    return a
+
+
+def _finish(S: _Search, res: PlanResult, k: float, interval: int, planned: Table, k_hi: float, upper: list[Cap]) -> PlanResult:
+    table = S.table
+    last = table.sessions[-1]
+    refill, steps = scaled(table, k)
+    res.interval_days, res.k, res.planned = interval, k, planned
+    res.refill_at = last.at + dt.timedelta(days=interval)
+    res.fill_volume = refill.volume
+    res.steps = steps
+    res.concentrations = dict(refill.mix)
+    res.daily_doses = {d: c * _mean_rate(steps) for d, c in refill.mix}
+    res.stability = S.stability(k)
+    sub = one_session_table(table, k, interval + 1.0)
+    worst = engine.simulate(sub, Scenario.worst(float(table.device.accuracy.value)))
+    nominal = engine.simulate(sub, Scenario.nominal())
+    res.residual_worst = _volume_before(worst.t, worst.volume_true, float(interval))
+    res.residual_nominal = _volume_before(nominal.t, nominal.volume_true, float(interval))
+    if S.var is not None:
+        n, p = S.p_low_alarm(k, interval)
+        res.p_low_alarm, res.p_ci95 = p, montecarlo.wilson(n, S.runs)
+    # FORMAT.md §5: stability, else the device minimum rate, else the 365-day cap, else the volume
+    stab = S.stability_days(k)
+    rate_min = table.device.rate_min
+    at_min = rate_min is not None and any(c.rule == "RATE-RANGE" and c.k <= k_hi * (1 + RTOL) for c in upper) \
+        and S.interval(k_hi) == interval
+    if S.keep or table.device.kind == "constant-flow":
+        at_min = rate_min is not None and min(s.rate for s in steps) <= float(rate_min.value) * (1 + RTOL)
+    if math.isclose(stab, interval, rel_tol=RTOL):
+        res.binding = "REFILL-STABILITY"
+    elif at_min:
+        res.binding = "RATE-RANGE"
+    elif interval == MAX_INTERVAL_DAYS:
+        res.binding = "HORIZON"
+    else:
+        res.binding = "REFILL-LOW-ALARM"
+    b = table.programs[-1].bolus
+    if b is not None and not math.isclose(k, 1.0, rel_tol=RTOL):
+        lib = drug_library().drugs
+        doses = ", ".join(f"{b.volume * c:.4g} {lib[d].dose_unit} of {d} (was {b.volume * c / k:.4g})"
+                          for d, c in refill.mix)
+        res.notes.append(f"the bolus policy is kept as written: a bolus of {b.volume * 1000:g} uL now delivers {doses}")
+    return res
+
+
+# --------------------------------------------------------------------------- words
+def describe(res: PlanResult, calendar: int = 0) -> str:
+    """The plan in words an algologist reads."""
+    t = res.table
+    lib = drug_library().drugs
+    last = t.sessions[-1]
+    lines: list[str] = []
+    if res.interval_days is None:
+        lines.append(f"NO PLAN: no refill plan for session[{last.index}] satisfies the hard rules ({res.binding}).")
+        for n in res.notes:
+            lines.append(f"  - {n}")
+        for v in res.violations:
+            lines.append(f"  - {v.rule} ({v.severity}) {v.at or ''}: {v.message}")
+            lines.append(f"    source: {v.source}")
+        lines.append("")
+        lines.append(f"pumpsim {__version__}: decision support for professionals, not a medical device.")
+        return "\n".join(lines) + "\n"
+    assert res.refill_at is not None and res.rate is not None and res.fill_volume is not None
+    lines.append(f"PLAN: refill every {res.interval_days} days: session[{last.index}] at {last.at.isoformat(timespec='seconds')}, "
+                 f"next refill {res.refill_at.isoformat(timespec='seconds')}.")
+    lines.append(f"  What limits it: {_binding_words(res)}.")
+    old = t.programs[-1]
+    mix_words = ", ".join(f"{d} {c:.4g} {lib[d].dose_unit}/mL (was {c / res.k:.4g})" for d, c in res.concentrations.items())
+    doses = ", ".join(f"{d} {v:.4g} {lib[d].dose_unit}/day" for d, v in res.daily_doses.items())
+    lines.append(f"  Mix: {mix_words}, at {res.rate:.4g} mL/day (was {old.mean_rate:.4g}): keeps {doses}.")
+    if len(res.steps) > 1:
+        lines.append("  Flex steps: " + ", ".join(f"from {_clock(s.start)} {s.rate:.4g} mL/day" for s in res.steps) + ".")
+    alarm = t.device.low_alarm
+    where = f"low alarm {float(alarm.value):g} mL" if alarm is not None else "no low-alarm volume: judged against empty"
+    if res.p_low_alarm is None:
+        acc = float(t.device.accuracy.value) * 100
+        lines.append(f"  Fill: {res.fill_volume:g} mL; {res.residual_worst:.3g} mL left at the next refill in the worst case "
+                     f"(pump {acc:g} % fast, every bolus allowed; {where}); {res.residual_nominal:.3g} mL nominal.")
+    else:
+        lo, hi = res.p_ci95 or (0.0, 1.0)
+        event = "the low alarm comes" if alarm is not None else "the pump runs empty"
+        lines.append(f"  Fill: {res.fill_volume:g} mL; {event} before the next refill in {res.p_low_alarm:.3g} of "
+                     f"{res.runs:,} Monte-Carlo runs (95 % CI {lo:.3g}-{hi:.3g}; allowed {res.p_max:g}; seed {res.seed}); "
+                     f"{res.residual_worst:.3g} mL left in the worst case, {res.residual_nominal:.3g} mL nominal ({where}).")
+    caps = sorted(res.upper_caps, key=lambda c: c.k)
+    if caps and caps[0].rule != "KEEP":
+        lines.append("  Concentration bounds: " + "; ".join(
+            f"{c.rule} {c.text} (x{c.k:.4g}){'' if c.verified else ' [UNVERIFIED]'}" for c in caps[:4]) + ".")
+    for n in res.notes:
+        lines.append(f"  Note: {n}.")
+    if calendar:
+        lines.append("")
+        lines.append(f"Next {calendar} refill(s) (each fills {res.fill_volume:g} mL of the same mix)")
+        for row in res.calendar(calendar):
+            lines.append(f"  {row['refill_at']}  fill {row['fill_volume']:g} mL, left before: worst {row['left_before_worst']:.3g} mL, "
+                         f"nominal {row['left_before_nominal']:.3g} mL")
+    lines.append("")
+    lines.append(f"pumpsim {__version__}: decision support for professionals, not a medical device.")
+    return "\n".join(lines) + "\n"
+
+
+def _binding_words(res: PlanResult) -> str:
+    t = res.table
+    if res.binding == "REFILL-STABILITY" and res.stability is not None:
+        s, d = res.stability
+        return f"{d} stability ({float(s.value):g} days{'' if s.verified else ', UNVERIFIED'}; {s.source})"
+    if res.binding == "RATE-RANGE":
+        r = t.device.rate_min
+        return f"the device minimum rate ({float(r.value):g} mL/day; {r.source})" if r else "the device rate range"
+    if res.binding == "HORIZON":
+        return f"the {MAX_INTERVAL_DAYS}-day cap of the planner"
+    what = "the low-alarm volume" if t.device.low_alarm is not None else "an empty reservoir (no low-alarm volume)"
+    case = "in the worst case" if res.p_low_alarm is None else f"in more than {res.p_max:g} of the runs"
+    tight = min(res.upper_caps, key=lambda c: c.k) if res.upper_caps else None
+    if tight is None or tight.rule == "KEEP":
+        return f"the volume: a {res.interval_days + 1}-day interval would reach {what} {case} at this concentration"
+    return (f"the volume: even at the most concentrated mix allowed ({tight.rule}: {tight.text}) {what} would be reached "
+            f"{case} within {res.interval_days + 1} days; the lowest concentration that lasts {res.interval_days} days is chosen")
+
+
+# --------------------------------------------------------------------------- the planned table file
+def planned_toml(raw: dict, table: Table, res: PlanResult, source_name: str, command: str) -> str:
+    """The table file with the plan written in (FORMAT.md §5 ``-o``): the last session replaced,
+    a refill of the same mix appended at ``refill_at``, the horizon ending there."""
+    from . import tomlwrite
+
+    assert res.interval_days is not None and res.refill_at is not None and res.fill_volume is not None
+    lib = drug_library().drugs
+    out = {k: v for k, v in raw.items()}
+    sessions = [dict(s) for s in raw["session"]]
+    mix = {d: f"{_num(c)} {lib[d].dose_unit}/mL" for d, c in res.concentrations.items()}
+    refill = {"volume": f"{_num(res.fill_volume)} mL", "mix": mix}
+    last = dict(sessions[-1])
+    for key in ("rate", "steps"):
+        last.pop(key, None)
+    last["refill"] = refill
+    if _is_flex(res.steps):
+        last["steps"] = [{"from": _clock(s.start), "rate": f"{_num(s.rate)} mL/day"} for s in res.steps]
+    else:
+        last["rate"] = f"{_num(res.steps[0].rate)} mL/day"
+    sessions[-1] = last
+    sessions.append({"at": res.refill_at, "refill": dict(refill)})
+    out["session"] = sessions
+    out["horizon"] = _duration(res.refill_at - table.start)
+    header = [f"Planned by pumpsim {__version__} from {source_name}: {command}",
+              f"refill every {res.interval_days} days ({res.binding}); session[{len(sessions) - 1}] replaced, "
+              f"session[{len(sessions)}] appended, horizon ending at the next refill.",
+              "Decision support for professionals, not a medical device: check before entering it into the pump."]
+    return tomlwrite.dumps(out, header)
+
+
+def _num(x: float) -> str:
+    return f"{x:.10g}"
+
+
+def _duration(d: dt.timedelta) -> str:
+    s = d.total_seconds()
+    if s % 86400 == 0:
+        return f"{int(s // 86400)} day"
+    if s % 3600 == 0:
+        return f"{int(s // 3600)} h"
+    return f"{_num(s / 60)} min"
+
