@@ -5,8 +5,9 @@ of threads or the chunking.
 
 Per run the kernel keeps a handful of numbers, not trajectories: the accuracy factor drawn,
 the first empty and low-alarm instants, which refills the pump ran dry before, each
-drug's exact maximum over rolling 24 h windows, and the true volume left in the reservoir just
-before each refill.
+drug's exact maximum over rolling 24 h windows, the true volume left in the reservoir just
+before each refill, and the true volume at a fixed grid of instants (``sample_grid``: the fan
+chart of the reservoir, a few hundred numbers a run, folded into histograms per chunk).
 
 Draws of one run, in this order: the accuracy factor (normal, clipped), one delay per refill
 session after the first (uniform, or discrete values with their probabilities), one missed-refill trial per refill session after the first,
@@ -90,12 +91,47 @@ def merge_episodes(starts, ends, factors, n):
 
 
 @njit(cache=True)
+def sample_grid(bp_t, bp_v, nbp, grid, out, row):
+    """The piecewise-linear volume (breakpoints bp_t, bp_v; the first nbp rows) at the sorted
+    instants ``grid``, into out[row, :]. At an instant that is a breakpoint the value is that of
+    the last row at that instant: the state after everything that happens then (after a refill,
+    after a bolus). One linear merge over the breakpoints, not a search per instant."""
+    k = 0
+    for j in range(grid.shape[0]):
+        g = grid[j]
+        while k + 1 < nbp and bp_t[k + 1] <= g:
+            k += 1
+        if bp_t[k] >= g or k + 1 >= nbp:
+            out[row, j] = bp_v[k]
+        else:
+            t0 = bp_t[k]
+            out[row, j] = bp_v[k] + (bp_v[k + 1] - bp_v[k]) * ((g - t0) / (bp_t[k + 1] - t0))
+
+
+@njit(cache=True)
+def fold_grid(values, lo, hi, counts):
+    """Add runs x instants of ``values`` to ``counts`` (instants x bins): bins of equal width
+    over [lo, hi], values outside clamped to the end bins (as ``Histogram.add`` does)."""
+    bins = counts.shape[1]
+    width = (hi - lo) / bins if hi > lo else 1.0
+    for r in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            b = int((values[r, j] - lo) / width)
+            if b < 0:
+                b = 0
+            elif b > bins - 1:
+                b = bins - 1
+            counts[j, b] += 1
+
+
+@njit(cache=True)
 def one_run(run, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates, s_bolus, s_bvol, s_block,
             s_bmax, s_bdur, conc, clock0, horizon, low_alarm, dead_volume,
             acc_on, acc_mean, acc_sd, acc_clip, req_per_day, delay_on, delay_low, delay_high, delay_values, delay_cum,
             hourly, miss_p, stall_per_day, stall_low, stall_high, fever_per_day, fever_low, fever_high, fever_factor,
-            out_factor, out_empty, out_low, out_max24, out_residual, out_dry, row):
-    """Draw and simulate run ``run``; write its summary in row ``row`` of the outputs."""
+            grid, out_factor, out_empty, out_low, out_max24, out_residual, out_dry, out_fan, row):
+    """Draw and simulate run ``run``; write its summary in row ``row`` of the outputs
+    (``out_fan[row]``: the true volume at the instants ``grid``)."""
     s = stream(seed, run)
     n = s_t.shape[0]
     nd = conc.shape[1]
@@ -209,6 +245,7 @@ def one_run(run, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rat
                 k += 1
             if k < nbp:
                 out_residual[row, idx[j]] = bp_v[k]
+    sample_grid(bp_t, bp_v, nbp, grid, out_fan, row)
 
 
 @njit(cache=True, parallel=True)
@@ -216,11 +253,11 @@ def run_chunk(first_run, n_runs, seed, s_t, s_refill, s_volume, s_mix, s_nsteps,
               s_bvol, s_block, s_bmax, s_bdur, conc, clock0, horizon, low_alarm, dead_volume,
               acc_on, acc_mean, acc_sd, acc_clip, req_per_day, delay_on, delay_low, delay_high, delay_values, delay_cum,
               hourly, miss_p, stall_per_day, stall_low, stall_high, fever_per_day, fever_low, fever_high, fever_factor,
-              out_factor, out_empty, out_low, out_max24, out_residual, out_dry):
+              grid, out_factor, out_empty, out_low, out_max24, out_residual, out_dry, out_fan):
     """Runs first_run .. first_run + n_runs - 1, in parallel; row r holds run first_run + r."""
     for r in prange(n_runs):
         one_run(first_run + r, seed, s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates, s_bolus,
                 s_bvol, s_block, s_bmax, s_bdur, conc, clock0, horizon, low_alarm, dead_volume,
                 acc_on, acc_mean, acc_sd, acc_clip, req_per_day, delay_on, delay_low, delay_high, delay_values, delay_cum,
                 hourly, miss_p, stall_per_day, stall_low, stall_high, fever_per_day, fever_low, fever_high,
-                fever_factor, out_factor, out_empty, out_low, out_max24, out_residual, out_dry, r)
+                fever_factor, grid, out_factor, out_empty, out_low, out_max24, out_residual, out_dry, out_fan, r)

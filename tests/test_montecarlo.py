@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from statistics import NormalDist
 
+import numpy as np
 import pytest
 
 from pumpsim import montecarlo
@@ -112,9 +114,13 @@ def test_same_numbers_for_any_workers_and_chunks(workers, chunk):
     from tests.conftest import REPO
 
     t, prof = read_table(REPO / VAR)
-    base = montecarlo.run(t, prof, runs=3000, seed=1, workers=2, chunk=3000).risk_json(t)
-    other = montecarlo.run(t, prof, runs=3000, seed=1, workers=workers, chunk=chunk).risk_json(t)
-    assert json.dumps(other, sort_keys=True) == json.dumps(base, sort_keys=True)
+    base = montecarlo.run(t, prof, runs=3000, seed=1, workers=2, chunk=3000)
+    other = montecarlo.run(t, prof, runs=3000, seed=1, workers=workers, chunk=chunk)
+    assert json.dumps(other.risk_json(t), sort_keys=True) == json.dumps(base.risk_json(t), sort_keys=True)
+    # the fan chart too: integer counts per instant and volume bin, merged exactly
+    assert np.array_equal(other.fan.counts, base.fan.counts) and other.fan.counts.sum() == 3000 * 241
+    for q in montecarlo.QUANTILES:
+        assert np.array_equal(other.fan.quantiles[q], base.fan.quantiles[q])
 
 
 def test_a_run_depends_on_seed_and_index_only():
@@ -185,8 +191,6 @@ fever = { dist = "poisson", per_year = 7.305, duration_low = "2 day", duration_h
 
 
 def test_hourly_profile_puts_requests_in_their_hours():
-    import numpy as np
-
     from pumpsim.kernels.montecarlo import draw_requests
     w = np.zeros(24)
     w[2] = 24.0  # every request between 02:00 and 03:00
@@ -203,9 +207,10 @@ def test_a_dask_local_cluster_gives_the_same_numbers():
     from tests.conftest import REPO
 
     t, prof = read_table(REPO / VAR)
-    here = montecarlo.run(t, prof, runs=3000, seed=8, chunk=700).risk_json(t)
-    there = montecarlo.run(t, prof, runs=3000, seed=8, chunk=700, dask="local", workers=2).risk_json(t)
-    assert json.dumps(there, sort_keys=True) == json.dumps(here, sort_keys=True)
+    here = montecarlo.run(t, prof, runs=3000, seed=8, chunk=700)
+    there = montecarlo.run(t, prof, runs=3000, seed=8, chunk=700, dask="local", workers=2)
+    assert json.dumps(there.risk_json(t), sort_keys=True) == json.dumps(here.risk_json(t), sort_keys=True)
+    assert np.array_equal(there.fan.counts, here.fan.counts)
 
 
 def test_discrete_refill_delay():
@@ -260,3 +265,72 @@ def test_missed_refills_and_discrete_delays_through_the_reference_engine():
     assert json.dumps(slow, sort_keys=True) == json.dumps(fast, sort_keys=True)
     # dry iff missed (0.3) or, if not, delayed 6 days (to day 21 > 20): 0.3 + 0.7 x 0.5 = 0.65
     assert within(fast["p_empty"], 0.65, 200, 4.0)
+
+
+# ---------------------------------------------------------------- the fan chart of the reservoir
+def test_grid_sampling_takes_the_state_after_a_jump_in_both_implementations():
+    from pumpsim.kernels.montecarlo import sample_grid
+
+    # filled to 20 mL at t = 0 (a row before, one after), 1 mL/day, a 8 mL bolus at day 2
+    t = np.array([0.0, 0.0, 1.0, 2.0, 2.0, 3.0])
+    v = np.array([0.0, 20.0, 19.0, 18.0, 10.0, 9.0])
+    grid = np.array([0.0, 0.5, 2.0, 2.5, 3.0, 4.0])
+    expected = [20.0, 19.5, 10.0, 9.5, 9.0, 9.0]  # past the last breakpoint: its value
+    out = np.full((2, 6), np.nan)
+    sample_grid(t, v, len(t), grid, out, 1)
+    assert out[1].tolist() == expected and np.isnan(out[0]).all()
+    assert montecarlo.sample_volume(t, v, grid).tolist() == expected
+
+
+def test_fan_without_variability_is_the_nominal_true_volume():
+    from pumpsim import engine
+    from pumpsim.results import Scenario
+
+    # the second fill at day 19 (grid point 152 of 241 over 30 days): the reservoir is
+    # 20 - t mL, 1.125 mL at day 18.875, and full again at day 19 (the state after the refill)
+    t, prof = parse(HEAD.format(h="30 day") + TWO_FILLS.format(second="2027-01-20T00:00:00", var="seed = 1"))
+    mc = montecarlo.run(t, prof, runs=64, seed=1, chunk=50)
+    fan = mc.fan
+    assert fan.t.tolist() == np.linspace(0.0, 30.0, 241).tolist() and fan.resolution == 20.0 / 500
+    nominal = engine.simulate(t, Scenario.nominal())
+    expected = montecarlo.sample_volume(nominal.t, nominal.volume_true, fan.t)
+    assert expected[151] == pytest.approx(1.125) and expected[152] == pytest.approx(20.0)
+    for q in montecarlo.QUANTILES:  # every run is the nominal one: all in one bin
+        assert np.abs(fan.quantiles[q] - expected).max() <= fan.resolution
+    assert (fan.counts.max(axis=1) == 64).all()
+
+
+def test_fan_of_a_normal_accuracy_factor_matches_its_quantiles():
+
+    # no boluses, no delays: V(t) = 20 - f t with f = 1 + x, x ~ N(0, 0.05) (the 14.5 % clip is
+    # 2.9 sd away, beyond every band), so the q-quantile of V(t) is 20 - t (1 + 0.05 z_(1-q)),
+    # up to day 16 (then the fastest 5 % of pumps still hold 20 - 16 x 1.082 = 2.7 mL)
+    runs, sd = 20_000, 0.05
+    t, prof = parse(HEAD.format(h="30 day") + TWO_FILLS.format(
+        second="2027-01-20T00:00:00", var='pump_accuracy = { dist = "normal", sd = "5 %", clip = "14.5 %" }'))
+    fan = montecarlo.run(t, prof, runs=runs, seed=31).fan
+    days = fan.t[fan.t <= 16.0]
+    for q in montecarlo.QUANTILES:
+        z = NormalDist().inv_cdf(1.0 - q)
+        expected = 20.0 - days * (1.0 + sd * z)
+        # one bin, and 4 standard errors of a sample quantile: sqrt(q (1 - q) / n) / pdf(z) in z
+        se = days * sd * math.sqrt(q * (1.0 - q) / runs) / NormalDist().pdf(z)
+        got = fan.quantiles[q][: len(days)]
+        assert (np.abs(got - expected) <= fan.resolution + 4.0 * se + 1e-12).all(), q
+    # the bands widen with time: 5-95 % spans 2 x 1.645 x 0.05 x t mL
+    spread = fan.quantiles[0.95] - fan.quantiles[0.05]
+    assert spread[128] == pytest.approx(2 * 1.6449 * 0.05 * 16.0, abs=2 * fan.resolution + 0.05)
+
+
+def test_the_reference_engine_gives_the_same_fan():
+    from pumpsim.tableio import read_table
+    from tests.conftest import REPO
+
+    t, prof = read_table(REPO / VAR)
+    fast = montecarlo.run(t, prof, runs=300, seed=12).fan
+    slow = montecarlo.run(t, prof, runs=300, seed=12, engine="reference").fan
+    assert fast.counts.sum() == slow.counts.sum() == 300 * 241
+    for q in montecarlo.QUANTILES:
+        assert np.abs(fast.quantiles[q] - slow.quantiles[q]).max() <= fast.resolution
+    # and the fan is not in the risk JSON (the golden regression files compare that JSON)
+    assert "fan" not in json.dumps(montecarlo.run(t, prof, runs=10, seed=12).risk_json(t))

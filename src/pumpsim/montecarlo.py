@@ -8,6 +8,10 @@ same for any number of workers or chunk size.
 Estimates: a proportion p of n runs comes with its 95 % Wilson score interval. Quantiles are
 read from histograms of ``HIST_BINS`` bins over a known range (reservoir volume, horizon, the
 worst-case 24 h dose), so they are exact to one bin width (documented in the report).
+
+The fan chart of the reservoir (figure 1 with ``simulate``): each run's true volume is sampled
+at FAN_POINTS instants evenly over [0, horizon] inside the kernel and folded, per instant, into
+a histogram of FAN_BINS bins over [0, reservoir]; its 5/25/50/75/95 % quantiles are the bands.
 """
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ DEFAULT_RUNS = 10_000  # FORMAT.md §4
 DEFAULT_SEED = 0
 DEFAULT_CHUNK = 4096
 HIST_BINS = 4000
+FAN_POINTS = 241  # instants of the fan chart, evenly over [0, horizon] (both ends included)
+FAN_BINS = 500  # volume bins of the fan chart over [0, reservoir] (0.04 mL for 20 mL)
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 DAYS_PER_YEAR = 365.25  # rates given per year (MRI stalls, fevers)
@@ -45,7 +51,8 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 
 @dataclass
 class Histogram:
-    """Counts over [lo, hi] in HIST_BINS bins (values outside are clamped to the end bins)."""
+    """Counts over [lo, hi] in len(counts) bins, HIST_BINS by default (values outside are
+    clamped to the end bins)."""
 
     lo: float
     hi: float
@@ -55,9 +62,10 @@ class Histogram:
         x = x[~np.isnan(x)]
         if x.size == 0:
             return
-        width = (self.hi - self.lo) / HIST_BINS if self.hi > self.lo else 1.0
-        idx = np.clip(((x - self.lo) / width).astype(np.int64), 0, HIST_BINS - 1)
-        self.counts += np.bincount(idx, minlength=HIST_BINS)
+        bins = self.counts.shape[0]
+        width = (self.hi - self.lo) / bins if self.hi > self.lo else 1.0
+        idx = np.clip(((x - self.lo) / width).astype(np.int64), 0, bins - 1)
+        self.counts += np.bincount(idx, minlength=bins)
 
     @property
     def n(self) -> int:
@@ -65,7 +73,7 @@ class Histogram:
 
     @property
     def bin_width(self) -> float:
-        return (self.hi - self.lo) / HIST_BINS
+        return (self.hi - self.lo) / self.counts.shape[0]
 
     def quantile(self, q: float) -> float | None:
         """The q-quantile, interpolated inside its bin; None without values."""
@@ -75,7 +83,7 @@ class Histogram:
         cum = np.cumsum(self.counts)
         target = q * n
         i = int(np.searchsorted(cum, target, side="left"))
-        i = min(i, HIST_BINS - 1)
+        i = min(i, self.counts.shape[0] - 1)
         before = cum[i - 1] if i else 0
         inside = self.counts[i]
         frac = (target - before) / inside if inside else 0.0
@@ -101,6 +109,51 @@ class Proportion:
 
 
 @dataclass
+class FanData:
+    """The true reservoir volume over the runs at a grid of instants (the fan chart)."""
+
+    t: np.ndarray  # the grid: FAN_POINTS instants evenly over [0, horizon] [day]
+    counts: np.ndarray  # (instants, FAN_BINS) runs per volume bin over [lo, hi]
+    lo: float  # [mL]
+    hi: float  # [mL], the reservoir's capacity
+    quantiles: dict[float, np.ndarray] = field(default_factory=dict)  # QUANTILES -> volume at each instant [mL]
+
+    @staticmethod
+    def of(t: np.ndarray, counts: np.ndarray, lo: float, hi: float) -> FanData:
+        fan = FanData(t, counts, lo, hi)
+        rows = [Histogram(lo, hi, counts=c) for c in counts]
+        fan.quantiles = {q: np.array([h.quantile(q) for h in rows], dtype=np.float64) for q in QUANTILES}
+        return fan
+
+    @property
+    def resolution(self) -> float:
+        """The width of a volume bin [mL]: each quantile is exact to it."""
+        return (self.hi - self.lo) / self.counts.shape[1]
+
+
+def fan_counts(out_fan: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Runs x instants of volumes folded into (instants, FAN_BINS) counts over [lo, hi] (values
+    outside clamped to the end bins, as ``Histogram.add`` does)."""
+    from pumpsim.kernels.montecarlo import fold_grid
+
+    counts = np.zeros((out_fan.shape[1], FAN_BINS), np.int64)
+    fold_grid(np.ascontiguousarray(out_fan, dtype=np.float64), float(lo), float(hi), counts)
+    return counts
+
+
+def sample_volume(t: np.ndarray, v: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The piecewise-linear volume (t, v) at the instants ``grid``, by search: the reference
+    path's own version of ``kernels/montecarlo.sample_grid`` (same rule: at a breakpoint instant,
+    the last row there, the state after a refill or bolus; linear in between)."""
+    k = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 1)
+    k1 = np.minimum(k + 1, len(t) - 1)
+    t0, t1 = t[k], t[k1]
+    at = (t0 >= grid) | (k1 == k)
+    span = np.where(at, 1.0, t1 - t0)
+    return np.where(at, v[k], v[k] + (v[k1] - v[k]) * ((grid - t0) / span))
+
+
+@dataclass
 class MonteCarlo:
     """What ``simulate`` estimated."""
 
@@ -113,6 +166,7 @@ class MonteCarlo:
     time_to_empty: Histogram  # [day], runs that ran dry
     max24: dict[str, Histogram]  # drug -> max rolling 24 h dose [dose unit]
     factor: Histogram
+    fan: FanData | None = None  # the true volume over time (not in the risk JSON)
 
     def risk_json(self, table: Table) -> dict:
         """The ``risk`` object of FORMAT.md §3, extended with intervals and distributions."""
@@ -205,6 +259,7 @@ class Plan:
     refill_rows: list[int]
     hard: dict[str, float | None]
     ranges: dict[str, tuple[float, float]]  # histogram ranges by name
+    grid: np.ndarray  # instants of the fan chart [day]
 
 
 @dataclass
@@ -229,30 +284,33 @@ def per_run(plan: Plan, first: int, n: int) -> dict[str, np.ndarray]:
 
     Keys: ``factor`` (accuracy factor drawn), ``empty`` and ``low`` (first instant the true
     volume is empty / at or under the low alarm [day], NaN if never), ``max24`` (runs x drugs,
-    [dose unit]), ``residual`` (runs x sessions, true volume just before each refill [mL]) and
-    ``dry`` (runs x (sessions + 1), 1 where the pump ran dry before that refill).
+    [dose unit]), ``residual`` (runs x sessions, true volume just before each refill [mL]),
+    ``dry`` (runs x (sessions + 1), 1 where the pump ran dry before that refill) and ``fan``
+    (runs x instants, the true volume at the instants ``plan.grid`` [mL]).
     """
     from pumpsim.kernels.montecarlo import run_chunk
 
     v = plan.variation
     nd = len(plan.drugs)
     out = {"factor": np.empty(n), "empty": np.empty(n), "low": np.empty(n), "max24": np.empty((n, nd)),
-           "residual": np.empty((n, plan.n_sess)), "dry": np.empty((n, plan.n_sess + 1), np.int8)}
+           "residual": np.empty((n, plan.n_sess)), "dry": np.empty((n, plan.n_sess + 1), np.int8),
+           "fan": np.empty((n, len(plan.grid)))}
     run_chunk(first, n, plan.seed, *plan.kernel_args, v.acc_on, v.acc_mean, v.acc_sd, v.acc_clip,
               v.req_per_day, v.delay_on, v.delay_low, v.delay_high, np.array(v.delay_values, dtype=np.float64),
               np.cumsum(np.array(v.delay_p, dtype=np.float64)), np.array(v.hourly, dtype=np.float64),
               v.miss_p, v.stall_per_day, v.stall_low, v.stall_high, v.fever_per_day, v.fever_low, v.fever_high,
-              v.fever_factor, out["factor"], out["empty"], out["low"], out["max24"], out["residual"], out["dry"])
+              v.fever_factor, plan.grid, out["factor"], out["empty"], out["low"], out["max24"], out["residual"],
+              out["dry"], out["fan"])
     return out
 
 
 def run_summary(plan: Plan, first: int, n: int) -> ChunkSummary:
     """Runs first .. first + n - 1 folded into counts (on this process's threads)."""
     o = per_run(plan, first, n)
-    return summarize(plan, n, o["factor"], o["empty"], o["max24"], o["residual"], o["dry"])
+    return summarize(plan, n, o["factor"], o["empty"], o["max24"], o["residual"], o["dry"], o["fan"])
 
 
-def summarize(plan: Plan, n: int, out_factor, out_empty, out_max24, out_res, out_dry) -> ChunkSummary:
+def summarize(plan: Plan, n: int, out_factor, out_empty, out_max24, out_res, out_dry, out_fan) -> ChunkSummary:
     """Fold the per-run numbers of a chunk into counts and histogram counts."""
     hist = {}
 
@@ -270,6 +328,7 @@ def summarize(plan: Plan, n: int, out_factor, out_empty, out_max24, out_res, out
         n_over[d] = 0 if lim is None else int(np.sum(out_max24[:, j] > lim * (1.0 + RTOL)))
     for i in plan.refill_rows:
         add(f"residual:{i}", out_res[:, i])
+    hist["fan"] = fan_counts(out_fan, *plan.ranges["fan"])
     return ChunkSummary(n, int(np.sum(~np.isnan(out_empty))),
                         [int(out_dry[:, i].sum()) for i in plan.refill_rows], n_over, hist)
 
@@ -335,12 +394,14 @@ def run_summary_reference(plan: Plan, table: Table, first: int, n: int) -> Chunk
     out_factor, out_empty = np.empty(n), np.empty(n)
     out_max24, out_res = np.empty((n, nd)), np.full((n, n_sess), np.nan)
     out_dry = np.zeros((n, n_sess + 1), np.int8)
+    out_fan = np.empty((n, len(plan.grid)))
     s_refill = plan.kernel_args[1]
     for row in range(n):
         sc, eff, kept = draw_run(plan, first + row)
         r = reference.simulate(table, sc)
         out_factor[row] = sc.accuracy_factor
         out_empty[row] = np.nan if r.empty_at is None else r.empty_at
+        out_fan[row] = sample_volume(r.t, r.volume_true, plan.grid)
         mx = reference.max_24h(r, table.horizon)
         for j, d in enumerate(plan.drugs):
             out_max24[row, j] = mx[d][0]
@@ -352,7 +413,7 @@ def run_summary_reference(plan: Plan, table: Table, first: int, n: int) -> Chunk
         for t_e in r.event_t[r.event_code == EV_EMPTY]:
             nxt = next((i for i in refills if eff[i] > t_e), n_sess)
             out_dry[row, nxt] = 1
-    return summarize(plan, n, out_factor, out_empty, out_max24, out_res, out_dry)
+    return summarize(plan, n, out_factor, out_empty, out_max24, out_res, out_dry, out_fan)
 
 
 def make_plan(table: Table, profile: Profile, seed: int, worst_max: dict[str, float] | None) -> Plan:
@@ -376,6 +437,7 @@ def make_plan(table: Table, profile: Profile, seed: int, worst_max: dict[str, fl
         ranges[f"max24:{d}"] = (0.0, max(1e-9, worst_max.get(d, 0.0) * widen * 1.05))
     for i in refill_rows:
         ranges[f"residual:{i}"] = (0.0, float(table.device.reservoir.value))
+    ranges["fan"] = (0.0, float(table.device.reservoir.value))
     hard = {}
     for d in drugs:
         lim = profile.limit(d, "daily_hard")
@@ -383,7 +445,8 @@ def make_plan(table: Table, profile: Profile, seed: int, worst_max: dict[str, fl
     args = (low.s_t, low.s_refill, low.s_volume, low.s_mix, low.s_nsteps, low.s_starts, low.s_rates, low.s_bolus,
             low.s_bvol, low.s_block, low.s_bmax, low.s_bdur, low.conc, low.clock0, low.horizon, low.low_alarm,
             low.dead_volume)
-    return Plan(args, v, seed, n_sess, drugs, refill_rows, hard, ranges)
+    return Plan(args, v, seed, n_sess, drugs, refill_rows, hard, ranges,
+                np.linspace(0.0, float(low.horizon), FAN_POINTS))
 
 
 def _chunks(runs: int, chunk: int) -> list[tuple[int, int]]:
@@ -443,7 +506,7 @@ def run(table: Table, profile: Profile, runs: int | None = None, seed: int | Non
         p_over_hard={d: Proportion(total.n_over[d], runs) for d in plan.drugs},
         residual={i + 1: hist(f"residual:{i}") for i in plan.refill_rows},
         time_to_empty=hist("time_to_empty"), max24={d: hist(f"max24:{d}") for d in plan.drugs},
-        factor=hist("factor"))
+        factor=hist("factor"), fan=FanData.of(plan.grid, total.hist["fan"], *plan.ranges["fan"]))
 
 
 def describe(mc: MonteCarlo, table: Table) -> list[str]:
