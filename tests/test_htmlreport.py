@@ -189,9 +189,11 @@ def test_simulate_adds_the_risk_and_the_monte_carlo_figure(tmp_path):
     risk = html.split("<h2>Monte-Carlo risk</h2>")[1].split("</pre>")[0]
     assert "Risk over 2,000 Monte-Carlo runs (seed 11)" in risk and "ran dry" in risk
     assert escape(htmlreport.CAPTIONS["montecarlo"]) in html
+    assert escape(htmlreport.FAN_CAPTION) in html  # the reservoir figure's caption names the Monte-Carlo bands
     assert len(IMG_SRC.findall(html)) == 3  # reservoir, doses, Monte-Carlo
     _, plain = make(LATE_MC, tmp_path / "plain.html")
     assert "Monte-Carlo risk" not in plain and len(IMG_SRC.findall(plain)) == 2
+    assert escape(htmlreport.FAN_CAPTION) not in plain
 
 
 # --------------------------------------------------------------------------- in a real browser

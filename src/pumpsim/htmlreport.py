@@ -40,6 +40,8 @@ CAPTIONS = {
     "montecarlo": "Monte-Carlo runs: the volume left in the reservoir before each refill, and the first time the "
                   "reservoir is empty, as shares of all runs.",
 }
+FAN_CAPTION = ("With the Monte-Carlo runs: the bands that hold 90 % and 50 % of the runs' true volume, "
+               "and their median.")
 
 Figure = tuple[str, bytes | str]  # (caption, PNG bytes or SVG text)
 
@@ -64,6 +66,11 @@ th { background: #f1f3f5; font-weight: 600; }
 tbody tr:nth-child(even) td { background: #fafbfc; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.nowrap { white-space: nowrap; }
+td.msg { min-width: 210px; }
+td.source { min-width: 170px; }
+table.violations { font-size: 13px; }
+table.violations td, table.violations th { padding: 4px 6px; }
+table.compact { width: auto; min-width: 60%; }
 .sev-hard { color: var(--fail); font-weight: 700; }
 .sev-soft { color: var(--warn); font-weight: 700; }
 .unverified { display: inline-block; background: #e69f00; color: #000; font-weight: 700; font-size: 11.5px;
@@ -136,17 +143,17 @@ def _violations(report: Report) -> list[str]:
     t = report.table
     if not report.violations:
         return ['<p class="none">No rule is violated.</p>']
-    rows = ["<table>", "<thead><tr><th>rule</th><th>severity</th><th>session / instant</th><th>drug</th>"
+    rows = ['<table class="violations">', "<thead><tr><th>rule</th><th>severity</th><th>session / instant</th><th>drug</th>"
             "<th>value</th><th>limit</th><th>unit</th><th>message</th><th>source</th><th>verified</th></tr></thead>", "<tbody>"]
     order = sorted(range(len(report.violations)),
                    key=lambda i: (report.violations[i].session is None, report.violations[i].session or 0, i))
     for i in order:
         v = report.violations[i]
         rows.append(
-            f'<tr class="violation" data-rule="{_e(v.rule)}"><td class="nowrap"><b>{_e(v.rule)}</b></td>'
+            f'<tr class="violation" data-rule="{_e(v.rule)}"><td><b>{_e(v.rule)}</b></td>'
             f'<td class="sev-{_e(v.severity)}">{_e(v.severity)}</td><td class="nowrap">{_when(t, v)}</td>'
             f"<td>{_e(v.drug or '')}</td><td class=\"num\">{_num(v.value)}</td><td class=\"num\">{_num(v.limit)}</td>"
-            f"<td>{_e(v.unit)}</td><td>{_e(v.message)}</td><td class=\"source\">{_e(v.source)}</td>"
+            f"<td>{_e(v.unit)}</td><td class=\"msg\">{_e(v.message)}</td><td class=\"source\">{_e(v.source)}</td>"
             f"<td>{_flag(v.verified)}</td></tr>")
     rows += ["</tbody>", "</table>"]
     if any(not v.verified for v in report.violations):
@@ -184,14 +191,14 @@ def render_html(report: Report, figures: list[Figure], command: str, made: str |
         h.append("</ul>")
     if report.drugs:
         h += ["<h2>Doses</h2>", "<p>Worst-case maximum in any 24 h; nominal total over the horizon.</p>",
-              "<table><thead><tr><th>drug</th><th>max 24 h (worst case)</th><th>total (nominal)</th><th>unit</th>"
+              "<table class=\"compact\"><thead><tr><th>drug</th><th>max 24 h (worst case)</th><th>total (nominal)</th><th>unit</th>"
               "</tr></thead><tbody>"]
         for d, info in report.drugs.items():
             h.append(f"<tr><td>{_e(d)}</td><td class=\"num\">{_num(info['max_24h_dose'])}</td>"
                      f"<td class=\"num\">{_num(info['total_delivered'])}</td><td>{_e(info['unit'])}</td></tr>")
         h.append("</tbody></table>")
     if report.reservoir:
-        h += ["<h2>Reservoir</h2>", "<table><thead><tr><th>case</th><th>low alarm at</th><th>empty at</th></tr></thead><tbody>"]
+        h += ["<h2>Reservoir</h2>", "<table class=\"compact\"><thead><tr><th>case</th><th>low alarm at</th><th>empty at</th></tr></thead><tbody>"]
         for case in ("nominal", "worst"):
             r = report.reservoir.get(case, {})
             h.append(f"<tr><td>{case}</td><td>{_e(r.get('low_alarm_at') or 'never')}</td>"
@@ -224,7 +231,14 @@ def build_figures(table: Table, profile: Profile, mc=None) -> list[Figure]:
 
     with tempfile.TemporaryDirectory(prefix="pumpsim-report-") as tmp:
         paths = plot_all(table, profile, Path(tmp), mc)
-        return [(CAPTIONS.get(path.stem, path.stem), path.read_bytes()) for path in paths if path.suffix == ".png"]
+        out = []
+        for path in paths:
+            if path.suffix == ".png":
+                caption = CAPTIONS.get(path.stem, path.stem)
+                if path.stem == "reservoir" and getattr(mc, "fan", None) is not None:
+                    caption += " " + FAN_CAPTION
+                out.append((caption, path.read_bytes()))
+        return out
 
 
 def command_line(argv: list[str], args) -> str:
