@@ -106,3 +106,57 @@ def test_trumpet_curve_of_a_pulsed_pump():
 def test_plot_writes_a_trumpet_for_a_pulsed_pump(tmp_path, capsys):
     assert main(["plot", str(REPO / "scenarios" / "ziconotide-deer-slow.toml"), "-o", str(tmp_path)]) == 0
     assert (tmp_path / "trumpet.png").exists()
+
+
+def test_fan_data_are_ordered_monte_carlo_bands_from_a_full_reservoir():
+    from pumpsim import montecarlo
+
+    t, p = read_table(REPO / "scenarios" / "variability-late-refills.toml")
+    mc = montecarlo.run(t, p, runs=1000, seed=3)
+    f = plots.fan_data(mc)
+    assert f.t.tolist() == np.linspace(0.0, 120.0, 241).tolist() and f.runs == 1000
+    bands = [f.p05, f.p25, f.p50, f.p75, f.p95]
+    assert all(b.shape == f.t.shape for b in bands)
+    for lo, hi in zip(bands, bands[1:]):
+        assert (lo <= hi).all()
+    # every run starts from the 20 mL fill
+    assert [b[0] for b in bands] == pytest.approx([20.0] * 5, abs=f.resolution)
+    # day 40 (grid point 80), before any refill: the program gives (8 x 0.3 + 12 x 0.4 + 4 x 0.35) / 24
+    # mL/day, the 2 requests a day under a 4 h lockout are granted 2 / (1 + 2 x 4/24) = 1.5 times a
+    # day (a Poisson process with dead time), 20 uL each: median 20 - 40 (0.3583 + 0.03) = 4.47 mL
+    # (one bin and 4 standard errors of the median: sd 0.05 x 15.5 mL / sqrt(1000) x 1.25 = 0.03)
+    assert f.p50[80] == pytest.approx(20.0 - 40.0 * (8.6 / 24 + 1.5 * 0.02), abs=f.resolution + 4 * 0.031)
+    # and the 5-95 % band is mostly the accuracy factor's: 2 x 1.645 x 0.05 x 15.5 = 2.55 mL
+    assert 2.4 < f.p95[80] - f.p05[80] < 2.9
+    # the figure gets them with simulate only
+    assert plots.reservoir_data(t, mc).fan.p50.tolist() == f.p50.tolist()
+    assert plots.reservoir_data(t).fan is None and plots.fan_data(object()) is None
+
+
+def test_fan_without_variability_is_the_nominal_curve_of_the_figure():
+    from pumpsim import montecarlo
+    from tests.conftest import parse
+
+    t, p = parse("""
+schema = "pumpsim.table/1"
+horizon = "30 day"
+[pump]
+model = "synchromed-ii-20"
+[[session]]
+at = 2027-01-01T00:00:00
+refill = { volume = "20 mL", mix = { morphine = "1 mg/mL" } }
+rate = "1 mL/day"
+[[session]]
+at = 2027-01-20T00:00:00
+refill = { volume = "15 mL", mix = { morphine = "1 mg/mL" } }
+[variability]
+seed = 4
+""")
+    d = plots.reservoir_data(t, montecarlo.run(t, p, runs=50))
+    f = d.fan
+    # the nominal true volume of the figure at each instant of the grid: 20 - t mL until the
+    # day-19 refill, then 15 - (t - 19) mL (the state after the refill at day 19 itself)
+    nominal = np.where(f.t < 19.0, 20.0 - f.t, 15.0 - (f.t - 19.0))
+    assert montecarlo.sample_volume(d.t["nominal"], d.true["nominal"], f.t) == pytest.approx(nominal, abs=1e-9)
+    for band in (f.p05, f.p25, f.p50, f.p75, f.p95):
+        assert np.abs(band - nominal).max() <= f.resolution

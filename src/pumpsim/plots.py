@@ -25,6 +25,30 @@ WINDOW = 1.0  # [day]
 
 
 @dataclass
+class FanBands:
+    """The fan chart of figure 1 with ``simulate``: the true volume over the Monte-Carlo runs at
+    a grid of instants (``pumpsim.montecarlo.FanData``), its 5/25/50/75/95 % quantiles."""
+
+    t: np.ndarray  # instants [day]
+    p05: np.ndarray  # [mL], each exact to ``resolution``
+    p25: np.ndarray
+    p50: np.ndarray
+    p75: np.ndarray
+    p95: np.ndarray
+    runs: int
+    resolution: float  # [mL], the width of a volume bin
+
+
+def fan_data(mc) -> FanBands | None:
+    """The bands of the Monte-Carlo result ``mc`` (None when it has no fan)."""
+    fan = getattr(mc, "fan", None)
+    if fan is None:
+        return None
+    q = fan.quantiles
+    return FanBands(fan.t, q[0.05], q[0.25], q[0.5], q[0.75], q[0.95], mc.runs, fan.resolution)
+
+
+@dataclass
 class ReservoirData:
     t: dict[str, np.ndarray]  # case -> breakpoint instants [day]
     true: dict[str, np.ndarray]  # case -> true volume [mL]
@@ -32,6 +56,7 @@ class ReservoirData:
     low_alarm: float | None  # [mL]
     refills: list[float]  # instants [day]
     empty: dict[str, list[tuple[float, float]]]  # case -> periods with an empty pump [day, day]
+    fan: FanBands | None = None  # with ``simulate``: the bands over the Monte-Carlo runs
 
 
 def _empty_periods(r: SimResult, horizon: float) -> list[tuple[float, float]]:
@@ -48,7 +73,8 @@ def _empty_periods(r: SimResult, horizon: float) -> list[tuple[float, float]]:
     return [(a, b) for a, b in out if b > a]
 
 
-def reservoir_data(table: Table) -> ReservoirData:
+def reservoir_data(table: Table, mc=None) -> ReservoirData:
+    """The nominal and worst cases of ``table``; with a Monte-Carlo result ``mc``, its fan too."""
     runs = {"nominal": engine.simulate(table, Scenario.nominal()),
             "worst": engine.simulate(table, Scenario.worst(float(table.device.accuracy.value)))}
     low = table.device.low_alarm
@@ -59,7 +85,8 @@ def reservoir_data(table: Table) -> ReservoirData:
         estimate={k: r.volume_estimate[first[k]:] for k, r in runs.items()},
         low_alarm=None if low is None else float(low.value),
         refills=[s.t for s in table.sessions if s.refill is not None and s.t < table.horizon],
-        empty={k: _empty_periods(r, table.horizon) for k, r in runs.items()})
+        empty={k: _empty_periods(r, table.horizon) for k, r in runs.items()},
+        fan=None if mc is None else fan_data(mc))
 
 
 @dataclass
@@ -165,6 +192,15 @@ def draw_reservoir(table: Table, data: ReservoirData, stem: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
+    fan = data.fan
+    if fan is not None:  # under everything else: light 5-95 %, darker 25-75 %, the median
+        x = _dates(table, fan.t)
+        ax.fill_between(x, fan.p05, fan.p95, color=OKABE_ITO["sky"], alpha=0.25, linewidth=0, zorder=0.5,
+                        label=f"5-95 % of {fan.runs:,} Monte-Carlo runs")
+        ax.fill_between(x, fan.p25, fan.p75, color=OKABE_ITO["sky"], alpha=0.6, linewidth=0, zorder=0.6,
+                        label="25-75 % of the runs")
+        ax.plot(x, fan.p50, color=OKABE_ITO["green"], linewidth=1.4, linestyle=(0, (9, 3)), zorder=0.7,
+                label="median of the runs")
     styles = {("nominal", "true"): (OKABE_ITO["blue"], "-"), ("worst", "true"): (OKABE_ITO["vermillion"], "--"),
               ("worst", "estimate"): (OKABE_ITO["orange"], ":")}
     for case in ("nominal", "worst"):
@@ -184,8 +220,12 @@ def draw_reservoir(table: Table, data: ReservoirData, stem: Path) -> list[Path]:
     ax.set_xlabel("date")
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     ax.set_ylim(bottom=0)
-    ax.set_title(f"Reservoir of {Path(table.path).name} ({table.device.model}): nominal and worst case")
-    ax.legend(loc="lower left", fontsize=8, framealpha=0.9)  # the reservoir empties towards lower right
+    what = "nominal and worst case" + (", Monte-Carlo bands" if fan is not None else "")
+    ax.set_title(f"Reservoir of {Path(table.path).name} ({table.device.model}): {what}")
+    if fan is None:
+        ax.legend(loc="lower left", fontsize=8, framealpha=0.9)  # the reservoir empties towards lower right
+    else:  # the bands fill the plot: the legend goes beside it
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0.0)
     ax.grid(alpha=0.3)
     try:
         return _save(fig, stem)
@@ -388,9 +428,10 @@ FIGURES = ("reservoir", "doses", "ziconotide", "trumpet", "montecarlo")
 
 
 def plot_all(table: Table, profile: Profile, folder: Path, mc=None) -> list[Path]:
-    """Every figure of the table into ``folder``; the Monte-Carlo figure when ``mc`` is given."""
+    """Every figure of the table into ``folder``; when ``mc`` is given, the Monte-Carlo figure
+    and the fan of the runs in the reservoir figure."""
     folder.mkdir(parents=True, exist_ok=True)
-    written = draw_reservoir(table, reservoir_data(table), folder / "reservoir")
+    written = draw_reservoir(table, reservoir_data(table, mc), folder / "reservoir")
     written += draw_doses(table, dose_data(table, profile), folder / "doses")
     zic = ziconotide_data(table, profile)
     if zic is not None:
