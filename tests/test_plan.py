@@ -265,3 +265,16 @@ def test_toml_writer_round_trips_a_table():
     # and what plan writes is read by the table reader
     parse_table_bytes(tomlwrite.dumps({k: v for k, v in data.items() if k != "variability"} | {"pump": {"model": "synchromed-ii-20"}})
                       .encode(), "w.toml")
+
+
+def test_a_simulator_that_overstates_the_volume_is_caught_by_the_independent_check(monkeypatch):
+    from pumpsim import plan as plan_mod
+
+    t, p = parse(table('morphine = "10 mg/mL"'))
+    honest = plan(t, p, keep_concentration=True)
+    assert honest.interval_days == 31 and honest.binding == "REFILL-LOW-ALARM"
+    real = plan_mod._Search._tau_worst
+    monkeypatch.setattr(plan_mod._Search, "_tau_worst", lambda self, k: real(self, k) * 1.1)  # a 10 % optimistic bug
+    res = plan(t, p, keep_concentration=True)
+    assert res.exit_status == 1 and res.interval_days is None and res.binding == "CROSS-CHECK"
+    assert "independent check" in res.notes[-1]

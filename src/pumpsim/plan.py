@@ -402,6 +402,10 @@ def plan(table: Table, profile: Profile, *, p_max: float = DEFAULT_P_LOW_ALARM, 
             res.notes = notes + [f"even at the most concentrated mix allowed the reservoir reaches {what} within a day"]
             return res
         k = _lowest_k(S, k_lo, k_hi, best_t, cands)
+        disagreement = _cross_check(S, k, best_t)
+        if disagreement:
+            res.binding, res.notes = "CROSS-CHECK", notes + [disagreement]
+            return res
         planned = planned_table(table, k, best_t)
         report = validate(planned, profile)
         dose_hard = [v for v in report.violations if v.severity == "hard" and v.rule == "DOSE-MAX"
@@ -440,6 +444,28 @@ def _lowest_k(S: _Search, k_lo: float, k_hi: float, target: int, cands: list[flo
                 x = min(hi, x + xtol)
             found.append(x)
     return min(k for k in found if S.total(k) >= target)
+
+
+def _cross_check(S: _Search, k: float, interval: int) -> str | None:
+    """The worst-case volume recomputed by :mod:`pumpsim.check` (closed form, no stepping): the
+    alarm must not come before the planned interval ends. A disagreement means the plan cannot
+    be trusted (CROSS-CHECK). The Monte-Carlo quantile has no independent twin; its nominal
+    empty cap is checked the same way."""
+    from . import check
+
+    sub = one_session_table(S.table, k, float(interval))
+    if S.var is None:
+        low, empty = check.worst_reservoir(sub)
+        case = "worst case"
+    else:
+        low, empty = None, check.nominal_reservoir(sub)[1]
+        case = "nominal case"
+    hit = low if S.alarm is not None and S.var is None else empty
+    if hit is not None and hit < interval - check.CROSS_CHECK_ATOL_DAY:
+        what = "low alarm" if S.alarm is not None and S.var is None else "empty reservoir"
+        return (f"the independent check puts the {case} {what} at day {hit:.6f} after the planned refill, "
+                f"before the {interval} days the simulator allowed: the plan cannot be trusted")
+    return None
 
 
 def _generic(S: _Search, lo: float, hi: float) -> float:

@@ -1,0 +1,62 @@
+"""Properties of ``pumpsim plan`` on generated one-session tables, checked by other means than
+the planner's own search: the planned table passes ``validate``; the closed-form checker
+(:mod:`pumpsim.check`, which shares no code with the simulator) puts the worst-case low alarm no
+earlier than the planned refill; one more day would reach it at the highest concentration
+allowed (when the volume binds); and a 1 % lower concentration would not last as long (the
+lowest concentration is chosen)."""
+from __future__ import annotations
+
+import textwrap
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pumpsim import check
+from pumpsim.plan import one_session_table, plan
+from pumpsim.tableio import parse_table_bytes
+from pumpsim.validate import validate
+
+
+@st.composite
+def tables(draw):
+    morphine = draw(st.sampled_from([1.0, 2.5, 5.0, 10.0, 19.0]))
+    bupi = draw(st.sampled_from([None, 2.0, 5.0, 10.0]))
+    rate = draw(st.sampled_from([0.1, 0.25, 0.4, 0.75, 1.5]))
+    model = draw(st.sampled_from(["synchromed-ii-20", "synchromed-ii-40"]))
+    reservoir = 20 if model.endswith("20") else 40
+    bolus = draw(st.sampled_from(["", 'bolus = { volume = "20 uL", lockout = "4 h", max_per_24h = 4 }',
+                                  'bolus = { volume = "0.1 mL", lockout = "8 h", max_per_24h = 3 }']))
+    hour = draw(st.integers(0, 23))
+    mix = f'morphine = "{morphine} mg/mL"' + (f', bupivacaine = "{bupi} mg/mL"' if bupi else "")
+    text = textwrap.dedent(f"""
+        schema = "pumpsim.table/1"
+        horizon = "10 day"
+        [pump]
+        model = "{model}"
+        [[session]]
+        at = 2026-12-01T{hour:02d}:00:00
+        refill = {{ volume = "{reservoir} mL", mix = {{ {mix} }} }}
+        rate = "{rate} mL/day"
+        {bolus}
+        """)
+    return parse_table_bytes(text.encode(), "gen.toml")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables())
+def test_plan_is_safe_longest_and_least_concentrated(tp):
+    t, p = tp
+    res = plan(t, p)
+    assert res.interval_days is not None, res.notes
+    T, k = res.interval_days, res.k
+    assert validate(res.planned, p).exit_status == 0
+    low, _ = check.worst_reservoir(one_session_table(t, k, float(T)))
+    assert low is None or low >= T - 1e-6
+    if res.binding == "REFILL-LOW-ALARM":
+        k_hi = min(c.k for c in res.upper_caps)
+        low1, _ = check.worst_reservoir(one_session_table(t, k_hi, T + 1.0))
+        assert low1 is not None and low1 < T + 1
+    lower = max(c.k for c in res.lower_caps) if res.lower_caps else 0.0
+    if k * 0.99 > lower:
+        low2, _ = check.worst_reservoir(one_session_table(t, k * 0.99, float(T)))
+        assert low2 is not None and low2 < T
