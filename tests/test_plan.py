@@ -278,3 +278,11 @@ def test_a_simulator_that_overstates_the_volume_is_caught_by_the_independent_che
     res = plan(t, p, keep_concentration=True)
     assert res.exit_status == 1 and res.interval_days is None and res.binding == "CROSS-CHECK"
     assert "independent check" in res.notes[-1]
+
+
+@pytest.mark.parametrize("option,value", [("--p-low-alarm", "1"), ("--p-low-alarm", "x"), ("--calendar", "-2"),
+                                          ("--runs", "0")])
+def test_bad_options_exit_2_naming_the_option(option, value, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["plan", str(REPO / "scenarios" / "late-refill.toml"), option, value])
+    assert e.value.code == 2 and option in capsys.readouterr().err

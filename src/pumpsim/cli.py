@@ -275,16 +275,6 @@ def _probability(text: str) -> float:
     return p
 
 
-def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give 0 or more")
-    return n
-
-
 def rules_markdown() -> str:
     """The rule table of the README, generated from ``data/rules.toml``."""
     from .rules import catalogue
@@ -295,24 +285,27 @@ def rules_markdown() -> str:
     return "\n".join(lines)
 
 
-def _positive_int(text: str) -> int:
+def _whole(text: str, low: int, high: int, hint: str) -> int:
+    """A whole number in [low, high] from the command line (argparse exits 2 with ``hint`` otherwise)."""
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a number of at least 1")
+    if not low <= n <= high:
+        raise argparse.ArgumentTypeError(f"{text!r}: {hint}")
     return n
+
+
+def _positive_int(text: str) -> int:
+    return _whole(text, 1, 2**63 - 1, "give a number of at least 1")
+
+
+def _count(text: str) -> int:
+    return _whole(text, 0, 2**63 - 1, "give 0 or more")
 
 
 def _seed(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= n < 2**63:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a seed between 0 and 2**63 - 1")
-    return n
+    return _whole(text, 0, 2**63 - 1, "give a seed between 0 and 2**63 - 1")
 
 
 def build_parser() -> argparse.ArgumentParser:
