@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +16,7 @@ from pumpsim import check
 from pumpsim.plan import one_session_table, plan
 from pumpsim.tableio import parse_table_bytes
 from pumpsim.validate import validate
+from tests.strategies.tables import table_specs, to_toml
 
 
 @st.composite
@@ -60,3 +62,32 @@ def test_plan_is_safe_longest_and_least_concentrated(tp):
     if k * 0.99 > lower:
         low2, _ = check.worst_reservoir(one_session_table(t, k * 0.99, float(T)))
         assert low2 is not None and low2 < T
+
+
+BINDINGS = {"REFILL-LOW-ALARM", "REFILL-STABILITY", "RATE-RANGE", "HORIZON"}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(table_specs(max_sessions=4, max_horizon=60.0).filter(lambda s: "refill" in s["sessions"][-1]), st.booleans())
+def test_plan_on_any_table_ending_with_a_refill(spec, keep):
+    """Never a crash; a plan is written as a table that validate passes with each daily dose
+    kept; no plan names a rule."""
+    import tomllib
+
+    from pumpsim.plan import planned_toml
+    from pumpsim.rules import catalogue
+
+    text = to_toml(spec)
+    t, p = parse_table_bytes(text.encode(), "gen.toml")
+    res = plan(t, p, keep_concentration=keep)
+    if res.interval_days is None:
+        assert res.exit_status == 1 and res.binding in catalogue()
+        return
+    assert res.binding in BINDINGS and 1 <= res.interval_days <= 365
+    out = planned_toml(tomllib.loads(text), t, res, "gen.toml", "pumpsim plan gen.toml")
+    written, wp = parse_table_bytes(out.encode(), "planned.toml")
+    assert validate(written, wp).exit_status == 0
+    before, after = t.programs[-1], written.programs[-2]
+    for d, c in before.mix:
+        assert after.daily_dose(d) == pytest.approx(c * before.mean_rate, rel=1e-8)
+    assert written.horizon == pytest.approx(t.sessions[-1].t + res.interval_days, abs=1e-9)

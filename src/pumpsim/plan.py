@@ -378,11 +378,15 @@ def plan(table: Table, profile: Profile, *, p_max: float = DEFAULT_P_LOW_ALARM, 
     notes: list[str] = []
     if table.device.kind == "constant-flow" and not keep_concentration:
         notes.append(f"{table.device.model} has a fixed rate: the concentrations and the rate are kept")
+    planner = "pumpsim plan: concentrations move at most 1000-fold either way when no data bounds them"
+    if not upper:
+        upper = [Cap(MAX_FACTOR, "PLANNER", None, f"at most {MAX_FACTOR:g} times the written concentrations", planner, True)]
+    if not lower:
+        lower = [Cap(min(1.0, min(c.k for c in upper)) / MAX_FACTOR, "PLANNER", None,
+                     f"at least 1/{MAX_FACTOR:g} of the written concentrations", planner, True)]
     for _attempt in range(3):  # DOSE-MAX may lower the upper bound once; validate judges the result
-        k_hi = min(c.k for c in upper) if upper else math.inf
-        if not math.isfinite(k_hi):  # no upper bound at all: the 365-day cap or stability will bind
-            k_hi = MAX_FACTOR
-        k_lo = max(c.k for c in lower) if lower else min(1.0, k_hi) / MAX_FACTOR
+        k_hi = min(c.k for c in upper)
+        k_lo = max(c.k for c in lower)
         res = PlanResult(table, None, "", runs=S.runs, seed=S.seed, p_max=p_max if S.var is not None else None,
                          lower_caps=lower, upper_caps=upper, notes=notes)
         if k_lo > k_hi * (1 + RTOL):  # only the device maximum rate bounds k from below
