@@ -286,3 +286,33 @@ def test_bad_options_exit_2_naming_the_option(option, value, capsys):
     with pytest.raises(SystemExit) as e:
         main(["plan", str(REPO / "scenarios" / "late-refill.toml"), option, value])
     assert e.value.code == 2 and option in capsys.readouterr().err
+
+
+def _worst_days(rate: float, bolus: float, per_day: int, usable: float = USABLE) -> float:
+    """Days until 1.145 x (rate t + bolus x grants so far) reaches the usable volume, grants
+    greedy at 0, 1/per_day, 2/per_day ... (a lockout of 1/per_day day, per_day a day)."""
+    n = 0
+    while True:  # just after grant n (at n / per_day) and before the next one
+        t0, used0 = n / per_day, ACC * (rate * n / per_day + bolus * (n + 1))
+        if used0 >= usable:
+            return t0
+        t1 = t0 + (usable / ACC - bolus * (n + 1)) / rate - n / per_day
+        if t1 < (n + 1) / per_day:
+            return t1
+        n += 1
+
+
+def test_a_hard_daily_ceiling_bounds_the_concentration_when_the_bolus_grows_with_it(tmp_path):
+    # clonidine 200 mcg/mL at 1 mL/day (200 mcg/day), boluses of 0.1 mL every 6 h (4 a day):
+    # the worst 24 h holds 1.145 (200 + 4 x 0.1 x 200 k) mcg, at most the hard 600 mcg/day (PACC)
+    # when k <= (600 / 1.145 - 200) / 80 = 4.050 (CONC-MAX 1000 mcg/mL would allow 5). At that k
+    # the volume sets the interval (floor of the worst-case days at 1/k mL/day plus the boluses).
+    bolus = 'bolus = { volume = "0.1 mL", lockout = "6 h", max_per_24h = 4 }'
+    rc, out, _ = run_plan(table('clonidine = "200 mcg/mL"', rate="1 mL/day", bolus=bolus), tmp_path)
+    k_dose = (600 / ACC - 200) / 80
+    assert rc == 0 and out["binding"] == "REFILL-LOW-ALARM"
+    (cap,) = [c for c in out["limits"] if c["rule"] == "DOSE-MAX"]
+    assert cap["drug"] == "clonidine" and cap["factor"] == pytest.approx(k_dose, rel=1e-6)
+    assert out["interval_days"] == math.floor(_worst_days(1 / k_dose, 0.1, 4))
+    assert out["concentrations"]["clonidine"] <= 200 * k_dose * (1 + 1e-9)
+    assert close(out["daily_doses"]["clonidine"]["value"], 200.0)

@@ -176,18 +176,15 @@ def _is_flex(steps: tuple[Step, ...]) -> bool:
     return len(steps) > 1 or steps[0].start != 0.0
 
 
-def planned_table(table: Table, k: float, interval: int, horizon_extra: float = 0.0) -> Table:
+def planned_table(table: Table, k: float, interval: int) -> Table:
     """The whole table with the last session replaced by the plan at factor ``k``, a refill of the
-    same mix appended ``interval`` days later, and the horizon ending there (plus ``horizon_extra``)."""
-    last, prog = table.sessions[-1], table.programs[-1]
+    same mix appended ``interval`` days later, and the horizon ending there (FORMAT.md §5 ``-o``)."""
+    last = table.sessions[-1]
     refill, steps = scaled(table, k)
-    bolus = last.bolus if last.bolus is not None else (prog.bolus if prog.bolus is not None else BOLUS_OFF)
-    planned = dataclasses.replace(last, refill=refill, steps=steps, bolus=bolus, flex=_is_flex(steps))
-    at_next = last.at + dt.timedelta(days=interval)
-    nxt = Session(last.index + 1, at_next, last.t + interval, refill, None, None, False)
+    planned = dataclasses.replace(last, refill=refill, steps=steps, flex=_is_flex(steps))
+    nxt = Session(last.index + 1, last.at + dt.timedelta(days=interval), last.t + interval, refill, None, None, False)
     sessions = table.sessions[:-1] + (planned, nxt)
-    return dataclasses.replace(table, sessions=sessions, programs=resolve_programs(sessions),
-                               horizon=last.t + interval + horizon_extra)
+    return dataclasses.replace(table, sessions=sessions, programs=resolve_programs(sessions), horizon=last.t + interval)
 
 
 def one_session_table(table: Table, k: float, horizon: float, variability=None) -> Table:
@@ -384,7 +381,7 @@ def plan(table: Table, profile: Profile, *, p_max: float = DEFAULT_P_LOW_ALARM, 
     if not lower:
         lower = [Cap(min(1.0, min(c.k for c in upper)) / MAX_FACTOR, "PLANNER", None,
                      f"at least 1/{MAX_FACTOR:g} of the written concentrations", planner, True)]
-    for _attempt in range(3):  # DOSE-MAX may lower the upper bound once; validate judges the result
+    for _attempt in range(2):  # DOSE-MAX may lower the upper bound once; validate judges the result
         k_hi = min(c.k for c in upper)
         k_lo = max(c.k for c in lower)
         res = PlanResult(table, None, "", runs=S.runs, seed=S.seed, p_max=p_max if S.var is not None else None,
