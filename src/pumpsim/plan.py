@@ -52,7 +52,7 @@ from .library import drug_library
 from .model import BOLUS_OFF, Profile, Refill, Session, Sourced, Step, Table
 from .results import Scenario
 from .rules import RTOL, Violation, stability_limit
-from .tableio import resolve_programs
+from .tableio import _clock, resolve_programs
 
 PLAN_SCHEMA = "pumpsim.plan/1"
 MAX_INTERVAL_DAYS = 365  # FORMAT.md §5: the interval is at most 365 days (binding HORIZON)
@@ -156,11 +156,6 @@ class PlanResult:
 # --------------------------------------------------------------------------- building tables
 def _mean_rate(steps: tuple[Step, ...]) -> float:
     return sum(s.rate * ((steps[i + 1].start if i + 1 < len(steps) else 1.0) - s.start) for i, s in enumerate(steps))
-
-
-def _clock(frac: float) -> str:
-    m = round(frac * 1440)
-    return f"{m // 60:02d}:{m % 60:02d}"
 
 
 def scaled(table: Table, k: float) -> tuple[Refill, tuple[Step, ...]]:
