@@ -4,7 +4,8 @@ Arrays in, arrays out, no Python objects and no I/O: :mod:`pumpsim.lower` builds
 from a table and a scenario, :mod:`pumpsim.engine` wraps the outputs. Between two events every
 flow is constant, so volumes and doses advance in closed form; there is no time step.
 
-Units: days, mL, mL/day, dose unit (per drug column). Event codes are those of
+Units: seconds, mL, mL/s, dose unit (per drug column); the records are those of
+``kernels/structs.py``. Event codes are those of
 :mod:`pumpsim.results` (repeated below as literals because the kernel imports no Python
 package; ``tests/test_engine.py`` checks that they agree).
 
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from .structs import BOLUS_GREEDY, BOLUS_REQUESTS, DAY, OK, OVERFLOW, Outcome, grown
 
 EV_SESSION = 0
 EV_REFILL = 1
@@ -31,17 +34,6 @@ EV_STALL_RECOVERED = 9
 EV_END = 10
 EV_BOLUS_DENIED_OFF = 11
 EV_BOLUS_DENIED_STALL = 12
-
-# status returned by simulate_pump
-OK = 0
-OVERFLOW_BREAKPOINTS = 1
-OVERFLOW_EVENTS = 2
-OVERFLOW_GRANTS = 3
-OVERFLOW_MIXES = 4
-
-BOLUS_NONE = 0
-BOLUS_GREEDY = 1
-BOLUS_REQUESTS = 2
 
 INF = np.inf
 NEG_INF = -np.inf
@@ -71,14 +63,14 @@ def push(dose, conc, chg_u, chg_mix, nchg, j, dead_volume, w0, w1):
 
 @njit(cache=True, inline="always")
 def step_start_time(day, start, clock0):
-    """Instant [day since t=0] at which a step starting at clock ``start`` begins on ``day``."""
-    return (day + start) - clock0
+    """Instant [s since t=0] at which a step starting at clock ``start`` [s] begins on ``day``."""
+    return (day * DAY + start) - clock0
 
 
 @njit(cache=True, inline="always")
 def locate_step(t, starts, row, nsteps, clock0):
     """(day, k): the flex step of schedule ``starts[row]`` in force at ``t`` (wall-clock day)."""
-    day = np.floor(t + clock0)
+    day = np.floor((t + clock0) / DAY)
     if step_start_time(day, starts[row, 0], clock0) > t:
         day -= 1.0
     if step_start_time(day + 1.0, starts[row, 0], clock0) <= t:
@@ -97,55 +89,66 @@ def next_step_time(day, k, starts, row, nsteps, clock0):
     return step_start_time(day + 1.0, starts[row, 0], clock0)
 
 
+
 @njit(cache=True)
-def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
-                  s_bolus, s_bvol, s_block, s_bmax, s_bdur,
-                  conc, clock0, horizon, factor, low_alarm, dead_volume,
-                  bolus_mode, requests, mod_start, mod_end, mod_factor,
-                  bp_t, bp_dose, bp_v, bp_vest, ev_t, ev_code, ev_val, grants, chg_u, chg_mix):
-    """Simulate one pump.
+def simulate_pump(sess, pump, cond, work):
+    """Simulate one pump over [0, horizon).
 
-    Parameters (n sessions, effective times sorted, all < horizon, the first at 0)
+    Parameters
     ----------
-    s_t : (n,) effective session instants [day]
-    s_refill, s_volume, s_mix : (n,) refill flag, fill volume [mL], mix row of ``conc``
-    s_nsteps, s_starts, s_rates : (n,), (n, K), (n, K) flex steps in force [fraction of day, mL/day]
-    s_bolus, s_bvol, s_block, s_bmax, s_bdur : (n,) policy in force (1/0), volume [mL],
-        lockout [day], max per 24 h, duration [day]
-    conc : (n_mix, n_drugs) concentrations [dose unit/mL]
-    clock0 : wall-clock time of t = 0 [fraction of day]; horizon [day]
-    factor : accuracy factor (true = factor x programmed)
-    low_alarm : low-alarm volume [mL], NaN if unknown; dead_volume [mL]
-    bolus_mode : BOLUS_NONE, BOLUS_GREEDY or BOLUS_REQUESTS; requests: sorted request instants
-    mod_start, mod_end, mod_factor : outflow modifiers on [start, end)
-
-    bp_t (cap,), bp_dose (cap, n_drugs), bp_v, bp_vest : buffers for the breakpoints
-    ev_t, ev_code, ev_val : buffers for the telemetry log
-    grants, chg_u, chg_mix : work buffers (grant instants; mix changes of the line)
+    sess : Sessions
+        The lowered table (``kernels/structs.py``), every session, scheduled instants.
+    pump : Pump
+        Concentrations of the mixes, clock of t = 0, horizon, low alarm, dead volume.
+    cond : Conditions
+        When each session takes effect (or is skipped), the accuracy factor from each session
+        on, the bolus requests (none, greedy or given instants), the outflow modifiers.
+    work : Work
+        Buffers, filled from row 0: breakpoints (``bp_*``, the state on arrival at every
+        instant where a slope changes or a jump happens, and after each jump), the telemetry
+        log (``ev_*``), and work space. Between two breakpoints every quantity is linear.
 
     Returns
     -------
-    nbp, nev : how many breakpoints and events were written in the buffers
-    status : OK, or OVERFLOW_* when a buffer was too small (the outputs are then incomplete:
-        the caller enlarges the buffers and runs again)
-    scalars (7,): low_alarm_at, empty_at, pump_alarm_at (NaN = never), filled, aspirated,
-        delivered_volume, remaining
+    Outcome
+        Named results; ``status`` is OVERFLOW when a buffer was too small (the outputs are then
+        incomplete: the caller grows the buffers and runs again).
     """
+    s_t = cond.t_eff
     n_sess = s_t.shape[0]
+    conc = pump.conc
     nd = conc.shape[1]
+    clock0 = pump.clock0
+    horizon = pump.horizon
+    low_alarm = pump.low_alarm
+    dead_volume = pump.dead_volume
     has_low = not np.isnan(low_alarm)
+    bolus_mode = cond.bolus_mode
+    requests = cond.requests
+    mod_start = cond.mod_start
+    mod_end = cond.mod_end
+    mod_factor = cond.mod_factor
+    bp_t = work.bp_t
+    bp_dose = work.bp_dose
+    bp_v = work.bp_v
+    bp_vest = work.bp_vest
+    ev_t = work.ev_t
+    ev_code = work.ev_code
+    ev_val = work.ev_val
+    grants = work.grants
+    chg_u = work.chg_u
+    chg_mix = work.chg_mix
 
-    # outputs (growable)
-    # output buffers are the caller's; on overflow the kernel stops and says which (the caller
-    # enlarges them and runs again): no array is reallocated inside the loop. The writes below
-    # are spelled out in place on purpose: moving them into helper functions (even inlined)
-    # makes Numba count references to the arrays at every event, measured 1.6x slower.
+    # Output buffers are the caller's; on overflow the kernel stops and says so. The writes
+    # below are spelled out in place on purpose: moving them into helper functions (even
+    # inlined) makes Numba count references to the arrays at every event (measured 1.6x slower).
     cap_bp = bp_t.shape[0]
     cap_ev = ev_t.shape[0]
     cap_g = grants.shape[0]
     cap_chg = chg_u.shape[0]
     nbp = 0
     nev = 0
+    fail = Outcome(OVERFLOW, 0, 0, np.nan, np.nan, np.nan, 0.0, 0.0, 0.0, 0.0)
 
     # state
     t = 0.0
@@ -160,13 +163,14 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
     pump_at = np.nan
     empty_armed = True
     pump_armed = True
+    factor = 1.0
 
     # line: mix changes in push coordinate
     chg_u[0] = NEG_INF
-    chg_mix[0] = s_mix[0]
+    chg_mix[0] = sess.mix[0]
     nchg = 1
     j = 0
-    res_mix = s_mix[0]
+    res_mix = sess.mix[0]
 
     # program in force
     i_sess = 0
@@ -189,11 +193,17 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
     in_mod = False
     m = 1.0
 
+    # slopes of the segment that ended at t: a breakpoint where none changes (and nothing
+    # jumps) is collinear with its neighbours and is not kept
+    q_prev = -1.0
+    qe_prev = -1.0
+    mix_prev = -1
+
     while True:
         # ---------------------------------------------------------------- instant events at t
         # breakpoint: the state on arrival at t
         if nbp >= cap_bp:
-            return nbp, nev, OVERFLOW_BREAKPOINTS, np.empty(7)
+            return fail
         bp_t[nbp] = t
         for d in range(nd):
             bp_dose[nbp, d] = dose[d]
@@ -210,7 +220,7 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                 if mod_end[im] <= t:
                     if mod_factor[im] == 0.0:
                         if nev >= cap_ev:
-                            return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
+                            return fail
                         ev_t[nev] = t
                         ev_code[nev] = EV_STALL_RECOVERED
                         ev_val[nev] = 0.0
@@ -226,7 +236,7 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                     m = mod_factor[im]
                     if m == 0.0:
                         if nev >= cap_ev:
-                            return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
+                            return fail
                         ev_t[nev] = t
                         ev_code[nev] = EV_STALL
                         ev_val[nev] = mod_end[im] - mod_start[im]
@@ -241,42 +251,45 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
         # 3. sessions
         while i_sess < n_sess and s_t[i_sess] <= t:
             s = i_sess
+            i_sess += 1
+            if cond.skip[s] == 1:
+                continue
             if nev >= cap_ev:
-                return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
+                return fail
             ev_t[nev] = t
             ev_code[nev] = EV_SESSION
             ev_val[nev] = s + 1
             nev += 1
-            if s_refill[s] == 1:
+            factor = cond.factor[s]
+            if sess.refill[s] == 1:
                 aspirated += v
-                filled += s_volume[s]
-                v = s_volume[s]
-                vest = s_volume[s]
+                filled += sess.volume[s]
+                v = sess.volume[s]
+                vest = sess.volume[s]
                 jumped = True
                 empty_armed = True
                 pump_armed = True
-                if s_mix[s] != res_mix:
-                    res_mix = s_mix[s]
+                if sess.mix[s] != res_mix:
+                    res_mix = sess.mix[s]
                     if nchg >= cap_chg:
-                        return nbp, nev, OVERFLOW_MIXES, np.empty(7)
+                        return fail
                     chg_u[nchg] = w
                     chg_mix[nchg] = res_mix
                     nchg += 1
                     while j + 1 < nchg and w >= chg_u[j + 1] + dead_volume:
                         j += 1
                 if nev >= cap_ev:
-                    return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
+                    return fail
                 ev_t[nev] = t
                 ev_code[nev] = EV_REFILL
-                ev_val[nev] = s_volume[s]
+                ev_val[nev] = sess.volume[s]
                 nev += 1
             prog = s
-            day, k = locate_step(t, s_starts, prog, s_nsteps[prog], clock0)
-            rate = s_rates[prog, k]
-            i_sess += 1
+            day, k = locate_step(t, sess.starts, prog, sess.nsteps[prog], clock0)
+            rate = sess.rates[prog, k]
 
         # 4. boluses
-        bol_on = prog >= 0 and s_bolus[prog] == 1
+        bol_on = prog >= 0 and sess.bolus[prog] == 1
         while True:
             requested = False
             if bolus_mode == BOLUS_REQUESTS:
@@ -297,41 +310,41 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                 code = EV_BOLUS_DENIED_STALL
             elif ext_on:
                 code = EV_BOLUS_DENIED_LOCKOUT
-            elif ng > 0 and not (t >= grants[ng - 1] + s_block[prog]):
+            elif ng > 0 and not (t >= grants[ng - 1] + sess.block[prog]):
                 code = EV_BOLUS_DENIED_LOCKOUT
             else:
                 count = 0
                 g = ng - 1
-                while g >= 0 and grants[g] > t - 1.0:
+                while g >= 0 and grants[g] > t - DAY:
                     count += 1
                     g -= 1
-                if count >= s_bmax[prog]:
+                if count >= sess.bmax[prog]:
                     code = EV_BOLUS_DENIED_MAX24H
             if code != EV_BOLUS_GRANTED:
                 if bolus_mode == BOLUS_GREEDY:
                     break  # greedy only asks when a grant is possible
                 if nev >= cap_ev:
-                    return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
+                    return fail
                 ev_t[nev] = t
                 ev_code[nev] = code
                 ev_val[nev] = 0.0
                 nev += 1
                 continue
-            bvol = s_bvol[prog]
+            bvol = sess.bvol[prog]
             if ng >= cap_g:
-                return nbp, nev, OVERFLOW_GRANTS, np.empty(7)
+                return fail
             grants[ng] = t
             ng += 1
             if nev >= cap_ev:
-                return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
+                return fail
             ev_t[nev] = t
             ev_code[nev] = EV_BOLUS_GRANTED
             ev_val[nev] = bvol
             nev += 1
-            if s_bdur[prog] > 0.0:
+            if sess.bdur[prog] > 0.0:
                 ext_on = True
-                ext_end = t + s_bdur[prog]
-                ext_rate = bvol / s_bdur[prog]
+                ext_end = t + sess.bdur[prog]
+                ext_rate = bvol / sess.bdur[prog]
             else:
                 amount = factor * bvol
                 if amount >= v:
@@ -351,7 +364,7 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                 if np.isnan(empty_at):
                     empty_at = t
                 if nev >= cap_ev:
-                    return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
+                    return fail
                 ev_t[nev] = t
                 ev_code[nev] = EV_EMPTY
                 ev_val[nev] = 0.0
@@ -364,30 +377,36 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                 if np.isnan(pump_at):
                     pump_at = t
                 if nev >= cap_ev:
-                    return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
+                    return fail
                 ev_t[nev] = t
                 ev_code[nev] = EV_LOW_ALARM
                 ev_val[nev] = vest
                 nev += 1
+
+        # ---------------------------------------------------------------- the next segment
+        prog_rate = rate + (ext_rate if ext_on else 0.0)
+        q = factor * m * prog_rate if v > 0.0 else 0.0
+        qe = prog_rate if vest > 0.0 else 0.0
         if jumped:
             if nbp >= cap_bp:
-                return nbp, nev, OVERFLOW_BREAKPOINTS, np.empty(7)
+                return fail
             bp_t[nbp] = t
             for d in range(nd):
                 bp_dose[nbp, d] = dose[d]
             bp_v[nbp] = v
             bp_vest[nbp] = vest
             nbp += 1
+        elif nbp > 1 and q == q_prev and qe == qe_prev and chg_mix[j] == mix_prev:
+            nbp -= 1  # nothing changed at t: the arrival breakpoint is collinear
+        q_prev = q
+        qe_prev = qe
+        mix_prev = chg_mix[j]
 
-        # ---------------------------------------------------------------- the next event
-        prog_rate = rate + (ext_rate if ext_on else 0.0)
-        q = factor * m * prog_rate if v > 0.0 else 0.0
-        qe = prog_rate if vest > 0.0 else 0.0
         tn = horizon
         t_sess = s_t[i_sess] if i_sess < n_sess else INF
         if t_sess < tn:
             tn = t_sess
-        t_step = next_step_time(day, k, s_starts, prog, s_nsteps[prog], clock0)
+        t_step = next_step_time(day, k, sess.starts, prog, sess.nsteps[prog], clock0)
         if t_step < tn:
             tn = t_step
         if im < n_mod:
@@ -400,14 +419,13 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
             if ir < n_req and requests[ir] < tn:
                 tn = requests[ir]
         elif bolus_mode == BOLUS_GREEDY and bol_on and v > 0.0 and m != 0.0:
+            # the next instant a grant is possible: lockout and rolling count, exact in seconds
             tg = NEG_INF
             if ng > 0:
-                tg = grants[ng - 1] + s_block[prog]
-                nmax = s_bmax[prog]
+                tg = grants[ng - 1] + sess.block[prog]
+                nmax = sess.bmax[prog]
                 if ng >= nmax:
-                    tk = grants[ng - nmax] + 1.0
-                    if tk - 1.0 < grants[ng - nmax]:  # rounded down: still inside 24 h
-                        tk = np.nextafter(tk, INF)
+                    tk = grants[ng - nmax] + DAY
                     if tk > tg:
                         tg = tk
             if ext_on and ext_end > tg:
@@ -479,27 +497,28 @@ def simulate_pump(s_t, s_refill, s_volume, s_mix, s_nsteps, s_starts, s_rates,
                     vest = 0.0
         t = tn
         if prog >= 0:
-            while next_step_time(day, k, s_starts, prog, s_nsteps[prog], clock0) <= t:
-                if k + 1 < s_nsteps[prog]:
+            while next_step_time(day, k, sess.starts, prog, sess.nsteps[prog], clock0) <= t:
+                if k + 1 < sess.nsteps[prog]:
                     k += 1
                 else:
                     k = 0
                     day += 1.0
-            rate = s_rates[prog, k]
+            rate = sess.rates[prog, k]
 
     if nev >= cap_ev:
-        return nbp, nev, OVERFLOW_EVENTS, np.empty(7)
+        return fail
     ev_t[nev] = horizon
     ev_code[nev] = EV_END
     ev_val[nev] = 0.0
     nev += 1
+    return Outcome(OK, nbp, nev, low_at, empty_at, pump_at, filled, aspirated, w, v)
 
-    scalars = np.empty(7)
-    scalars[0] = low_at
-    scalars[1] = empty_at
-    scalars[2] = pump_at
-    scalars[3] = filled
-    scalars[4] = aspirated
-    scalars[5] = w
-    scalars[6] = v
-    return nbp, nev, OK, scalars
+
+@njit(cache=True)
+def simulate_sized(sess, pump, cond, work):
+    """:func:`simulate_pump`, growing ``work`` until everything fits: (outcome, work used)."""
+    while True:
+        out = simulate_pump(sess, pump, cond, work)
+        if out.status == OK:
+            return out, work
+        work = grown(work)

@@ -92,81 +92,95 @@ def max_window(t, f, width, rtol):
 
 
 @njit(cache=True)
-def max_window_sweep_columns(t, f, width, out):
+def max_window_sweep_columns(t, f, m, width, out):
     """The same suprema as :func:`max_window` (without the starts) for every column of ``f``
-    (m x n) at once, into ``out`` (n,), in one linear sweep. Used by the Monte-Carlo runs.
+    over its first ``m`` rows, into ``out`` (n_columns,), in one linear sweep shared by all
+    columns. Used by the Monte-Carlo runs.
 
-    The candidate windows [t_i, t_i + w) and [t_i - w, t_i) are visited in increasing order of
-    their moving end, so each limit of F is found by a pointer that only moves forward: O(m)
-    instead of O(m log m). The slopes of the segments and the runs of equal times (jumps) are
-    computed once; candidates that cannot be a local maximum are skipped.
+    The knots p (distinct times) are visited in order; the candidate windows [p, p + w) and
+    [p - w, p) have moving ends p + w and p - w that only increase, so two pointers find
+    F⁻ and F⁺ there in O(m) overall. Only a local maximum of G can be its supremum: where F
+    does not jump at p, a window starting at p can be one only if a slope of F increases at
+    p, and a window ending at p only if one decreases (the slopes of G on either side of the
+    candidate differ by that change); elsewhere G is linear through the candidate. The
+    candidate is evaluated for every column at once when any column needs it.
     """
-    m = t.shape[0]
     nd = f.shape[1]
+    for d in range(nd):
+        out[d] = 0.0  # F is non-decreasing: every window holds at least 0
     if m == 0:
-        for d in range(nd):
-            out[d] = 0.0
         return
-    first = np.empty(m, np.int64)  # first row of the run of equal times holding row i
-    last = np.empty(m, np.int64)
-    for i in range(m):
-        first[i] = first[i - 1] if i > 0 and t[i - 1] == t[i] else i
-    for i in range(m - 1, -1, -1):
-        last[i] = last[i + 1] if i + 1 < m and t[i + 1] == t[i] else i
-    slope = np.zeros((m, nd))  # slope of segment (k, k + 1)
-    for k in range(m - 1):
-        dt = t[k + 1] - t[k]
-        if dt > 0.0:
-            inv = 1.0 / dt
-            for d in range(nd):
-                slope[k, d] = (f[k + 1, d] - f[k, d]) * inv
     t0 = t[0]
     tl = t[m - 1]
-    for d in range(nd):
-        best = 0.0  # F is non-decreasing: every window holds at least 0
+    s_left = np.zeros(nd)
+    s_right = np.zeros(nd)
+    # pointers for the window ends x = p + w (a) and x = p - w (b): first index with t >= x
+    # (kl) and last index with t <= x (kr)
+    kla = 0
+    kra = -1
+    klb = 0
+    krb = -1
+    ip = 0
+    while ip < m:
+        p = t[ip]
+        jp = ip
+        while jp + 1 < m and t[jp + 1] == p:
+            jp += 1
+        jump = False
+        up = False
+        down = False
+        inv = 1.0 / (t[jp + 1] - p) if jp + 1 < m else 0.0
+        for d in range(nd):
+            if f[jp, d] != f[ip, d]:
+                jump = True
+            sr = (f[jp + 1, d] - f[jp, d]) * inv if jp + 1 < m else 0.0
+            s_right[d] = sr
+            if sr > s_left[d]:
+                up = True
+            elif sr < s_left[d]:
+                down = True
         for direction in range(2):
-            kl = 0  # first index with t >= x
-            kr = 0  # last index with t <= x
-            for i in range(m):
-                if first[i] != i:
-                    continue  # one window per distinct time: its first and last rows are used
-                ip = i
-                jp = last[i]
-                # Only a local maximum of G can be its supremum. Where F does not jump at p, a
-                # window starting at p can be one only if F's slope increases at p, and a window
-                # ending at p only if it decreases (the slopes of G left and right of the
-                # candidate differ by that change); where it does not change, G is linear
-                # through the candidate.
-                if f[jp, d] == f[ip, d]:
-                    s_left = slope[ip - 1, d] if ip > 0 else 0.0
-                    s_right = slope[jp, d] if jp + 1 < m else 0.0
-                    if direction == 0 and s_right <= s_left:
-                        continue
-                    if direction == 1 and s_right >= s_left:
-                        continue
-                p = t[i]
-                x = p + width if direction == 0 else p - width
-                while kl < m and t[kl] < x:
-                    kl += 1
-                while kr + 1 < m and t[kr + 1] <= x:
-                    kr += 1
-                # F⁻(x) and F⁺(x)
-                if x <= t0:
-                    fl = 0.0
-                elif kl >= m:
-                    fl = f[m - 1, d]
-                elif t[kl] == x:
-                    fl = f[kl, d]
+            if direction == 0:
+                if not (jump or up):
+                    continue
+                x = p + width
+                while kla < m and t[kla] < x:
+                    kla += 1
+                while kra + 1 < m and t[kra + 1] <= x:
+                    kra += 1
+                kl = kla
+                kr = kra
+            else:
+                if not (jump or down):
+                    continue
+                x = p - width
+                while klb < m and t[klb] < x:
+                    klb += 1
+                while krb + 1 < m and t[krb + 1] <= x:
+                    krb += 1
+                kl = klb
+                kr = krb
+            # F⁻(x) and F⁺(x): on a breakpoint the first and last rows there, else one
+            # interpolation between kr and kl = kr + 1 (both limits are equal)
+            inside = x > t0 and x < tl and t[kl] != x and t[kr] != x
+            frac = (x - t[kr]) / (t[kl] - t[kr]) if inside else 0.0
+            for d in range(nd):
+                if inside:
+                    fl = f[kr, d] + (f[kl, d] - f[kr, d]) * frac
+                    fr = fl
                 else:
-                    fl = f[kl - 1, d] + slope[kl - 1, d] * (x - t[kl - 1])
-                if x < t0:
-                    fr = 0.0
-                elif x >= tl:
-                    fr = f[m - 1, d]
-                elif t[kr] == x:
-                    fr = f[kr, d]
-                else:
-                    fr = f[kr, d] + slope[kr, d] * (x - t[kr])
+                    if x <= t0:
+                        fl = 0.0
+                    elif kl >= m:
+                        fl = f[m - 1, d]
+                    else:
+                        fl = f[kl, d]  # t[kl] == x
+                    if x < t0:
+                        fr = 0.0
+                    elif x >= tl:
+                        fr = f[m - 1, d]
+                    else:
+                        fr = f[kr, d]  # t[kr] == x
                 pl = f[ip, d] if p > t0 else 0.0
                 pr = f[jp, d]
                 if direction == 0:  # [p, x)
@@ -177,6 +191,8 @@ def max_window_sweep_columns(t, f, width, out):
                     gr = pr - fr
                 if gr > g:
                     g = gr
-                if g > best:
-                    best = g
-        out[d] = best
+                if g > out[d]:
+                    out[d] = g
+        for d in range(nd):
+            s_left[d] = s_right[d]
+        ip = jp + 1

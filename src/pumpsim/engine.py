@@ -2,22 +2,20 @@
 computed by the Numba kernel of ``kernels/pump.py`` (model: docs/SIMULATION.md).
 
 :func:`max_24h` gives each drug's exact maximum dose over all rolling 24 h windows
-(``kernels/window.py`` documents the algorithm).
+(``kernels/window.py`` documents the algorithm). Times are seconds since the first session.
 """
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from pumpsim.kernels.pump import OK, simulate_pump
+from pumpsim.kernels.pump import simulate_sized
+from pumpsim.kernels.structs import DAY, capacity, new_work
 from pumpsim.kernels.window import max_window
 
 from .lower import lower
 from .model import Table
 from .results import Scenario, SimResult
 
-WINDOW_DAYS = 1.0  # the rolling window of DOSE-MAX: 24 h
 PLATEAU_RTOL = 1e-9  # candidates this close to the maximum count as reaching it (earliest wins)
 
 
@@ -25,35 +23,24 @@ def _opt(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
 
-def _buffers(cap: int, n_drugs: int) -> tuple:
-    """Output and work buffers of the kernel, ``cap`` rows each."""
-    return (np.empty(cap), np.empty((cap, n_drugs)), np.empty(cap), np.empty(cap),
-            np.empty(cap), np.empty(cap, np.int64), np.empty(cap), np.empty(cap), np.empty(cap), np.empty(cap, np.int64))
-
-
 def simulate(table: Table, scenario: Scenario) -> SimResult:
     """Simulate one pump over the table's horizon."""
-    low = lower(table, scenario)
-    n_drugs = low.conc.shape[1]
-    # a first guess from the schedule; doubled until the kernel reports no overflow
-    cap = 64 + int(low.horizon * (8 + int(low.s_nsteps.max()) * 2)) + 4 * len(low.s_t) + 2 * len(low.requests)
-    while True:
-        buf = _buffers(cap, n_drugs)
-        nbp, nev, status, sc = simulate_pump(*low.args(), *buf)
-        if status == OK:
-            break
-        cap *= 2
-    bp_t, bp_dose, bp_v, bp_vest, ev_t, ev_code, ev_val = (b[:n] for b, n in zip(buf[:7], (nbp,) * 4 + (nev,) * 3))
-    return SimResult(drugs=table.drugs(), t=bp_t, dose=bp_dose, volume_true=bp_v, volume_estimate=bp_vest,
-                     low_alarm_at=_opt(sc[0]), empty_at=_opt(sc[1]), pump_alarm_at=_opt(sc[2]),
-                     filled=float(sc[3]), aspirated=float(sc[4]), delivered_volume=float(sc[5]),
-                     remaining=float(sc[6]), event_t=ev_t, event_code=ev_code, event_value=ev_val)
+    sess, pump, cond = lower(table, scenario)
+    work = new_work(capacity(sess, pump, len(cond.requests), len(cond.mod_start)), pump.conc.shape[1])
+    out, work = simulate_sized(sess, pump, cond, work)
+    nbp, nev = out.nbp, out.nev
+    return SimResult(drugs=table.drugs(), t=work.bp_t[:nbp], dose=work.bp_dose[:nbp], volume_true=work.bp_v[:nbp],
+                     volume_estimate=work.bp_vest[:nbp], low_alarm_at=_opt(out.low_alarm_at),
+                     empty_at=_opt(out.empty_at), pump_alarm_at=_opt(out.pump_alarm_at),
+                     filled=float(out.filled), aspirated=float(out.aspirated),
+                     delivered_volume=float(out.delivered_volume), remaining=float(out.remaining),
+                     event_t=work.ev_t[:nev], event_code=work.ev_code[:nev], event_value=work.ev_val[:nev])
 
 
 def max_24h(result: SimResult, horizon: float) -> dict[str, tuple[float, float]]:
-    """Each drug's maximum dose in any window [t, t + 24 h) and the start of the worst window."""
+    """Each drug's maximum dose in any window [t, t + 24 h) and the start of the worst window [s]."""
     out = {}
     for j, d in enumerate(result.drugs):
-        best, at = max_window(result.t, result.dose[:, j].copy(), WINDOW_DAYS, PLATEAU_RTOL)
+        best, at = max_window(result.t, result.dose[:, j].copy(), DAY, PLATEAU_RTOL)
         out[d] = (float(best), float(min(max(at, 0.0), horizon)))
     return out

@@ -1,65 +1,25 @@
-"""Lowering: a :class:`~pumpsim.model.Table` and a :class:`~pumpsim.results.Scenario` to the
-plain arrays the Numba kernel takes (``kernels/pump.py``), in base units.
+"""Lowering: a :class:`~pumpsim.model.Table` (and a :class:`~pumpsim.results.Scenario`) to the
+named records the Numba kernels take (``kernels/structs.py``): :data:`Sessions` and
+:data:`Pump` once per table, :data:`Conditions` per run. The one lowered representation of a
+table, used by :mod:`pumpsim.engine`, :mod:`pumpsim.montecarlo` and :mod:`pumpsim.plan`.
 
-Only sessions that take effect before the horizon are passed. A session's delay never moves
-it past the scheduled time of the next session, and the first session is never delayed
-(docs/SIMULATION.md §1).
+Units: the model's seconds stay seconds (float64 holding whole numbers where the table typed
+whole seconds); flow rates go from mL/day to mL/s here, and only here.
+
+Adding a session field: add it to ``Sessions`` in ``kernels/structs.py``, fill it in
+:func:`lower_table`, read it in ``kernels/pump.py`` (and in :mod:`pumpsim.reference`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from pumpsim.kernels.draws import cap_delays
+from pumpsim.kernels.structs import BOLUS_GREEDY, BOLUS_NONE, BOLUS_REQUESTS, DAY, Conditions, Pump, Sessions
 
 from .model import Table
 from .results import Scenario
 
-BOLUS_MODES = {"none": 0, "greedy": 1, "requests": 2}
-
-
-@dataclass
-class Lowered:
-    """The kernel's positional arguments, by name (see ``kernels.pump.simulate_pump``)."""
-
-    s_t: np.ndarray
-    s_refill: np.ndarray
-    s_volume: np.ndarray
-    s_mix: np.ndarray
-    s_nsteps: np.ndarray
-    s_starts: np.ndarray
-    s_rates: np.ndarray
-    s_bolus: np.ndarray
-    s_bvol: np.ndarray
-    s_block: np.ndarray
-    s_bmax: np.ndarray
-    s_bdur: np.ndarray
-    conc: np.ndarray
-    clock0: float
-    horizon: float
-    factor: float
-    low_alarm: float
-    dead_volume: float
-    bolus_mode: int
-    requests: np.ndarray
-    mod_start: np.ndarray
-    mod_end: np.ndarray
-    mod_factor: np.ndarray
-
-    def args(self) -> tuple:
-        return tuple(getattr(self, f) for f in self.__dataclass_fields__)
-
-
-def effective_times(table: Table, delays: np.ndarray | None) -> np.ndarray:
-    """Instant each session takes effect [day]: scheduled time plus its delay, capped."""
-    sched = np.array([s.t for s in table.sessions], dtype=np.float64)
-    if delays is None:
-        return sched
-    eff = sched.copy()
-    for i in range(1, len(sched)):
-        eff[i] = sched[i] + max(float(delays[i]), 0.0)
-        if i + 1 < len(sched) and eff[i] > sched[i + 1]:
-            eff[i] = sched[i + 1]
-    return eff
+BOLUS_MODES = {"none": BOLUS_NONE, "greedy": BOLUS_GREEDY, "requests": BOLUS_REQUESTS}
 
 
 def mixes(table: Table) -> tuple[list[tuple], np.ndarray]:
@@ -76,44 +36,67 @@ def mixes(table: Table) -> tuple[list[tuple], np.ndarray]:
     return seen, conc
 
 
-def lower(table: Table, scenario: Scenario) -> Lowered:
-    eff = effective_times(table, scenario.session_delays)
-    keep = [i for i in range(len(table.sessions)) if eff[i] < table.horizon and i not in scenario.skipped]
-    n = len(keep)
-    kmax = max(len(table.programs[i].steps) for i in keep)
+def lower_table(table: Table) -> tuple[Sessions, Pump]:
+    """The table's sessions (every one, in time order) and its pump, as kernel records."""
+    n = len(table.sessions)
+    kmax = max(len(p.steps) for p in table.programs)
     seen, conc = mixes(table)
-    ar = {name: np.zeros(n, dtype) for name, dtype in (
-        ("s_refill", np.int64), ("s_volume", np.float64), ("s_mix", np.int64), ("s_nsteps", np.int64),
-        ("s_bolus", np.int64), ("s_bvol", np.float64), ("s_block", np.float64), ("s_bmax", np.int64),
-        ("s_bdur", np.float64))}
+    refill = np.zeros(n, np.int64)
+    volume = np.zeros(n)
+    mix = np.zeros(n, np.int64)
+    nsteps = np.zeros(n, np.int64)
     starts = np.zeros((n, kmax))
     rates = np.zeros((n, kmax))
+    bolus = np.zeros(n, np.int64)
+    bvol = np.zeros(n)
+    block = np.zeros(n)
+    bmax = np.zeros(n, np.int64)
+    bdur = np.zeros(n)
     mix_now = -1
-    for row, i in enumerate(keep):
-        sess, prog = table.sessions[i], table.programs[i]
+    for i, (sess, prog) in enumerate(zip(table.sessions, table.programs)):
         if sess.refill is not None:
-            ar["s_refill"][row] = 1
-            ar["s_volume"][row] = sess.refill.volume
+            refill[i] = 1
+            volume[i] = sess.refill.volume
             mix_now = seen.index(sess.refill.mix)
-        ar["s_mix"][row] = mix_now
-        ar["s_nsteps"][row] = len(prog.steps)
+        mix[i] = mix_now
+        nsteps[i] = len(prog.steps)
         for k, st in enumerate(prog.steps):
-            starts[row, k] = st.start
-            rates[row, k] = st.rate
+            starts[i, k] = st.start
+            rates[i, k] = st.rate / DAY  # mL/day -> mL/s
         if prog.bolus is not None:
             b = prog.bolus
-            ar["s_bolus"][row] = 1
-            ar["s_bvol"][row] = b.volume
-            ar["s_block"][row] = b.lockout
-            ar["s_bmax"][row] = b.max_per_24h
-            ar["s_bdur"][row] = b.duration
-    mods = np.zeros((0, 3)) if scenario.modifiers is None else np.asarray(scenario.modifiers, dtype=np.float64).reshape(-1, 3)
+            bolus[i] = 1
+            bvol[i] = b.volume
+            block[i] = b.lockout
+            bmax[i] = b.max_per_24h
+            bdur[i] = b.duration
+    sess = Sessions(np.array([s.t for s in table.sessions], dtype=np.float64), refill, volume, mix, nsteps,
+                    starts, rates, bolus, bvol, block, bmax, bdur)
     low = table.device.low_alarm
-    return Lowered(
-        s_t=np.ascontiguousarray(eff[keep]), s_starts=starts, s_rates=rates, conc=conc,
-        clock0=float(table.clock0), horizon=float(table.horizon), factor=float(scenario.accuracy_factor),
-        low_alarm=float("nan") if low is None else float(low.value), dead_volume=table.device.dead_volume_mL,
-        bolus_mode=BOLUS_MODES[scenario.bolus],
-        requests=np.ascontiguousarray(scenario.request_times, dtype=np.float64) if scenario.bolus == "requests" else np.empty(0),
-        mod_start=np.ascontiguousarray(mods[:, 0]), mod_end=np.ascontiguousarray(mods[:, 1]),
-        mod_factor=np.ascontiguousarray(mods[:, 2]), **ar)
+    pump = Pump(conc, float(table.clock0), float(table.horizon),
+                float("nan") if low is None else float(low.value), table.device.dead_volume_mL)
+    return sess, pump
+
+
+def conditions(sess: Sessions, scenario: Scenario) -> Conditions:
+    """A scenario's conditions for the kernel (delays capped by the kernels' one rule)."""
+    n = sess.t.shape[0]
+    t_eff = np.empty(n)
+    delays = np.zeros(n) if scenario.session_delays is None else np.asarray(scenario.session_delays, dtype=np.float64)
+    cap_delays(sess.t, delays, t_eff)
+    skip = np.zeros(n, np.int64)
+    skip[list(scenario.skipped)] = 1
+    if scenario.session_factors is not None:
+        factor = np.asarray(scenario.session_factors, dtype=np.float64).copy()
+    else:
+        factor = np.full(n, float(scenario.accuracy_factor))
+    mods = np.zeros((0, 3)) if scenario.modifiers is None else np.asarray(scenario.modifiers, dtype=np.float64).reshape(-1, 3)
+    requests = (np.ascontiguousarray(scenario.request_times, dtype=np.float64) if scenario.bolus == "requests"
+                else np.empty(0))
+    return Conditions(t_eff, skip, factor, BOLUS_MODES[scenario.bolus], requests,
+                      np.ascontiguousarray(mods[:, 0]), np.ascontiguousarray(mods[:, 1]), np.ascontiguousarray(mods[:, 2]))
+
+
+def lower(table: Table, scenario: Scenario) -> tuple[Sessions, Pump, Conditions]:
+    sess, pump = lower_table(table)
+    return sess, pump, conditions(sess, scenario)

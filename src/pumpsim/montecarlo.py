@@ -20,7 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .lower import lower
+from pumpsim.kernels.draws import Variation
+from pumpsim.kernels.montecarlo import Outputs
+from pumpsim.kernels.structs import DAY, Pump, Sessions
+
+from .lower import lower_table
 from .model import Profile, Table
 from .results import Scenario
 from .rules import RTOL
@@ -33,7 +37,7 @@ FAN_POINTS = 241  # instants of the fan chart, evenly over [0, horizon] (both en
 FAN_BINS = 500  # volume bins of the fan chart over [0, reservoir] (0.04 mL for 20 mL)
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
-DAYS_PER_YEAR = 365.25  # rates given per year (MRI stalls, fevers)
+YEAR = 365.25 * DAY  # [s]: rates given per year (MRI stalls, fevers)
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -112,7 +116,7 @@ class Proportion:
 class FanData:
     """The true reservoir volume over the runs at a grid of instants (the fan chart)."""
 
-    t: np.ndarray  # the grid: FAN_POINTS instants evenly over [0, horizon] [day]
+    t: np.ndarray  # the grid: FAN_POINTS instants evenly over [0, horizon] [s]
     counts: np.ndarray  # (instants, FAN_BINS) runs per volume bin over [lo, hi]
     lo: float  # [mL]
     hi: float  # [mL], the reservoir's capacity
@@ -160,20 +164,21 @@ class MonteCarlo:
     runs: int
     seed: int
     p_empty: Proportion
-    empty_before: list[tuple[int, float, Proportion]]  # (session index, scheduled instant [day], P(dry in the period before it))
+    empty_before: list[tuple[int, float, Proportion]]  # (session index, scheduled instant [s], P(dry in the period before it))
     p_over_hard: dict[str, Proportion]
     residual: dict[int, Histogram]  # session index -> volume left just before that refill [mL]
-    time_to_empty: Histogram  # [day], runs that ran dry
+    time_to_empty: Histogram  # [s], runs that ran dry
     max24: dict[str, Histogram]  # drug -> max rolling 24 h dose [dose unit]
     factor: Histogram
     fan: FanData | None = None  # the true volume over time (not in the risk JSON)
 
     def risk_json(self, table: Table) -> dict:
         """The ``risk`` object of FORMAT.md §3, extended with intervals and distributions."""
-        def qs(h: Histogram) -> dict | None:
+        def qs(h: Histogram, scale: float = 1.0) -> dict | None:
             if h.n == 0:
                 return None
-            return {f"p{int(q * 100):02d}": h.quantile(q) for q in QUANTILES} | {"runs": h.n, "resolution": h.bin_width}
+            return ({f"p{int(q * 100):02d}": h.quantile(q) / scale for q in QUANTILES}
+                    | {"runs": h.n, "resolution": h.bin_width / scale})
 
         return {
             "runs": self.runs,
@@ -186,72 +191,55 @@ class MonteCarlo:
                                     for s, t, pr in self.empty_before],
             "reservoir_before_refill_mL": [{"session": s, "refill_at": table.iso(table.sessions[s - 1].t),
                                             "quantiles": qs(h)} for s, h in self.residual.items()],
-            "time_to_empty_days": qs(self.time_to_empty),
+            "time_to_empty_days": qs(self.time_to_empty, DAY),
             "max_24h_dose": {d: qs(h) for d, h in self.max24.items()},
         }
 
 
-@dataclass(frozen=True)
-class Variation:
-    """The variability actually used (the table's, with command-line overrides), base units."""
-
-    acc_on: bool = False
-    acc_mean: float = 0.0
-    acc_sd: float = 0.0
-    acc_clip: float = 1.0
-    req_per_day: float = 0.0
-    delay_on: bool = False
-    delay_low: float = 0.0
-    delay_high: float = 0.0
-    delay_values: tuple[float, ...] = ()  # discrete delays [day] (empty: uniform on [low, high])
-    delay_p: tuple[float, ...] = ()
-    hourly: tuple[float, ...] = (1.0,) * 24  # request weights per wall-clock hour, mean 1
-    miss_p: float = 0.0
-    stall_per_day: float = 0.0
-    stall_low: float = 0.0
-    stall_high: float = 0.0
-    fever_per_day: float = 0.0
-    fever_low: float = 0.0
-    fever_high: float = 0.0
-    fever_factor: float = 1.0
-
-    @staticmethod
-    def of(table: Table) -> Variation:
-        v = table.variability
-        if v is None:
-            return Variation()
-        kw: dict = {}
-        if v.pump_accuracy is not None:
-            p = v.pump_accuracy.params
-            # without a clip the tolerance of the device bounds the factor
-            kw.update(acc_on=True, acc_mean=p.get("mean", 0.0), acc_sd=p["sd"],
-                      acc_clip=p.get("clip", float(table.device.accuracy.value)))
-        if v.bolus_requests is not None:
-            kw["req_per_day"] = v.bolus_requests.params["per_day"]
-        if v.refill_delay is not None and v.refill_delay.dist == "uniform":
-            kw.update(delay_on=True, delay_low=v.refill_delay.params["low"], delay_high=v.refill_delay.params["high"])
-        elif v.refill_delay is not None:
-            kw.update(delay_on=True, delay_values=v.refill_delay.params["values"], delay_p=v.refill_delay.params["p"])
-        if v.hourly is not None:
-            mean = sum(v.hourly) / 24.0
-            kw["hourly"] = tuple(w / mean for w in v.hourly)
-        if v.missed_refill is not None:
-            kw["miss_p"] = v.missed_refill.params["p"]
-        if v.mri_stalls is not None:
-            p = v.mri_stalls.params
-            kw.update(stall_per_day=p["per_year"] / DAYS_PER_YEAR, stall_low=p["recovery_low"], stall_high=p["recovery_high"])
-        if v.fever is not None:
-            p = v.fever.params
-            kw.update(fever_per_day=p["per_year"] / DAYS_PER_YEAR, fever_low=p["duration_low"],
-                      fever_high=p["duration_high"], fever_factor=1.0 + p["flow_increase"])
+def variation(table: Table) -> Variation:
+    """The table's ``[variability]`` lowered for the kernels (``kernels/draws.py``): durations
+    in seconds, Poisson rates per second. Absent sources are absent (FORMAT.md §1)."""
+    v = table.variability
+    kw: dict = dict(acc_on=False, acc_mean=0.0, acc_sd=0.0, acc_clip=1.0, acc_per_refill=False, req_rate=0.0,
+                    hourly=np.ones(24), delay_on=False, delay_low=0.0, delay_high=0.0, delay_values=np.empty(0),
+                    delay_cum=np.empty(0), miss_p=0.0, stall_rate=0.0, stall_low=0.0, stall_high=0.0,
+                    fever_rate=0.0, fever_low=0.0, fever_high=0.0, fever_factor=1.0)
+    if v is None:
         return Variation(**kw)
+    if v.pump_accuracy is not None:
+        p = v.pump_accuracy.params
+        # without a clip the tolerance of the device bounds the factor
+        kw.update(acc_on=True, acc_mean=float(p.get("mean", 0.0)), acc_sd=float(p["sd"]),
+                  acc_clip=float(p.get("clip", float(table.device.accuracy.value))),
+                  acc_per_refill=getattr(v.pump_accuracy, "per", "run") == "refill")
+    if v.bolus_requests is not None:
+        kw["req_rate"] = float(v.bolus_requests.params["per_day"]) / DAY
+    if v.refill_delay is not None and v.refill_delay.dist == "uniform":
+        kw.update(delay_on=True, delay_low=float(v.refill_delay.params["low"]), delay_high=float(v.refill_delay.params["high"]))
+    elif v.refill_delay is not None:
+        kw.update(delay_on=True, delay_values=np.array(v.refill_delay.params["values"], dtype=np.float64),
+                  delay_cum=np.cumsum(np.array(v.refill_delay.params["p"], dtype=np.float64)))
+    if v.hourly is not None:
+        w = np.array(v.hourly, dtype=np.float64)
+        kw["hourly"] = w / w.mean()
+    if v.missed_refill is not None:
+        kw["miss_p"] = float(v.missed_refill.params["p"])
+    if v.mri_stalls is not None:
+        p = v.mri_stalls.params
+        kw.update(stall_rate=p["per_year"] / YEAR, stall_low=float(p["recovery_low"]), stall_high=float(p["recovery_high"]))
+    if v.fever is not None:
+        p = v.fever.params
+        kw.update(fever_rate=p["per_year"] / YEAR, fever_low=float(p["duration_low"]),
+                  fever_high=float(p["duration_high"]), fever_factor=1.0 + p["flow_increase"])
+    return Variation(**kw)
 
 
 @dataclass
 class Plan:
     """Everything a chunk of runs needs, picklable (sent as is to Dask workers)."""
 
-    kernel_args: tuple  # the lowered table, in the kernel's order
+    sessions: Sessions  # the lowered table
+    pump: Pump
     variation: Variation
     seed: int
     n_sess: int
@@ -259,7 +247,7 @@ class Plan:
     refill_rows: list[int]
     hard: dict[str, float | None]
     ranges: dict[str, tuple[float, float]]  # histogram ranges by name
-    grid: np.ndarray  # instants of the fan chart [day]
+    grid: np.ndarray  # instants of the fan chart [s]
 
 
 @dataclass
@@ -279,38 +267,29 @@ class ChunkSummary:
                             {k: self.hist[k] + other.hist[k] for k in self.hist})
 
 
-def per_run(plan: Plan, first: int, n: int) -> dict[str, np.ndarray]:
-    """The per-run numbers of runs first .. first + n - 1 (on this process's threads).
+def new_outputs(plan: Plan, n: int) -> Outputs:
+    """Empty per-run outputs for ``n`` runs (``kernels/montecarlo.Outputs``)."""
+    return Outputs(np.empty(n), np.empty(n), np.empty(n), np.empty((n, len(plan.drugs))),
+                   np.full((n, plan.n_sess), np.nan), np.zeros((n, plan.n_sess + 1), np.int8),
+                   np.empty((n, len(plan.grid))))
 
-    Keys: ``factor`` (accuracy factor drawn), ``empty`` and ``low`` (first instant the true
-    volume is empty / at or under the low alarm [day], NaN if never), ``max24`` (runs x drugs,
-    [dose unit]), ``residual`` (runs x sessions, true volume just before each refill [mL]),
-    ``dry`` (runs x (sessions + 1), 1 where the pump ran dry before that refill) and ``fan``
-    (runs x instants, the true volume at the instants ``plan.grid`` [mL]).
-    """
+
+def per_run(plan: Plan, first: int, n: int) -> Outputs:
+    """The per-run numbers of runs first .. first + n - 1 (on this process's threads), named as
+    ``kernels/montecarlo.Outputs`` says (instants in seconds)."""
     from pumpsim.kernels.montecarlo import run_chunk
 
-    v = plan.variation
-    nd = len(plan.drugs)
-    out = {"factor": np.empty(n), "empty": np.empty(n), "low": np.empty(n), "max24": np.empty((n, nd)),
-           "residual": np.empty((n, plan.n_sess)), "dry": np.empty((n, plan.n_sess + 1), np.int8),
-           "fan": np.empty((n, len(plan.grid)))}
-    run_chunk(first, n, plan.seed, *plan.kernel_args, v.acc_on, v.acc_mean, v.acc_sd, v.acc_clip,
-              v.req_per_day, v.delay_on, v.delay_low, v.delay_high, np.array(v.delay_values, dtype=np.float64),
-              np.cumsum(np.array(v.delay_p, dtype=np.float64)), np.array(v.hourly, dtype=np.float64),
-              v.miss_p, v.stall_per_day, v.stall_low, v.stall_high, v.fever_per_day, v.fever_low, v.fever_high,
-              v.fever_factor, plan.grid, out["factor"], out["empty"], out["low"], out["max24"], out["residual"],
-              out["dry"], out["fan"])
+    out = new_outputs(plan, n)
+    run_chunk(first, n, plan.seed, plan.sessions, plan.pump, plan.variation, plan.grid, out)
     return out
 
 
 def run_summary(plan: Plan, first: int, n: int) -> ChunkSummary:
     """Runs first .. first + n - 1 folded into counts (on this process's threads)."""
-    o = per_run(plan, first, n)
-    return summarize(plan, n, o["factor"], o["empty"], o["max24"], o["residual"], o["dry"], o["fan"])
+    return summarize(plan, per_run(plan, first, n))
 
 
-def summarize(plan: Plan, n: int, out_factor, out_empty, out_max24, out_res, out_dry, out_fan) -> ChunkSummary:
+def summarize(plan: Plan, o: Outputs) -> ChunkSummary:
     """Fold the per-run numbers of a chunk into counts and histogram counts."""
     hist = {}
 
@@ -319,69 +298,30 @@ def summarize(plan: Plan, n: int, out_factor, out_empty, out_max24, out_res, out
         h.add(x)
         hist[name] = h.counts
 
-    add("time_to_empty", out_empty)
-    add("factor", out_factor)
+    add("time_to_empty", o.empty)
+    add("factor", o.factor)
     n_over = {}
     for j, d in enumerate(plan.drugs):
-        add(f"max24:{d}", out_max24[:, j])
+        add(f"max24:{d}", o.max24[:, j])
         lim = plan.hard[d]
-        n_over[d] = 0 if lim is None else int(np.sum(out_max24[:, j] > lim * (1.0 + RTOL)))
+        n_over[d] = 0 if lim is None else int(np.sum(o.max24[:, j] > lim * (1.0 + RTOL)))
     for i in plan.refill_rows:
-        add(f"residual:{i}", out_res[:, i])
-    hist["fan"] = fan_counts(out_fan, *plan.ranges["fan"])
-    return ChunkSummary(n, int(np.sum(~np.isnan(out_empty))),
-                        [int(out_dry[:, i].sum()) for i in plan.refill_rows], n_over, hist)
+        add(f"residual:{i}", o.residual[:, i])
+    hist["fan"] = fan_counts(o.fan, *plan.ranges["fan"])
+    return ChunkSummary(len(o.factor), int(np.sum(~np.isnan(o.empty))),
+                        [int(o.dry[:, i].sum()) for i in plan.refill_rows], n_over, hist)
 
 
-def draw_run(plan: Plan, run: int) -> tuple[Scenario, np.ndarray, list[int]]:
-    """The draws of one run exactly as ``kernels/montecarlo.one_run`` makes them, in Python:
-    the scenario for the reference engine, the effective session instants and the sessions kept."""
-    from pumpsim.kernels.montecarlo import draw_episodes, draw_requests, merge_episodes
-    from pumpsim.kernels.rng import normal, stream, uniform
+def draw_run(plan: Plan, run: int) -> Scenario:
+    """The conditions of one run, drawn by the kernels' own routine (``kernels/draws.py``), as a
+    :class:`Scenario` for the reference engine."""
+    from pumpsim.kernels.draws import draw_conditions
 
-    v = plan.variation
-    s_t, s_refill = plan.kernel_args[0], plan.kernel_args[1]
-    horizon, clock0 = plan.kernel_args[14], plan.kernel_args[13]
-    n = len(s_t)
-    s = stream(plan.seed, run)
-    factor = 1.0
-    if v.acc_on:
-        x = min(max(v.acc_mean + v.acc_sd * normal(s), -v.acc_clip), v.acc_clip)
-        factor = 1.0 + x
-    eff = s_t.copy()
-    delays = np.zeros(n)
-    if v.delay_on:
-        cum = np.cumsum(np.array(v.delay_p, dtype=np.float64))
-        for i in range(1, n):
-            if s_refill[i] == 1:
-                u = uniform(s)
-                if not v.delay_values:
-                    d = v.delay_low + (v.delay_high - v.delay_low) * u
-                else:
-                    j = 0
-                    while j + 1 < len(v.delay_values) and u >= cum[j]:
-                        j += 1
-                    d = v.delay_values[j]
-                delays[i] = d
-                eff[i] = s_t[i] + d
-                if i + 1 < n and eff[i] > s_t[i + 1]:
-                    eff[i] = s_t[i + 1]
-    skipped = []
-    if v.miss_p > 0.0:
-        for i in range(1, n):
-            if s_refill[i] == 1 and uniform(s) < v.miss_p:
-                skipped.append(i)
-    kept = [i for i in range(n) if i not in skipped and eff[i] < horizon]
-    hourly = np.array(v.hourly, dtype=np.float64)
-    requests = draw_requests(s, v.req_per_day, horizon, hourly, clock0) if v.req_per_day > 0.0 else np.empty(0)
-    cap = 16 + int(4.0 * (v.stall_per_day + v.fever_per_day) * horizon)
-    m_s, m_e, m_f = np.empty(cap), np.empty(cap), np.empty(cap)
-    k = draw_episodes(s, v.stall_per_day, v.stall_low, v.stall_high, 0.0, horizon, m_s, m_e, m_f, 0)
-    k = draw_episodes(s, v.fever_per_day, v.fever_low, v.fever_high, v.fever_factor, horizon, m_s, m_e, m_f, k)
-    ms, me, mf = merge_episodes(m_s, m_e, m_f, k)
-    scenario = Scenario(factor, "requests" if v.req_per_day > 0.0 else "none", requests, delays,
-                        np.stack([ms, me, mf], axis=1) if len(ms) else None, tuple(skipped))
-    return scenario, eff, kept
+    c = draw_conditions(plan.seed, run, plan.sessions, plan.pump, plan.variation)
+    mods = np.stack([c.mod_start, c.mod_end, c.mod_factor], axis=1) if len(c.mod_start) else None
+    return Scenario(float(c.factor[0]), "requests" if plan.variation.req_rate > 0.0 else "none", c.requests,
+                    c.t_eff - plan.sessions.t, mods, tuple(int(i) for i in np.flatnonzero(c.skip)),
+                    c.factor.copy() if plan.variation.acc_per_refill else None)
 
 
 def run_summary_reference(plan: Plan, table: Table, first: int, n: int) -> ChunkSummary:
@@ -389,49 +329,49 @@ def run_summary_reference(plan: Plan, table: Table, first: int, n: int) -> Chunk
     from . import reference
     from .results import EV_EMPTY
 
-    nd = len(plan.drugs)
-    n_sess = plan.n_sess
-    out_factor, out_empty = np.empty(n), np.empty(n)
-    out_max24, out_res = np.empty((n, nd)), np.full((n, n_sess), np.nan)
-    out_dry = np.zeros((n, n_sess + 1), np.int8)
-    out_fan = np.empty((n, len(plan.grid)))
-    s_refill = plan.kernel_args[1]
+    o = new_outputs(plan, n)
+    s_refill = plan.sessions.refill
+    horizon = plan.pump.horizon
     for row in range(n):
-        sc, eff, kept = draw_run(plan, first + row)
+        sc = draw_run(plan, first + row)
+        eff = plan.sessions.t + sc.session_delays
         r = reference.simulate(table, sc)
-        out_factor[row] = sc.accuracy_factor
-        out_empty[row] = np.nan if r.empty_at is None else r.empty_at
-        out_fan[row] = sample_volume(r.t, r.volume_true, plan.grid)
+        o.factor[row] = sc.accuracy_factor
+        o.empty[row] = np.nan if r.empty_at is None else r.empty_at
+        o.low[row] = np.nan if r.low_alarm_at is None else r.low_alarm_at
+        o.fan[row] = sample_volume(r.t, r.volume_true, plan.grid)
         mx = reference.max_24h(r, table.horizon)
         for j, d in enumerate(plan.drugs):
-            out_max24[row, j] = mx[d][0]
-        refills = [i for i in kept if i > 0 and s_refill[i] == 1]
+            o.max24[row, j] = mx[d][0]
+        refills = [i for i in range(1, plan.n_sess)
+                   if s_refill[i] == 1 and i not in sc.skipped and eff[i] < horizon]
         for i in refills:
             k = int(np.searchsorted(r.t, eff[i], side="left"))
             if k < len(r.t):
-                out_res[row, i] = r.volume_true[k]
+                o.residual[row, i] = r.volume_true[k]
         for t_e in r.event_t[r.event_code == EV_EMPTY]:
-            nxt = next((i for i in refills if eff[i] > t_e), n_sess)
-            out_dry[row, nxt] = 1
-    return summarize(plan, n, out_factor, out_empty, out_max24, out_res, out_dry, out_fan)
+            nxt = next((i for i in refills if eff[i] > t_e), plan.n_sess)
+            o.dry[row, nxt] = 1
+    return summarize(plan, o)
 
 
 def make_plan(table: Table, profile: Profile, seed: int, worst_max: dict[str, float] | None) -> Plan:
-    v = Variation.of(table)
-    low = lower(table, Scenario.nominal())
-    n_sess = len(low.s_t)
+    var = variation(table)
+    sess, pump = lower_table(table)
+    n_sess = len(sess.t)
     drugs = table.drugs()
-    refill_rows = [i for i in range(1, n_sess) if low.s_refill[i] == 1]
+    refill_rows = [i for i in range(1, n_sess) if sess.refill[i] == 1 and sess.t[i] < pump.horizon]
     if worst_max is None:  # the histogram of 24 h doses spans up to the worst case
         from . import engine
 
         worst = engine.simulate(table, Scenario.worst(float(table.device.accuracy.value)))
         worst_max = {d: m for d, (m, _) in engine.max_24h(worst, table.horizon).items()}
     # a clip wider than the device tolerance can exceed the worst case: widen by that ratio
-    widen = max(1.0, (1.0 + v.acc_mean + v.acc_clip) / (1.0 + float(table.device.accuracy.value))) if v.acc_on else 1.0
+    widen = (max(1.0, (1.0 + var.acc_mean + var.acc_clip) / (1.0 + float(table.device.accuracy.value)))
+             if var.acc_on else 1.0)
     ranges: dict[str, tuple[float, float]] = {
-        "time_to_empty": (0.0, table.horizon),
-        "factor": (1.0 - v.acc_clip, 1.0 + v.acc_clip) if v.acc_on else (0.0, 2.0),
+        "time_to_empty": (0.0, float(table.horizon)),
+        "factor": (1.0 - var.acc_clip, 1.0 + var.acc_clip) if var.acc_on else (0.0, 2.0),
     }
     for d in drugs:
         ranges[f"max24:{d}"] = (0.0, max(1e-9, worst_max.get(d, 0.0) * widen * 1.05))
@@ -442,11 +382,8 @@ def make_plan(table: Table, profile: Profile, seed: int, worst_max: dict[str, fl
     for d in drugs:
         lim = profile.limit(d, "daily_hard")
         hard[d] = None if lim is None else float(lim.value)
-    args = (low.s_t, low.s_refill, low.s_volume, low.s_mix, low.s_nsteps, low.s_starts, low.s_rates, low.s_bolus,
-            low.s_bvol, low.s_block, low.s_bmax, low.s_bdur, low.conc, low.clock0, low.horizon, low.low_alarm,
-            low.dead_volume)
-    return Plan(args, v, seed, n_sess, drugs, refill_rows, hard, ranges,
-                np.linspace(0.0, float(low.horizon), FAN_POINTS))
+    return Plan(sess, pump, var, seed, n_sess, drugs, refill_rows, hard, ranges,
+                np.linspace(0.0, float(pump.horizon), FAN_POINTS))
 
 
 def _chunks(runs: int, chunk: int) -> list[tuple[int, int]]:
@@ -498,7 +435,7 @@ def run(table: Table, profile: Profile, runs: int | None = None, seed: int | Non
     def hist(name: str) -> Histogram:
         return Histogram(*plan.ranges[name], counts=total.hist[name])
 
-    low_t = plan.kernel_args[0]
+    low_t = plan.sessions.t
     return MonteCarlo(
         runs=runs, seed=seed, p_empty=Proportion(total.n_empty, runs),
         empty_before=[(i + 1, float(low_t[i]), Proportion(total.n_before[k], runs))

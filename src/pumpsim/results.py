@@ -63,6 +63,9 @@ class Scenario:
         multiplied by factor on [start, end) (0 = an MRI stall, > 1 = fever on a constant-flow pump).
     skipped : tuple of int
         0-based indices of sessions that do not happen (a missed refill visit).
+    session_factors : numpy.ndarray or None
+        Accuracy factor in force from each session on (length = number of sessions), for a
+        pump whose accuracy changes at every refill; None: ``accuracy_factor`` throughout [-].
     """
 
     accuracy_factor: float = 1.0
@@ -71,6 +74,7 @@ class Scenario:
     session_delays: np.ndarray | None = None
     modifiers: np.ndarray | None = None
     skipped: tuple[int, ...] = ()
+    session_factors: np.ndarray | None = None
 
     @staticmethod
     def nominal() -> Scenario:

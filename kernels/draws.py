@@ -1,0 +1,187 @@
+"""The random draws of one Monte-Carlo run, compiled: the one place they are coded.
+
+Run ``r`` of a simulation with seed ``s`` draws from its own stream (``kernels/rng.py``), so
+its numbers depend on (s, r) only, never on the number of threads or the chunking. The
+Monte-Carlo kernel calls :func:`draw_conditions` for every run; the plain-Python reference
+path calls the same function through :mod:`pumpsim.montecarlo`, so both simulate the same
+draws.
+
+Draws of one run, in this order: the accuracy factor (normal, clipped), one delay per refill
+session after the first (uniform, or discrete values with their probabilities), one
+missed-refill trial per refill session after the first, the bolus request times (a Poisson
+process, thinned by the wall-clock hour weights), the MRI stalls, the fever episodes (Poisson
+starts, uniform lengths), and, when the accuracy varies per refill, one more factor per refill
+session after the first. An episode that starts before the previous one ends is dropped, so
+modifiers never overlap.
+
+Units: seconds [s]; rates of Poisson processes per second [1/s].
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+from .rng import exponential, normal, stream, uniform
+from .structs import BOLUS_NONE, BOLUS_REQUESTS, DAY, Conditions
+
+HOUR = 3600.0
+
+#: The variability of a table (its ``[variability]`` with command-line overrides), lowered.
+Variation = namedtuple("Variation", [
+    "acc_on",  # bool: draw an accuracy factor
+    "acc_mean", "acc_sd", "acc_clip",  # normal, clipped to +/- clip [fraction]
+    "acc_per_refill",  # bool: a new factor at every refill (else one per run)
+    "req_rate",  # bolus requests [1/s] (0: none)
+    "hourly",  # (24,) relative weights of the wall-clock hours, mean 1
+    "delay_on",  # bool
+    "delay_low", "delay_high",  # uniform refill delay [s]
+    "delay_values", "delay_cum",  # discrete delays [s] and cumulative probabilities (empty: uniform)
+    "miss_p",  # probability that a refill visit is missed
+    "stall_rate", "stall_low", "stall_high",  # MRI stalls [1/s], recovery uniform [s]
+    "fever_rate", "fever_low", "fever_high", "fever_factor",  # fever episodes [1/s], [s], [-]
+])
+
+
+@njit(cache=True)
+def cap_delays(t, delays, out):
+    """Effective session instants: scheduled plus delay, never past the next scheduled session
+    (the first session is never delayed). One rule for drawn and given delays."""
+    n = t.shape[0]
+    out[0] = t[0]
+    for i in range(1, n):
+        e = t[i] + (delays[i] if delays[i] > 0.0 else 0.0)
+        if i + 1 < n and e > t[i + 1]:
+            e = t[i + 1]
+        out[i] = e
+
+
+@njit(cache=True)
+def draw_requests(s, rate, horizon, hourly, clock0):
+    """Poisson request times on [0, horizon) [s], sorted. ``hourly`` (24 weights, mean 1)
+    makes the rate ``rate x hourly[h]`` in wall-clock hour h (thinning of a process at the
+    peak rate)."""
+    peak = 0.0
+    for h in range(24):
+        if hourly[h] > peak:
+            peak = hourly[h]
+    r = rate * peak
+    cap = int(r * horizon + 10.0 * np.sqrt(r * horizon + 1.0) + 16.0)
+    out = np.empty(cap)
+    n = 0
+    t = exponential(s, r)
+    while t < horizon:
+        y = (clock0 + t) % DAY
+        h = int(y / HOUR)
+        if h > 23:
+            h = 23
+        if uniform(s) * peak < hourly[h]:
+            if n == out.shape[0]:
+                bigger = np.empty(2 * out.shape[0])
+                bigger[:n] = out[:n]
+                out = bigger
+            out[n] = t
+            n += 1
+        t += exponential(s, r)
+    return out[:n]
+
+
+@njit(cache=True)
+def draw_episodes(s, rate, low, high, factor, horizon, starts, ends, factors, n):
+    """Append Poisson episodes on [0, horizon) of uniform length to the modifier rows."""
+    if rate <= 0.0:
+        return n
+    t = exponential(s, rate)
+    while t < horizon:
+        length = low + (high - low) * uniform(s)
+        if n < starts.shape[0]:
+            starts[n] = t
+            ends[n] = t + length
+            factors[n] = factor
+            n += 1
+        t += exponential(s, rate)
+    return n
+
+
+@njit(cache=True)
+def merge_episodes(starts, ends, factors, n):
+    """Sort episodes by start; one starting before the previous ends is dropped (no overlap)."""
+    order = np.argsort(starts[:n], kind="mergesort")
+    ms = np.empty(n)
+    me = np.empty(n)
+    mf = np.empty(n)
+    k = 0
+    last_end = -np.inf
+    for i in order:
+        if starts[i] >= last_end:
+            ms[k] = starts[i]
+            me[k] = ends[i]
+            mf[k] = factors[i]
+            last_end = ends[i]
+            k += 1
+    return ms[:k], me[:k], mf[:k]
+
+
+@njit(cache=True)
+def draw_factor(s, var):
+    x = var.acc_mean + var.acc_sd * normal(s)
+    if x > var.acc_clip:
+        x = var.acc_clip
+    elif x < -var.acc_clip:
+        x = -var.acc_clip
+    return 1.0 + x
+
+
+@njit(cache=True)
+def draw_conditions(seed, run, sess, pump, var):
+    """The conditions of run ``run``: session instants, missed visits, accuracy factors,
+    bolus requests and outflow modifiers (:class:`~kernels.structs.Conditions`)."""
+    s = stream(seed, run)
+    n = sess.t.shape[0]
+    horizon = pump.horizon
+    f0 = draw_factor(s, var) if var.acc_on else 1.0
+    delays = np.zeros(n)
+    if var.delay_on:
+        nv = var.delay_values.shape[0]
+        for i in range(1, n):
+            if sess.refill[i] == 1:
+                u = uniform(s)
+                if nv == 0:  # uniform on [low, high]
+                    delays[i] = var.delay_low + (var.delay_high - var.delay_low) * u
+                else:  # discrete: values with cumulative probabilities
+                    j = 0
+                    while j + 1 < nv and u >= var.delay_cum[j]:
+                        j += 1
+                    delays[i] = var.delay_values[j]
+    t_eff = np.empty(n)
+    cap_delays(sess.t, delays, t_eff)
+    skip = np.zeros(n, np.int64)
+    if var.miss_p > 0.0:
+        for i in range(1, n):
+            if sess.refill[i] == 1 and uniform(s) < var.miss_p:
+                skip[i] = 1
+    mode = BOLUS_NONE
+    if var.req_rate > 0.0:
+        requests = draw_requests(s, var.req_rate, horizon, var.hourly, pump.clock0)
+        mode = BOLUS_REQUESTS
+    else:
+        requests = np.empty(0)
+    cap_mod = 16 + int(4.0 * (var.stall_rate + var.fever_rate) * horizon)
+    m_s = np.empty(cap_mod)
+    m_e = np.empty(cap_mod)
+    m_f = np.empty(cap_mod)
+    n_mod = draw_episodes(s, var.stall_rate, var.stall_low, var.stall_high, 0.0, horizon, m_s, m_e, m_f, 0)
+    n_mod = draw_episodes(s, var.fever_rate, var.fever_low, var.fever_high, var.fever_factor, horizon,
+                          m_s, m_e, m_f, n_mod)
+    mod_start, mod_end, mod_factor = merge_episodes(m_s, m_e, m_f, n_mod)
+    factor = np.full(n, f0)
+    if var.acc_on and var.acc_per_refill:
+        f = f0
+        for i in range(1, n):
+            if sess.refill[i] == 1:
+                f = draw_factor(s, var)  # drawn for every refill, missed or not: streams stay aligned
+                if skip[i] == 1:
+                    f = factor[i - 1]
+            factor[i] = f
+    return Conditions(t_eff, skip, factor, mode, requests, mod_start, mod_end, mod_factor)
