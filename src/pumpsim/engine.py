@@ -14,15 +14,16 @@ from pumpsim.kernels.pump import OK, simulate_pump
 from pumpsim.kernels.window import max_window
 
 from .lower import lower
-from .model import Table
+from .model import DAY, Table
 from .results import Scenario, SimResult
 
-WINDOW_DAYS = 1.0  # the rolling window of DOSE-MAX: 24 h
+WINDOW = DAY  # the rolling window of DOSE-MAX: 24 h [s]
+_KERNEL_DAY = float(DAY)  # TEMPORARY (kernel v2 replaces this): the old kernel counts in days
 PLATEAU_RTOL = 1e-9  # candidates this close to the maximum count as reaching it (earliest wins)
 
 
 def _opt(x: float) -> float | None:
-    return None if math.isnan(x) else float(x)
+    return None if math.isnan(x) else float(x) * _KERNEL_DAY  # TEMPORARY (kernel v2 replaces this)
 
 
 def _buffers(cap: int, n_drugs: int) -> tuple:
@@ -44,6 +45,8 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
             break
         cap *= 2
     bp_t, bp_dose, bp_v, bp_vest, ev_t, ev_code, ev_val = (b[:n] for b, n in zip(buf[:7], (nbp,) * 4 + (nev,) * 3))
+    # TEMPORARY (kernel v2 replaces this): the kernel's days back to seconds
+    bp_t, ev_t = bp_t * _KERNEL_DAY, ev_t * _KERNEL_DAY
     return SimResult(drugs=table.drugs(), t=bp_t, dose=bp_dose, volume_true=bp_v, volume_estimate=bp_vest,
                      low_alarm_at=_opt(sc[0]), empty_at=_opt(sc[1]), pump_alarm_at=_opt(sc[2]),
                      filled=float(sc[3]), aspirated=float(sc[4]), delivered_volume=float(sc[5]),
@@ -51,9 +54,9 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
 
 
 def max_24h(result: SimResult, horizon: float) -> dict[str, tuple[float, float]]:
-    """Each drug's maximum dose in any window [t, t + 24 h) and the start of the worst window."""
+    """Each drug's maximum dose in any window [t, t + 24 h) and the start of the worst window [s]."""
     out = {}
     for j, d in enumerate(result.drugs):
-        best, at = max_window(result.t, result.dose[:, j].copy(), WINDOW_DAYS, PLATEAU_RTOL)
+        best, at = max_window(result.t, result.dose[:, j].copy(), float(WINDOW), PLATEAU_RTOL)
         out[d] = (float(best), float(min(max(at, 0.0), horizon)))
     return out

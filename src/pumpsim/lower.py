@@ -11,8 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import Table
+from .model import DAY, Table
 from .results import Scenario
+
+# TEMPORARY (kernel v2 replaces this): the model and scenarios are in seconds, the old kernel
+# takes float days; lower() divides every instant and duration by this.
+_KERNEL_DAY = float(DAY)
 
 BOLUS_MODES = {"none": 0, "greedy": 1, "requests": 2}
 
@@ -50,7 +54,7 @@ class Lowered:
 
 
 def effective_times(table: Table, delays: np.ndarray | None) -> np.ndarray:
-    """Instant each session takes effect [day]: scheduled time plus its delay, capped."""
+    """Instant each session takes effect [s]: scheduled time plus its delay, capped."""
     sched = np.array([s.t for s in table.sessions], dtype=np.float64)
     if delays is None:
         return sched
@@ -98,22 +102,25 @@ def lower(table: Table, scenario: Scenario) -> Lowered:
         ar["s_mix"][row] = mix_now
         ar["s_nsteps"][row] = len(prog.steps)
         for k, st in enumerate(prog.steps):
-            starts[row, k] = st.start
+            starts[row, k] = st.start / _KERNEL_DAY  # TEMPORARY (kernel v2 replaces this)
             rates[row, k] = st.rate
         if prog.bolus is not None:
             b = prog.bolus
             ar["s_bolus"][row] = 1
             ar["s_bvol"][row] = b.volume
-            ar["s_block"][row] = b.lockout
+            ar["s_block"][row] = b.lockout / _KERNEL_DAY  # TEMPORARY (kernel v2 replaces this)
             ar["s_bmax"][row] = b.max_per_24h
-            ar["s_bdur"][row] = b.duration
+            ar["s_bdur"][row] = b.duration / _KERNEL_DAY  # TEMPORARY (kernel v2 replaces this)
     mods = np.zeros((0, 3)) if scenario.modifiers is None else np.asarray(scenario.modifiers, dtype=np.float64).reshape(-1, 3)
+    mods = mods * np.array([1.0 / _KERNEL_DAY, 1.0 / _KERNEL_DAY, 1.0])  # TEMPORARY (kernel v2 replaces this)
     low = table.device.low_alarm
     return Lowered(
-        s_t=np.ascontiguousarray(eff[keep]), s_starts=starts, s_rates=rates, conc=conc,
-        clock0=float(table.clock0), horizon=float(table.horizon), factor=float(scenario.accuracy_factor),
+        # TEMPORARY (kernel v2 replaces this): instants and durations to float days
+        s_t=np.ascontiguousarray(eff[keep] / _KERNEL_DAY), s_starts=starts, s_rates=rates, conc=conc,
+        clock0=table.clock0 / _KERNEL_DAY, horizon=table.horizon / _KERNEL_DAY, factor=float(scenario.accuracy_factor),
         low_alarm=float("nan") if low is None else float(low.value), dead_volume=table.device.dead_volume_mL,
         bolus_mode=BOLUS_MODES[scenario.bolus],
-        requests=np.ascontiguousarray(scenario.request_times, dtype=np.float64) if scenario.bolus == "requests" else np.empty(0),
+        requests=(np.ascontiguousarray(np.asarray(scenario.request_times, dtype=np.float64) / _KERNEL_DAY)
+                  if scenario.bolus == "requests" else np.empty(0)),
         mod_start=np.ascontiguousarray(mods[:, 0]), mod_end=np.ascontiguousarray(mods[:, 1]),
         mod_factor=np.ascontiguousarray(mods[:, 2]), **ar)
