@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from pumpsim.errors import InputError
-from pumpsim.model import BOLUS_OFF
+from pumpsim.model import BOLUS_OFF, DAY, HOUR, MINUTE
 from pumpsim.tableio import read_table
 
 from .conftest import BASE, EXAMPLE, parse
@@ -30,16 +30,16 @@ def fields(text):
 def test_example_reads_into_base_units():
     table, profile = read_table(EXAMPLE)
     assert profile.name == "fr-ait-2020"
-    assert table.horizon == 60.0
+    assert table.horizon == 60 * DAY and type(table.horizon) is int
     s1, s2, s3, s4 = table.sessions
     assert s1.refill.mix_dict == {"morphine": 5.0, "ziconotide": 25.0}  # zic in mcg/mL
-    assert s2.t == pytest.approx(2 + 1 / 24, rel=1e-12)
+    assert s2.t == 2 * DAY + 1 * HOUR and type(s2.t) is int  # 2026-12-03T10:00 after 12-01T09:00
     p3 = table.programs[2]
     assert p3.bolus is None and s3.bolus is BOLUS_OFF
     assert p3.mean_rate == pytest.approx(0.15 * 8 / 24 + 0.25 * 16 / 24, rel=1e-12)
     assert table.programs[3].steps == p3.steps  # inherited across the refill
     assert table.programs[0].daily_dose("ziconotide") == pytest.approx(2.4, rel=1e-12)
-    assert table.clock0 == pytest.approx(9 / 24)
+    assert table.clock0 == 9 * HOUR
 
 
 def test_same_table_in_other_units_gives_the_same_model():
@@ -128,5 +128,24 @@ def test_syntax_errors_empty_and_non_utf8_files(tmp_path):
 
 def test_session_time_is_kept_to_the_second():
     t, _ = parse(BASE + GOOD_SESSION)
-    assert t.datetime_at(1.5) == dt.datetime(2026, 12, 2, 21, 0, 0)
+    assert t.datetime_at(36 * HOUR) == dt.datetime(2026, 12, 2, 21, 0, 0)
     assert t.iso(0.0) == "2026-12-01T09:00:00"
+
+
+def test_typed_durations_and_clock_times_are_exact_seconds():
+    t, _ = parse(BASE.replace('"30 day"', '"0.3 day"') + GOOD_SESSION.replace('rate = "0.5 mL/day"', (
+        'steps = [ { from = "00:00", rate = "0.5 mL/day" }, { from = "09:07", rate = "0.2 mL/day" } ]'))
+        + 'bolus = { volume = "10 uL", lockout = "0.1 h", max_per_24h = 3, duration = "1.5 min" }\n')
+    b = t.programs[0].bolus
+    assert (t.horizon, b.lockout, b.duration) == (25920, 360, 90)  # 0.3 x 86400, 0.1 x 3600, 1.5 x 60
+    assert all(type(x) is int for x in (t.horizon, b.lockout, b.duration))
+    assert [s.start for s in t.programs[0].steps] == [0, 9 * HOUR + 7 * MINUTE]
+    # the mean rate weighs each step by its share of the 86,400 s of a day
+    assert t.programs[0].mean_rate == pytest.approx(0.5 * 547 / 1440 + 0.2 * 893 / 1440, rel=1e-12)
+
+
+def test_a_session_time_with_a_fraction_of_a_second_is_an_input_error():
+    text = BASE + GOOD_SESSION.replace("2026-12-01T09:00:00", "2026-12-01T09:00:00.250")
+    probs = problems(text)
+    assert [p.field for p in probs] == ["session[1].at"]
+    assert "fraction of a second" in probs[0].message and "2026-12-01T09:00:00" in probs[0].fix

@@ -3,7 +3,8 @@ import math
 import pytest
 
 from pumpsim import units
-from pumpsim.units import QuantityError, parse_quantity
+from pumpsim.model import DAY, HOUR, MINUTE
+from pumpsim.units import QuantityError, format_duration, parse_duration, parse_quantity
 
 
 @pytest.mark.parametrize("text,dim,expected", [
@@ -14,10 +15,10 @@ from pumpsim.units import QuantityError, parse_quantity
     ("1 g/mL", units.CONCENTRATION, 1000.0),
     ("2.4 µg/day", units.DOSE_RATE, 2.4e-3),
     ("2.4 μg/day", units.DOSE_RATE, 2.4e-3),          # greek mu
-    ("6 h", units.TIME, 0.25),
-    ("90 min", units.TIME, 90 / 1440),
-    ("2 week", units.TIME, 14.0),
-    ("6 month", units.TIME, 180.0),
+    ("6 h", units.TIME, 6 * 3600),                  # durations in seconds
+    ("90 min", units.TIME, 90 * 60),
+    ("2 week", units.TIME, 14 * 86400),
+    ("6 month", units.TIME, 180 * 86400),           # a month is 30 days
     ("14.5 %", units.FRACTION, 0.145),
     ("20mL", units.VOLUME, 20.0),
     ("10 ul", units.VOLUME, 0.01),
@@ -59,3 +60,53 @@ def test_unknown_unit_suggests_the_nearest():
     with pytest.raises(QuantityError) as e:
         parse_quantity("5 mgs/mL", units.CONCENTRATION)
     assert "'mg'" in e.value.fix
+
+
+# --------------------------------------------------------------------------- exact durations
+@pytest.mark.parametrize("text,expected", [
+    ("0.1 h", 360),                 # 0.1 x 3600: 360.00000000000006 in binary, exactly 360 here
+    ("1.5 min", 90),
+    ("4 h", 4 * HOUR),
+    ("0.2 day", 17280),             # 0.2 x 86400
+    ("1e-1 h", 360),
+    ("1_0 min", 10 * MINUTE),
+    ("1 week", 7 * DAY),
+    ("1 month", 30 * DAY),
+    ("0.3 day", 25920),             # 0.3 x 86400 = 25919.999999999996 in binary
+    ("2.4 h", 8640),                # 2.4 x 3600 = 8640.000000000002 in binary
+    ("0 min", 0),
+])
+def test_durations_are_exact_whole_seconds(text, expected):
+    got = parse_duration(text)
+    assert got == expected and type(got) is int
+
+
+def test_a_duration_finer_than_a_second_stays_a_float():
+    assert parse_duration("0.001 min") == 0.06 and isinstance(parse_duration("0.001 min"), float)
+    assert parse_duration("0.5 min") == 30                   # 30 s: whole
+
+
+def test_six_lockouts_of_a_sixth_of_a_day_are_exactly_one_day():
+    # the bug of issue 13 in float days: 6 x (1/6) < 1
+    assert sum([4 / 24] * 6) < 1.0
+    assert sum([parse_duration("4 h")] * 6) == DAY
+    assert 3 * parse_duration("8 h") == DAY and 72 * parse_duration("20 min") == DAY
+    assert 16 * parse_duration("1.5 h") == DAY
+
+
+@pytest.mark.parametrize("text,words", [("5 mL", "takes a duration"), ("5 mL/day", "takes a duration"),
+                                        ("-1 h", "negative"), ("1e999 day", "too large"), ("6 hours", "unknown unit")])
+def test_bad_durations_say_what_is_wrong(text, words):
+    with pytest.raises(QuantityError) as e:
+        parse_duration(text)
+    assert words in e.value.message and e.value.fix
+
+
+@pytest.mark.parametrize("seconds,text", [
+    (90 * DAY, "90 day"), (4 * HOUR, "4 h"), (90, "1.5 min"), (20 * MINUTE, "20 min"),
+    (1.5 * HOUR, "90 min"), (36 * HOUR, "36 h"), (0, "0 day"), (45, "0.75 min"), (2.25 * HOUR, "135 min"),
+    (0.06, "0.001 min"), (1.5 * DAY + 30, "2160.5 min"), (5400.5625, "90.009375 min"),
+])
+def test_durations_are_written_back_exactly(seconds, text):
+    assert format_duration(seconds) == text
+    assert parse_duration(text) == seconds

@@ -4,6 +4,9 @@ Every number comes with its source and a verified flag (:class:`pumpsim.model.So
 A user profile (``--profile FILE``) follows the same schema as the shipped ones and is
 validated with the same errors; it may start from a shipped profile with ``base = "NAME"``
 and override only some values.
+
+Values are in the base units of :mod:`pumpsim.model`: a duration (``step_interval``,
+``stability*``) in whole seconds, read exactly by :func:`pumpsim.units.parse_duration`.
 """
 from __future__ import annotations
 

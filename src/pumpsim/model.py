@@ -3,13 +3,20 @@
 Base units (one per dimension, everywhere below the input layer)
 ----------------------------------------------------------------
 - volume: mL
-- time: days, as float64; an instant is the number of days since the first session's ``at``
-  (:attr:`Table.start`); calendar instants are rebuilt with :meth:`Table.datetime_at`
-- flow rate: mL/day
+- time: whole SECONDS, exact (FORMAT.md §4, "Time is exact arithmetic"). An instant is the
+  number of seconds since the first session's ``at`` (:attr:`Table.start`; the first session
+  is 0); a duration is a number of seconds. Both are Python ``int`` wherever the table types
+  whole seconds (every duration typed in min, h, day, week or month with a decimal number is
+  read exactly: "0.1 h" is 360, "1.5 min" is 90); a typed duration that is not a whole number
+  of seconds stays a float. Calendar instants are rebuilt with :meth:`Table.datetime_at`.
+  :data:`MINUTE`, :data:`HOUR` and :data:`DAY` are the integer seconds of each.
+- flow rate: mL/day; dose rate: dose unit/day (a rate times a duration in seconds divides by
+  :data:`DAY`)
 - dose: the drug's own dose unit, mg or mcg (DOMAIN.md §3, :attr:`DrugInfo.dose_unit`);
   concentration is dose unit per mL, a daily dose is dose unit per day
 - fractions: plain numbers (14.5 % is 0.145)
-- clock time of a flex step: fraction of a day after midnight (08:00 is 1/3)
+- clock time of a flex step and of the first session: whole seconds after midnight
+  (08:00 is 28800)
 
 Nothing here reads files or parses strings: :mod:`pumpsim.tableio` and :mod:`pumpsim.library`
 build these objects, every rule and engine reads them.
@@ -21,7 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-SECONDS_PER_DAY = 86400.0
+MINUTE = 60  # [s]
+HOUR = 3600  # [s]
+DAY = 86400  # [s]
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,7 @@ class Profile:
 
     ``drugs[name][key]`` keys: max_concentration [dose/mL], daily_hard, daily_soft,
     start_hard, start_soft, step_max [dose/day], step_interval, stability,
-    stability_undiluted, stability_diluted, stability_naive [day], granuloma_at [dose/mL],
+    stability_undiluted, stability_diluted, stability_naive [s], granuloma_at [dose/mL],
     max_increases_per_week [count], contraindications [tuple of str].
     ``general`` keys: max_molecules [count], step_down_max [fraction],
     oral_to_intrathecal [ratio].
@@ -121,12 +130,12 @@ class Device:
 # --------------------------------------------------------------------------- the table
 @dataclass(frozen=True)
 class Bolus:
-    """A patient bolus policy. volume [mL], lockout [day], duration [day] (0: at once)."""
+    """A patient bolus policy. volume [mL], lockout [s], duration [s] (0: at once)."""
 
     volume: float
-    lockout: float
+    lockout: int | float
     max_per_24h: int
-    duration: float = 0.0
+    duration: int | float = 0
 
 
 @dataclass(frozen=True)
@@ -143,9 +152,9 @@ class Refill:
 
 @dataclass(frozen=True)
 class Step:
-    """A flex step: from clock time ``start`` [fraction of day] at ``rate`` [mL/day]."""
+    """A flex step: from clock time ``start`` [s after midnight] at ``rate`` [mL/day]."""
 
-    start: float
+    start: int
     rate: float
 
 
@@ -172,7 +181,7 @@ class Session:
 
     index: int  # 1-based, as in messages: session[index]
     at: dt.datetime
-    t: float  # [day] since the first session
+    t: int  # [s] since the first session
     refill: Refill | None
     steps: tuple[Step, ...] | None  # a simple rate is one step from 00:00
     bolus: Bolus | _BolusOff | None
@@ -194,8 +203,8 @@ class Program:
         """Daily mean programmed rate [mL/day] (flex steps averaged over 24 h)."""
         total = 0.0
         for i, s in enumerate(self.steps):
-            end = self.steps[i + 1].start if i + 1 < len(self.steps) else 1.0
-            total += s.rate * (end - s.start)
+            end = self.steps[i + 1].start if i + 1 < len(self.steps) else DAY
+            total += s.rate * ((end - s.start) / DAY)
         return total
 
     def daily_dose(self, drug: str) -> float:
@@ -206,13 +215,15 @@ class Program:
 @dataclass(frozen=True)
 class Patient:
     prior_oral_morphine: float | None = None  # [mg/day]
-    life_expectancy: float | None = None  # [day]
+    life_expectancy: int | float | None = None  # [s]
     psychosis: bool = False
 
 
 @dataclass(frozen=True)
 class Distribution:
-    """A distribution from the [variability] section, values in base units."""
+    """A distribution from the [variability] section, values in base units (durations such
+    as ``low``, ``high``, ``values``, ``recovery_*``, ``duration_*`` in seconds; ``per_day`` and
+    ``per_year`` stay rates)."""
 
     dist: str
     params: Mapping[str, float | tuple[float, ...]] = field(default_factory=dict)
@@ -248,7 +259,7 @@ class Table:
     path: str
     schema: str
     profile_name: str
-    horizon: float  # [day]
+    horizon: int | float  # [s]
     device: Device
     patient: Patient
     sessions: tuple[Session, ...]
@@ -260,15 +271,17 @@ class Table:
         return self.sessions[0].at
 
     @property
-    def clock0(self) -> float:
-        """Clock time of the first session [fraction of day]: t=0 sits there on the wall clock."""
+    def clock0(self) -> int:
+        """Clock time of the first session [s after midnight]: t=0 sits there on the wall clock.
+
+        Session times are whole seconds (:mod:`pumpsim.tableio` refuses a fraction of a second),
+        so this is an int."""
         a = self.start
-        return (a.hour * 3600 + a.minute * 60 + a.second + a.microsecond / 1e6) / SECONDS_PER_DAY
+        return a.hour * HOUR + a.minute * MINUTE + a.second
 
     def datetime_at(self, t: float) -> dt.datetime:
-        """The calendar instant ``t`` days after the first session, to the second."""
-        seconds = round(t * SECONDS_PER_DAY)
-        return self.start + dt.timedelta(seconds=seconds)
+        """The calendar instant ``t`` seconds after the first session, rounded to the second."""
+        return self.start + dt.timedelta(seconds=round(t))
 
     def iso(self, t: float | None) -> str | None:
         return None if t is None else self.datetime_at(t).isoformat(timespec="seconds")

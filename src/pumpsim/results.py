@@ -3,7 +3,9 @@
 Both engines (the Numba kernel behind :mod:`pumpsim.engine` and the plain-Python
 :mod:`pumpsim.reference`) take a :class:`pumpsim.model.Table` and a :class:`Scenario` and
 return a :class:`SimResult`; the semantics are in ``docs/SIMULATION.md``. Units are the base
-units of :mod:`pumpsim.model`: days since the first session, mL, each drug's dose unit.
+units of :mod:`pumpsim.model`: seconds since the first session (float64 arrays holding whole
+numbers wherever the instant is exact: a session, a step, a greedy grant), mL, each drug's dose
+unit.
 """
 from __future__ import annotations
 
@@ -55,11 +57,11 @@ class Scenario:
         ``"none"`` (no request), ``"greedy"`` (worst case: a request at every instant a grant is
         possible) or ``"requests"`` (the times in ``request_times``).
     request_times : numpy.ndarray
-        Sorted bolus request times [day since the first session] when ``bolus == "requests"``.
+        Sorted bolus request times [s since the first session] when ``bolus == "requests"``.
     session_delays : numpy.ndarray or None
-        Delay of each session [day] (refill delays), length = number of sessions; None: none.
+        Delay of each session [s] (refill delays), length = number of sessions; None: none.
     modifiers : numpy.ndarray or None
-        Rows (start, end, factor) [day, day, -], sorted and non-overlapping: the delivery rate is
+        Rows (start, end, factor) [s, s, -], sorted and non-overlapping: the delivery rate is
         multiplied by factor on [start, end) (0 = an MRI stall, > 1 = fever on a constant-flow pump).
     skipped : tuple of int
         0-based indices of sessions that do not happen (a missed refill visit).
@@ -96,7 +98,7 @@ class SimResult:
     drugs : list of str
         Drug names, the column order of ``dose``.
     t : numpy.ndarray, shape (m,)
-        Breakpoint times [day], non-decreasing; a bolus delivered at once appears as two
+        Breakpoint times [s since the first session], float64, non-decreasing; a bolus delivered at once appears as two
         breakpoints at the same time (before and after).
     dose : numpy.ndarray, shape (m, n_drugs)
         Cumulative dose delivered at the catheter tip at each breakpoint [dose unit]; linear
@@ -105,15 +107,16 @@ class SimResult:
         True reservoir volume and the pump's own estimate (nominal rate assumed) [mL].
     low_alarm_at, empty_at : float or None
         First instant the *true* reservoir holds no more than the low-alarm volume / holds 0,
-        within the horizon [day]; None if never (or no low-alarm volume is known).
+        within the horizon [s]; None if never (or no low-alarm volume is known).
     pump_alarm_at : float or None
-        First instant the pump's *estimate* reaches the low-alarm volume (the alarm the pump raises).
+        First instant the pump's *estimate* reaches the low-alarm volume (the alarm the pump
+        raises) [s].
     filled, aspirated, delivered_volume : float
         Total volume filled, aspirated at refills, and pushed out of the reservoir [mL].
     remaining : float
         True reservoir volume at the end of the horizon [mL].
     event_t, event_code, event_value : numpy.ndarray
-        The telemetry log: time [day], code (``EV_*``), a value (bolus volume, refill volume...).
+        The telemetry log: time [s], code (``EV_*``), a value (bolus volume, refill volume...).
     """
 
     drugs: list[str]

@@ -15,10 +15,10 @@ from typing import Any
 
 from . import library, units
 from .errors import InputError, Problem, Problems, nearest
-from .model import BOLUS_OFF, Bolus, Device, Distribution, Patient, Program, Refill, Session, Sourced, Step, Table, Variability
+from .model import BOLUS_OFF, DAY, HOUR, MINUTE, Bolus, Device, Distribution, Patient, Program, Refill, Session, Sourced, Step, Table, Variability
 
 TABLE_SCHEMA = "pumpsim.table/1"
-DEFAULT_HORIZON_DAYS = 90.0
+DEFAULT_HORIZON = 90 * DAY  # [s]
 
 #: Values beyond these are not a clinical choice but a typing slip (they would also overflow
 #: arithmetic). They are input errors (exit 2), not safety limits: the rules judge the rest.
@@ -26,13 +26,13 @@ PLAUSIBLE_MAX = {
     "volume_mL": 10_000.0,
     "rate_mL_per_day": 10_000.0,
     "concentration_mg_per_mL": 1_000.0,
-    "duration_day": 3650.0,
+    "duration_s": 3650 * DAY,
     "bolus_count": 1440,
     "runs": 100_000_000,
 }
 #: A bolus spread over less than this is a bolus given at once written oddly (and a rate of
 #: volume / duration that overflows): an input error.
-BOLUS_DURATION_MIN_DAY = 1.0 / 1440.0  # 1 min
+BOLUS_DURATION_MIN = MINUTE  # [s]
 
 TOP_KEYS = ("schema", "profile", "horizon", "pump", "patient", "session", "variability")
 PUMP_KEYS = ("model", "reservoir", "low_alarm", "accuracy", "dead_volume", "rate_min", "rate_max",
@@ -157,9 +157,9 @@ class _Reader:
                 raise
             self.probs.items.extend(e.problems)
 
-        horizon = DEFAULT_HORIZON_DAYS
+        horizon = DEFAULT_HORIZON
         if "horizon" in raw:
-            h = self.quantity(raw["horizon"], "horizon", units.TIME, cap=PLAUSIBLE_MAX["duration_day"])
+            h = self.quantity(raw["horizon"], "horizon", units.TIME, cap=PLAUSIBLE_MAX["duration_s"])
             horizon = h if h is not None else horizon
 
         device = self.read_pump(raw.get("pump"))
@@ -305,7 +305,8 @@ class _Reader:
                 if "rate" not in s and "steps" not in s:
                     self.probs.add(f"{f}.rate", "the first session must set a rate or flex steps", "add rate = \"0.5 mL/day\"")
             if at is not None and first_at is not None:
-                t = (at - first_at).total_seconds() / 86400.0
+                gap = at - first_at  # whole seconds: read_at refuses a fraction of a second
+                t = gap.days * DAY + gap.seconds
                 out.append(Session(i, at, t, refill, steps, bolus, flex))
         if len(out) != len(sessions):
             return []
@@ -319,6 +320,10 @@ class _Reader:
             if value.tzinfo is not None:
                 self.probs.add(field, "has a UTC offset; times are local wall-clock times",
                                f"write it without offset: {value.replace(tzinfo=None).isoformat(timespec='seconds')}")
+                return None
+            if value.microsecond:
+                self.probs.add(field, "has a fraction of a second; session times are whole seconds",
+                               f"write it to the second: {value.replace(microsecond=0).isoformat(timespec='seconds')}")
                 return None
             return value
         if isinstance(value, dt.date):
@@ -389,7 +394,7 @@ class _Reader:
             else:
                 m = _CLOCK_RE.match(fr)
                 assert m is not None
-                start = (int(m.group(1)) * 60 + int(m.group(2))) / 1440.0
+                start = int(m.group(1)) * HOUR + int(m.group(2)) * MINUTE
             rate = None
             if "rate" not in st:
                 self.probs.add(f"{f}.rate", "missing (required)", "add rate = \"0.2 mL/day\"")
@@ -398,7 +403,7 @@ class _Reader:
             if start is None or rate is None:
                 ok = False
                 continue
-            if not steps and start != 0.0:
+            if not steps and start != 0:
                 self.probs.add(f"{f}.from", "the first step must start at \"00:00\"", "add a step from \"00:00\"")
                 ok = False
             if steps and start <= steps[-1].start:
@@ -425,13 +430,13 @@ class _Reader:
                                 "max_per_24h": "add max_per_24h = 3"}[k])
         vol = self.quantity(b["volume"], f"{field}.volume", units.VOLUME, cap=PLAUSIBLE_MAX["volume_mL"]) if "volume" in b else None
         lock = self.quantity(b["lockout"], f"{field}.lockout", units.TIME, positive=False,
-                             cap=PLAUSIBLE_MAX["duration_day"]) if "lockout" in b else None
+                             cap=PLAUSIBLE_MAX["duration_s"]) if "lockout" in b else None
         mx = self.count(b["max_per_24h"], f"{field}.max_per_24h", minimum=1, cap=PLAUSIBLE_MAX["bolus_count"]) if "max_per_24h" in b else None
-        dur = 0.0
+        dur: int | float = 0
         if "duration" in b:
-            d = self.quantity(b["duration"], f"{field}.duration", units.TIME, positive=False, cap=1.0)
+            d = self.quantity(b["duration"], f"{field}.duration", units.TIME, positive=False, cap=DAY)
             dur = d if d is not None else dur
-            if d is not None and 0.0 < d < BOLUS_DURATION_MIN_DAY * (1 - 1e-9):
+            if d is not None and 0 < d < BOLUS_DURATION_MIN:
                 self.probs.add(f"{field}.duration", "a bolus spread over less than 1 min",
                                "write duration = \"0 min\" for a bolus given at once, or at least \"1 min\"")
                 return None
@@ -494,7 +499,7 @@ class _Reader:
             self.probs.add(f"{field}.values", "expected a list of durations", 'write values = ["0 day", "2 day"]')
             return None
         times = [self.quantity(x, f"{field}.values[{i + 1}]", units.TIME, positive=False,
-                               cap=PLAUSIBLE_MAX["duration_day"]) for i, x in enumerate(vals)]
+                               cap=PLAUSIBLE_MAX["duration_s"]) for i, x in enumerate(vals)]
         ok_p = (isinstance(probs, list) and len(probs) == len(vals)
                 and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0 for x in probs)
                 and abs(sum(probs) - 1.0) <= 1e-9)
@@ -543,7 +548,7 @@ class _Reader:
                     continue
                 params[k] = float(x)
             else:
-                q = self.quantity(d[k], f"{field}.{k}", dim, positive=False, cap=PLAUSIBLE_MAX["duration_day"])
+                q = self.quantity(d[k], f"{field}.{k}", dim, positive=False, cap=PLAUSIBLE_MAX["duration_s"])
                 if q is not None:
                     params[k] = q
         return Distribution(kind, params)
@@ -575,6 +580,7 @@ def _kind(v: Any) -> str:
             float: "a number"}.get(type(v), type(v).__name__)
 
 
-def _clock(frac: float) -> str:
-    m = round(frac * 1440)
+def _clock(seconds: int) -> str:
+    """A clock time [s after midnight] as "HH:MM"."""
+    m = round(seconds / MINUTE)
     return f"{m // 60:02d}:{m % 60:02d}"

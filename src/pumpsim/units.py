@@ -9,7 +9,8 @@ dimension      base unit                      accepted spellings
 ============== ============================== =====================================
 mass           mg (then the drug's dose unit)  mg, mcg, ug, µg, g
 volume         mL                             mL, ml, uL, ul, µL
-time           day                            min, h, day, week (month: durations only)
+time           second (durations, exact)      min, h, day, week (month: durations only)
+               day (inside ratios: mL/day)
 fraction       1 (so 1 % = 0.01)              %
 ratios         mg/mL, mL/day, mg/day, ...      any of the above, ``a/b``
 ============== ============================== =====================================
@@ -17,6 +18,13 @@ ratios         mg/mL, mL/day, mg/day, ...      any of the above, ``a/b``
 The model converts masses from mg to each drug's dose unit (mg or mcg, DOMAIN.md §3).
 Nothing here knows about tables or drugs: :func:`parse_quantity` turns one string into one
 float in base units or raises :class:`QuantityError` with what is wrong and how to fix it.
+
+Durations are exact (FORMAT.md §4, "Time is exact arithmetic"): :func:`parse_duration` reads
+the decimal number as a fraction and returns whole seconds as an ``int`` ("0.1 h" is exactly
+360, "1.5 min" 90), and a float only when the text is not a whole number of seconds
+("0.001 min" is 0.06 s). Rates keep the day in their denominator (mL/day, mg/day): a rate
+times a duration in seconds divides by :data:`SECONDS_PER_DAY`. :func:`format_duration` writes
+seconds back as exact text.
 """
 from __future__ import annotations
 
@@ -24,6 +32,8 @@ import difflib
 import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 
 #: Dimension exponents (mass, volume, time).
 Dimension = tuple[int, int, int]
@@ -67,6 +77,12 @@ _SIMPLE_UNITS: dict[str, tuple[Dimension, float]] = {
 }
 #: accepted for plain durations only (FORMAT.md §4): a month is 30 days.
 _DURATION_ONLY = {"month": (TIME, 30.0)}
+SECONDS_PER_DAY = 86400
+#: seconds in each duration unit (exact integers)
+DURATION_SECONDS: dict[str, int] = {"min": 60, "h": 3600, "day": SECONDS_PER_DAY, "week": 7 * SECONDS_PER_DAY,
+                                    "month": 30 * SECONDS_PER_DAY}
+#: beyond this a whole number of seconds is no longer exact in a float64 (2**53 s, 285 million years)
+_EXACT_SECONDS_MAX = 2**53
 _PERCENT = {"%": (FRACTION, 0.01)}
 
 _NUMBER = r"(?:[0-9]+(?:_[0-9]+)*)(?:\.[0-9]+(?:_[0-9]+)*)?(?:[eE][+-]?[0-9]+(?:_[0-9]+)*)?"
@@ -167,8 +183,76 @@ def parse(text: object) -> Quantity:
     return Quantity(value, dim)
 
 
+def parse_duration(text: object) -> int | float:
+    """Read a duration exactly, in seconds.
+
+    The decimal number is read as a fraction and multiplied by the seconds of its unit (min, h,
+    day, week, month): a whole number of seconds is returned as an ``int``, anything else as
+    the nearest float (FORMAT.md §4: instants and durations are whole seconds, or finer).
+
+    Examples
+    --------
+    >>> parse_duration("0.1 h")
+    360
+    >>> parse_duration("1.5 min")
+    90
+    >>> parse_duration("0.001 min")
+    0.06
+    """
+    q = parse(text)  # the same checks and messages as every other quantity
+    if q.dimension != TIME:
+        got = DIMENSION_NAMES.get(q.dimension, "a quantity of another dimension")
+        raise QuantityError(f"{text!r} is {got.split(' (')[0]}, but this field takes a duration",
+                            f"write {DIMENSION_NAMES[TIME]}")
+    assert isinstance(text, str)
+    m = _QUANTITY_RE.match(text)
+    assert m is not None
+    unit = m.group("unit").strip()
+    if unit not in DURATION_SECONDS:
+        raise QuantityError(f"cannot read unit {unit!r} as a duration", f"use one of {', '.join(DURATION_SECONDS)}")
+    exact = Fraction(m.group("num").replace("_", "")) * DURATION_SECONDS[unit]
+    if exact > _EXACT_SECONDS_MAX:
+        raise QuantityError(f"{text!r} is too large to represent", "give a realistic value")
+    if exact.denominator == 1:
+        return int(exact)
+    return float(exact)
+
+
+def format_duration(seconds: int | float) -> str:
+    """A duration [s] as exact text in the largest unit that writes it exactly ("4 h", "1.5 min").
+
+    A whole number of days, hours or minutes is written as an integer of the largest such unit;
+    otherwise as the terminating decimal with the fewest digits after the point in day, h or min
+    (90 s is "1.5 min", not "0.025 h"). A number of seconds with no exact decimal in minutes
+    (e.g. 1 s; FORMAT.md has no unit of a second) is written to 17 significant digits in min.
+    """
+    exact = Fraction(seconds) if isinstance(seconds, int) else Fraction(repr(float(seconds)))
+    for unit in ("day", "h", "min"):
+        x = exact / DURATION_SECONDS[unit]
+        if x.denominator == 1:
+            return f"{x.numerator} {unit}"
+    best: tuple[int, str] | None = None
+    for unit in ("day", "h", "min"):
+        x = exact / DURATION_SECONDS[unit]
+        d = x.denominator
+        while d % 2 == 0:
+            d //= 2
+        while d % 5 == 0:
+            d //= 5
+        if d == 1:  # a terminating decimal: written exactly
+            text = format(Decimal(x.numerator) / Decimal(x.denominator), "f")
+            digits = len(text.partition(".")[2])
+            if best is None or digits < best[0]:
+                best = (digits, f"{text} {unit}")
+    if best is not None:
+        return best[1]
+    return f"{float(exact / 60):.17g} min"
+
+
 def parse_quantity(text: object, dimension: Dimension) -> float:
     """Read ``text`` as a quantity of ``dimension`` and return it in base units.
+
+    A duration (:data:`TIME`) is read exactly by :func:`parse_duration`, in seconds.
 
     Parameters
     ----------
@@ -180,7 +264,8 @@ def parse_quantity(text: object, dimension: Dimension) -> float:
     Returns
     -------
     float
-        The value in the base unit of that dimension (mL, day, mg, fraction and ratios).
+        The value in the base unit of that dimension (mL, mg, fraction, ratios per day; a
+        duration in seconds, exact: see :func:`parse_duration`).
 
     Examples
     --------
@@ -189,6 +274,8 @@ def parse_quantity(text: object, dimension: Dimension) -> float:
     >>> parse_quantity("25 mcg/mL", CONCENTRATION)
     0.025
     """
+    if dimension == TIME:
+        return parse_duration(text)
     q = parse(text)
     if q.dimension != dimension:
         got = DIMENSION_NAMES.get(q.dimension, "a quantity of another dimension")
@@ -200,12 +287,15 @@ def parse_quantity(text: object, dimension: Dimension) -> float:
 
 #: how a base-unit value is written back (reports): dimension -> (unit, factor from base)
 _BASE_SPELLING: dict[Dimension, tuple[str, float]] = {
-    MASS: ("mg", 1.0), VOLUME: ("mL", 1.0), TIME: ("day", 1.0), FRACTION: ("%", 100.0),
+    MASS: ("mg", 1.0), VOLUME: ("mL", 1.0), FRACTION: ("%", 100.0),
     CONCENTRATION: ("mg/mL", 1.0), FLOW: ("mL/day", 1.0), DOSE_RATE: ("mg/day", 1.0),
 }
 
 
 def format_base(value: float, dimension: Dimension) -> str:
-    """A base-unit value as a quantity string ('0.2 mL', '14.5 %'), to 10 significant digits."""
+    """A base-unit value as a quantity string ('0.2 mL', '14.5 %'), to 10 significant digits;
+    a duration [s] exactly (:func:`format_duration`)."""
+    if dimension == TIME:
+        return format_duration(value)
     unit, factor = _BASE_SPELLING[dimension]
     return f"{value * factor:.10g} {unit}"
