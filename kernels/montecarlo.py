@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit, prange
 
 from .draws import draw_conditions
 from .pump import EV_EMPTY, simulate_sized
@@ -107,15 +107,13 @@ def one_run(run, seed, sess, pump, var, grid, out, row, work):
 
 
 @njit(cache=True, parallel=True)
-def run_chunk(first, n_runs, seed, sess, pump, var, grid, out):
+def run_chunk(first, n_runs, seed, sess, pump, var, grid, out, n_blocks):
     """Runs first .. first + n_runs - 1, in parallel; row r of ``out`` holds run first + r.
 
-    The runs are cut into one block per thread (at most); each block allocates its buffers
-    once and reuses them run after run. Blocks change nothing in the numbers.
+    The runs are cut into ``n_blocks`` blocks (one per thread); each block allocates its
+    buffers once and reuses them run after run. Blocks change nothing in the numbers.
     """
-    n_blocks = min(n_runs, get_num_threads())
-    if n_blocks < 1:
-        return
+    n_blocks = max(1, min(n_runs, n_blocks))
     cap = capacity(sess, pump, int(var.req_rate * pump.horizon * 1.5) + 8, 0)
     nd = pump.conc.shape[1]
     for b in prange(n_blocks):

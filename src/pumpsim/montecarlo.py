@@ -277,10 +277,12 @@ def new_outputs(plan: Plan, n: int) -> Outputs:
 def per_run(plan: Plan, first: int, n: int) -> Outputs:
     """The per-run numbers of runs first .. first + n - 1 (on this process's threads), named as
     ``kernels/montecarlo.Outputs`` says (instants in seconds)."""
+    import numba
+
     from pumpsim.kernels.montecarlo import run_chunk
 
     out = new_outputs(plan, n)
-    run_chunk(first, n, plan.seed, plan.sessions, plan.pump, plan.variation, plan.grid, out)
+    run_chunk(first, n, plan.seed, plan.sessions, plan.pump, plan.variation, plan.grid, out, numba.get_num_threads())
     return out
 
 
