@@ -15,15 +15,22 @@ from pumpsim.kernels.window import max_window
 
 from .lower import lower
 from .model import DAY, Table
-from .results import Scenario, SimResult
+from .results import EV_STALL, Scenario, SimResult
 
 WINDOW = DAY  # the rolling window of DOSE-MAX: 24 h [s]
 _KERNEL_DAY = float(DAY)  # TEMPORARY (kernel v2 replaces this): the old kernel counts in days
+
+
+def _seconds(x):
+    """TEMPORARY (kernel v2 replaces this): kernel days to seconds, rounded to the microsecond so
+    that an instant the table makes whole (a session, a greedy grant 24 h after another) is
+    whole again after its round trip through binary fractions of a day."""
+    return np.round(np.asarray(x, dtype=np.float64) * _KERNEL_DAY, 6)
 PLATEAU_RTOL = 1e-9  # candidates this close to the maximum count as reaching it (earliest wins)
 
 
 def _opt(x: float) -> float | None:
-    return None if math.isnan(x) else float(x) * _KERNEL_DAY  # TEMPORARY (kernel v2 replaces this)
+    return None if math.isnan(x) else float(_seconds(x))  # TEMPORARY (kernel v2 replaces this)
 
 
 def _buffers(cap: int, n_drugs: int) -> tuple:
@@ -46,7 +53,8 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
         cap *= 2
     bp_t, bp_dose, bp_v, bp_vest, ev_t, ev_code, ev_val = (b[:n] for b, n in zip(buf[:7], (nbp,) * 4 + (nev,) * 3))
     # TEMPORARY (kernel v2 replaces this): the kernel's days back to seconds
-    bp_t, ev_t = bp_t * _KERNEL_DAY, ev_t * _KERNEL_DAY
+    bp_t, ev_t = _seconds(bp_t), _seconds(ev_t)
+    ev_val = np.where(ev_code == EV_STALL, _seconds(ev_val), ev_val)  # a stall's length
     return SimResult(drugs=table.drugs(), t=bp_t, dose=bp_dose, volume_true=bp_v, volume_estimate=bp_vest,
                      low_alarm_at=_opt(sc[0]), empty_at=_opt(sc[1]), pump_alarm_at=_opt(sc[2]),
                      filled=float(sc[3]), aspirated=float(sc[4]), delivered_volume=float(sc[5]),

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .lower import lower
-from .model import Profile, Table
+from .model import DAY, Profile, Table
 from .results import Scenario
 from .rules import RTOL
 
@@ -34,6 +34,11 @@ FAN_BINS = 500  # volume bins of the fan chart over [0, reservoir] (0.04 mL for 
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 DAYS_PER_YEAR = 365.25  # rates given per year (MRI stalls, fevers)
+# TEMPORARY (kernel v2 replaces this): the old kernels count in days, the model in seconds.
+# The Plan, Variation and per-run numbers are in kernel days; MonteCarlo.empty_before, FanData.t
+# and the scenarios given to the reference are in seconds; time_to_empty stays in days (the
+# JSON's time_to_empty_days).
+_KERNEL_DAY = float(DAY)
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -112,7 +117,7 @@ class Proportion:
 class FanData:
     """The true reservoir volume over the runs at a grid of instants (the fan chart)."""
 
-    t: np.ndarray  # the grid: FAN_POINTS instants evenly over [0, horizon] [day]
+    t: np.ndarray  # the grid: FAN_POINTS instants evenly over [0, horizon] [s]
     counts: np.ndarray  # (instants, FAN_BINS) runs per volume bin over [lo, hi]
     lo: float  # [mL]
     hi: float  # [mL], the reservoir's capacity
@@ -160,7 +165,7 @@ class MonteCarlo:
     runs: int
     seed: int
     p_empty: Proportion
-    empty_before: list[tuple[int, float, Proportion]]  # (session index, scheduled instant [day], P(dry in the period before it))
+    empty_before: list[tuple[int, float, Proportion]]  # (session index, scheduled instant [s], P(dry in the period before it))
     p_over_hard: dict[str, Proportion]
     residual: dict[int, Histogram]  # session index -> volume left just before that refill [mL]
     time_to_empty: Histogram  # [day], runs that ran dry
@@ -229,9 +234,12 @@ class Variation:
         if v.bolus_requests is not None:
             kw["req_per_day"] = v.bolus_requests.params["per_day"]
         if v.refill_delay is not None and v.refill_delay.dist == "uniform":
-            kw.update(delay_on=True, delay_low=v.refill_delay.params["low"], delay_high=v.refill_delay.params["high"])
+            # TEMPORARY (kernel v2 replaces this): durations to kernel days
+            kw.update(delay_on=True, delay_low=v.refill_delay.params["low"] / _KERNEL_DAY,
+                      delay_high=v.refill_delay.params["high"] / _KERNEL_DAY)
         elif v.refill_delay is not None:
-            kw.update(delay_on=True, delay_values=v.refill_delay.params["values"], delay_p=v.refill_delay.params["p"])
+            kw.update(delay_on=True, delay_values=tuple(x / _KERNEL_DAY for x in v.refill_delay.params["values"]),
+                      delay_p=v.refill_delay.params["p"])
         if v.hourly is not None:
             mean = sum(v.hourly) / 24.0
             kw["hourly"] = tuple(w / mean for w in v.hourly)
@@ -239,11 +247,13 @@ class Variation:
             kw["miss_p"] = v.missed_refill.params["p"]
         if v.mri_stalls is not None:
             p = v.mri_stalls.params
-            kw.update(stall_per_day=p["per_year"] / DAYS_PER_YEAR, stall_low=p["recovery_low"], stall_high=p["recovery_high"])
+            kw.update(stall_per_day=p["per_year"] / DAYS_PER_YEAR, stall_low=p["recovery_low"] / _KERNEL_DAY,
+                      stall_high=p["recovery_high"] / _KERNEL_DAY)  # TEMPORARY (kernel v2 replaces this)
         if v.fever is not None:
             p = v.fever.params
-            kw.update(fever_per_day=p["per_year"] / DAYS_PER_YEAR, fever_low=p["duration_low"],
-                      fever_high=p["duration_high"], fever_factor=1.0 + p["flow_increase"])
+            kw.update(fever_per_day=p["per_year"] / DAYS_PER_YEAR, fever_low=p["duration_low"] / _KERNEL_DAY,
+                      fever_high=p["duration_high"] / _KERNEL_DAY,  # TEMPORARY (kernel v2 replaces this)
+                      fever_factor=1.0 + p["flow_increase"])
         return Variation(**kw)
 
 
@@ -335,7 +345,7 @@ def summarize(plan: Plan, n: int, out_factor, out_empty, out_max24, out_res, out
 
 def draw_run(plan: Plan, run: int) -> tuple[Scenario, np.ndarray, list[int]]:
     """The draws of one run exactly as ``kernels/montecarlo.one_run`` makes them, in Python:
-    the scenario for the reference engine, the effective session instants and the sessions kept."""
+    the scenario for the reference engine, the effective session instants [s] and the sessions kept."""
     from pumpsim.kernels.montecarlo import draw_episodes, draw_requests, merge_episodes
     from pumpsim.kernels.rng import normal, stream, uniform
 
@@ -379,9 +389,15 @@ def draw_run(plan: Plan, run: int) -> tuple[Scenario, np.ndarray, list[int]]:
     k = draw_episodes(s, v.stall_per_day, v.stall_low, v.stall_high, 0.0, horizon, m_s, m_e, m_f, 0)
     k = draw_episodes(s, v.fever_per_day, v.fever_low, v.fever_high, v.fever_factor, horizon, m_s, m_e, m_f, k)
     ms, me, mf = merge_episodes(m_s, m_e, m_f, k)
-    scenario = Scenario(factor, "requests" if v.req_per_day > 0.0 else "none", requests, delays,
-                        np.stack([ms, me, mf], axis=1) if len(ms) else None, tuple(skipped))
-    return scenario, eff, kept
+    # TEMPORARY (kernel v2 replaces this): the kernel's days to the model's seconds
+    mods = np.stack([ms * _KERNEL_DAY, me * _KERNEL_DAY, mf], axis=1) if len(ms) else None
+    scenario = Scenario(factor, "requests" if v.req_per_day > 0.0 else "none", requests * _KERNEL_DAY,
+                        delays * _KERNEL_DAY, mods, tuple(skipped))
+    # the effective instants in seconds as the reference computes them (whole where scheduled)
+    eff_s = np.round(s_t * _KERNEL_DAY) + delays * _KERNEL_DAY
+    for i in range(1, n - 1):
+        eff_s[i] = min(eff_s[i], round(s_t[i + 1] * _KERNEL_DAY))
+    return scenario, eff_s, kept
 
 
 def run_summary_reference(plan: Plan, table: Table, first: int, n: int) -> ChunkSummary:
@@ -400,8 +416,8 @@ def run_summary_reference(plan: Plan, table: Table, first: int, n: int) -> Chunk
         sc, eff, kept = draw_run(plan, first + row)
         r = reference.simulate(table, sc)
         out_factor[row] = sc.accuracy_factor
-        out_empty[row] = np.nan if r.empty_at is None else r.empty_at
-        out_fan[row] = sample_volume(r.t, r.volume_true, plan.grid)
+        out_empty[row] = np.nan if r.empty_at is None else r.empty_at / _KERNEL_DAY  # TEMPORARY: days
+        out_fan[row] = sample_volume(r.t, r.volume_true, plan.grid * _KERNEL_DAY)
         mx = reference.max_24h(r, table.horizon)
         for j, d in enumerate(plan.drugs):
             out_max24[row, j] = mx[d][0]
@@ -430,7 +446,7 @@ def make_plan(table: Table, profile: Profile, seed: int, worst_max: dict[str, fl
     # a clip wider than the device tolerance can exceed the worst case: widen by that ratio
     widen = max(1.0, (1.0 + v.acc_mean + v.acc_clip) / (1.0 + float(table.device.accuracy.value))) if v.acc_on else 1.0
     ranges: dict[str, tuple[float, float]] = {
-        "time_to_empty": (0.0, table.horizon),
+        "time_to_empty": (0.0, table.horizon / _KERNEL_DAY),  # [day]
         "factor": (1.0 - v.acc_clip, 1.0 + v.acc_clip) if v.acc_on else (0.0, 2.0),
     }
     for d in drugs:
@@ -501,12 +517,12 @@ def run(table: Table, profile: Profile, runs: int | None = None, seed: int | Non
     low_t = plan.kernel_args[0]
     return MonteCarlo(
         runs=runs, seed=seed, p_empty=Proportion(total.n_empty, runs),
-        empty_before=[(i + 1, float(low_t[i]), Proportion(total.n_before[k], runs))
+        empty_before=[(i + 1, float(low_t[i]) * _KERNEL_DAY, Proportion(total.n_before[k], runs))
                       for k, i in enumerate(plan.refill_rows)],
         p_over_hard={d: Proportion(total.n_over[d], runs) for d in plan.drugs},
         residual={i + 1: hist(f"residual:{i}") for i in plan.refill_rows},
         time_to_empty=hist("time_to_empty"), max24={d: hist(f"max24:{d}") for d in plan.drugs},
-        factor=hist("factor"), fan=FanData.of(plan.grid, total.hist["fan"], *plan.ranges["fan"]))
+        factor=hist("factor"), fan=FanData.of(plan.grid * _KERNEL_DAY, total.hist["fan"], *plan.ranges["fan"]))
 
 
 def describe(mc: MonteCarlo, table: Table) -> list[str]:
