@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from . import engine, reference
+from .model import DAY
 from .results import Scenario
 from .tableio import parse_table_bytes
 
@@ -45,7 +46,8 @@ def scenarios(n: int, days: int, seed: int = 0) -> list[Scenario]:
     from pumpsim.kernels.rng import stream
 
     flat = np.ones(24)
-    return [Scenario(1.0, "requests", draw_requests(stream(seed, r), REQUESTS_PER_DAY, float(days), flat, 0.375))
+    # TEMPORARY (kernel v2 replaces this): the old generator draws in days, scenarios are in seconds
+    return [Scenario(1.0, "requests", draw_requests(stream(seed, r), REQUESTS_PER_DAY, float(days), flat, 0.375) * DAY)
             for r in range(n)]
 
 

@@ -2,18 +2,21 @@
 
 The simulator (``kernels/pump.py``) steps from event to event and carries a state. This module
 shares no code with it and does not step: it writes the pushed volume as a closed-form
-function of time and reads every quantity off that function.
+function of time and reads every quantity off that function. Time is exact (FORMAT.md §4):
+instants and durations are seconds, whole wherever the table makes them whole, so the grant
+``max_per_24h`` grants back plus 86,400 s is exactly 24 h later, with no rounding to correct.
 
 - Programmed basal volume. On a session interval the programmed rate is a daily-periodic step
-  function of the wall clock, so its antiderivative is ``Q(y) = floor(y) * daily_volume +
-  partial(frac(y))`` with ``y`` the wall-clock day number; the cumulative basal volume ``B(t)``
+  function of the wall clock, so its antiderivative is ``Q(y) = floor(y / 86400) *
+  daily_volume + partial(y mod 86400)`` with ``y`` the wall-clock second from the midnight of
+  day 0; the cumulative basal volume ``B(t)``
   is a sum of such differences over the session intervals.
 - Pushed volume of a refill period (from a refill to the next): ``D(t) = f * (B(t) - B(a)) +
   f * sum of boluses``, a bolus contributing its volume times ``clip((t - g) / duration, 0, 1)``
   (a step for a bolus given at once). The reservoir is ``V_a - D(t)`` until it reaches 0:
   the empty and low-alarm instants solve ``D(t) = V_a`` and ``D(t) = V_a - L`` on the linear
   piece that brackets them (``D`` is evaluated only at its knots).
-- Worst-case boluses: the greedy schedule ``next = max(last + lockout, g_k + 1)`` (g_k the
+- Worst-case boluses: the greedy schedule ``next = max(last + lockout, g_k + 24 h)`` (g_k the
   ``max_per_24h``-th most recent grant), skipped while the pump is empty, i.e. while
   ``D(t) >= V_a`` counting the grants already made at t (docs/SIMULATION.md §4).
 - Dose at the catheter tip: ``F(t) = C(W(t))`` with ``W`` the cumulative pushed volume and
@@ -21,7 +24,7 @@ function of time and reads every quantity off that function.
   leave the tip (dead volume first in, first out), ``c`` piecewise constant over the mixes in
   the order they entered the line.
 - The maximum over rolling 24 h windows evaluates ``F`` directly (not by interpolating a stored
-  trajectory) at every knot ``p`` and ``p - 1``.
+  trajectory) at every knot ``p`` and ``p - 24 h``.
 
 :func:`cross_check` compares these numbers with the simulator's: a disagreement beyond the
 stated tolerances is reported by ``validate`` as CROSS-CHECK (hard): a result that cannot be
@@ -33,14 +36,14 @@ import bisect
 import math
 from dataclasses import dataclass
 
-from .model import Table
+from .model import DAY, Table
 from .results import SimResult
 
 CROSS_CHECK_RTOL = 1e-6  # relative tolerance on doses and volumes
-CROSS_CHECK_ATOL_DAY = 1e-6  # absolute tolerance on instants [day] (about 0.09 s)
+CROSS_CHECK_ATOL_S = 0.05  # absolute tolerance on instants [s]
 DOSE_ATOL = 1e-12  # absolute floor for doses near zero [dose unit]
 PLATEAU_RTOL = 1e-9  # the earliest window within this of the maximum is its start
-WINDOW = 1.0  # [day]
+WINDOW = DAY  # [s]
 
 
 @dataclass(frozen=True)
@@ -57,33 +60,34 @@ class Disagreement:
 
 # --------------------------------------------------------------------------- basal volume
 class _Daily:
-    """Antiderivative of one daily step schedule on the wall clock."""
+    """Antiderivative of one daily step schedule on the wall clock (starts in s after midnight,
+    rates in mL/day)."""
 
-    def __init__(self, steps, clock0: float):
+    def __init__(self, steps, clock0: int):
         self.starts = [s.start for s in steps]
         self.rates = [s.rate for s in steps]
-        ends = self.starts[1:] + [1.0]
+        ends = self.starts[1:] + [DAY]
         self.cum = [0.0]
         for s, e, r in zip(self.starts, ends, self.rates):
-            self.cum.append(self.cum[-1] + r * (e - s))
+            self.cum.append(self.cum[-1] + r * ((e - s) / DAY))
         self.daily = self.cum[-1]
         self.clock0 = clock0
 
     def Q(self, t: float) -> float:
-        """Programmed volume from the wall-clock midnight of day 0 to instant t [mL]."""
+        """Programmed volume from the wall-clock midnight of day 0 to instant t [s], in mL."""
         y = self.clock0 + t
-        n = math.floor(y)
-        c = y - n
+        n = y // DAY
+        c = y - n * DAY
         k = bisect.bisect_right(self.starts, c) - 1
-        return n * self.daily + self.cum[k] + self.rates[k] * (c - self.starts[k])
+        return n * self.daily + self.cum[k] + self.rates[k] * ((c - self.starts[k]) / DAY)
 
     def knots(self, a: float, b: float) -> list[float]:
-        """Step boundaries in the open interval (a, b)."""
+        """Step boundaries in the open interval (a, b) [s]."""
         out = []
-        n = math.floor(self.clock0 + a)
+        n = (self.clock0 + a) // DAY
         while True:
             for s in self.starts:
-                x = (n + s) - self.clock0
+                x = (n * DAY + s) - self.clock0
                 if x >= b:
                     return out
                 if x > a:
@@ -125,7 +129,7 @@ class _Basal:
 class _Grant:
     t: float
     volume: float  # true volume [mL]
-    duration: float  # [day]
+    duration: float  # [s]
 
     def phi(self, x: float, left: bool) -> float:
         """Fraction delivered by x (left: strictly before x)."""
@@ -307,9 +311,7 @@ def _run(table: Table, factor: float, greedy: bool) -> _Run:
                         last = grants[-1]
                         cand = max(cand, last.t + pol.lockout, last_end)
                         if len(grants) >= pol.max_per_24h:
-                            g_k = grants[-pol.max_per_24h].t
-                            after = g_k + 1.0 if (g_k + 1.0) - 1.0 >= g_k else math.nextafter(g_k + 1.0, math.inf)
-                            cand = max(cand, after)
+                            cand = max(cand, grants[-pol.max_per_24h].t + WINDOW)
                     if cand >= s_b:
                         break
                     if per.pushed_raw(cand) >= per.volume:
@@ -334,13 +336,13 @@ def _run(table: Table, factor: float, greedy: bool) -> _Run:
 
 # --------------------------------------------------------------------------- public numbers
 def nominal_reservoir(table: Table) -> tuple[float | None, float | None]:
-    """(low_alarm_at, empty_at) of the nominal case [day], true volume."""
+    """(low_alarm_at, empty_at) of the nominal case [s], true volume."""
     r = _run(table, 1.0, False)
     return r.low_alarm_at, r.empty_at
 
 
 def worst_reservoir(table: Table) -> tuple[float | None, float | None]:
-    """(low_alarm_at, empty_at) of the worst case [day]: fast pump, every bolus allowed."""
+    """(low_alarm_at, empty_at) of the worst case [s]: fast pump, every bolus allowed."""
     r = _run(table, 1.0 + float(table.device.accuracy.value), True)
     return r.low_alarm_at, r.empty_at
 
@@ -352,7 +354,7 @@ def nominal_total_delivered(table: Table) -> dict[str, float]:
 
 
 def max_24h(run: _Run, drug: str) -> tuple[float, float]:
-    """The largest dose in any window [s, s + 1 day) and its earliest start."""
+    """The largest dose in any window [s, s + 24 h) and its earliest start [s]."""
     windows = set()
     for p in run.knots():  # the knot is an exact end of its windows (never p - 1 + 1)
         windows.add((p, p + WINDOW))
@@ -393,10 +395,10 @@ def cross_check(table: Table, nominal: SimResult, worst: SimResult,
         if sim is None and chk is None:
             return
         one = sim if chk is None else chk
-        if (sim is None) != (chk is None) and min(abs(one - e) for e in edges) <= CROSS_CHECK_ATOL_DAY:
+        if (sim is None) != (chk is None) and min(abs(one - e) for e in edges) <= CROSS_CHECK_ATOL_S:
             return
-        if sim is None or chk is None or abs(sim - chk) > CROSS_CHECK_ATOL_DAY:
-            out.append(Disagreement(q, None, sim, chk, CROSS_CHECK_ATOL_DAY, "day"))
+        if sim is None or chk is None or abs(sim - chk) > CROSS_CHECK_ATOL_S:
+            out.append(Disagreement(q, None, sim, chk, CROSS_CHECK_ATOL_S, "s"))
 
     def amount(q: str, drug: str | None, sim: float, chk: float, unit: str) -> None:
         tol = CROSS_CHECK_RTOL * max(abs(sim), abs(chk)) + DOSE_ATOL

@@ -1,36 +1,34 @@
 """The rules that judge simulated quantities: REFILL-EMPTY, REFILL-EMPTY-WORST,
 REFILL-LOW-ALARM and DOSE-MAX (DOMAIN.md §4, FORMAT.md §4).
 
-Each is a small pure function of the table, the profile and numbers (instants in days, doses
+Each is a small pure function of the table, the profile and numbers (instants in seconds, doses
 in the drug's dose unit), not of an engine: :mod:`pumpsim.validate` passes what the simulator
 computed. Thresholds come from the profile and the device, never from literals here.
 """
 from __future__ import annotations
 
-from .model import Profile, Sourced, Table
+from .model import DAY, Profile, Sourced, Table
 from .rules import Finding, Skipped, above, dose_unit, violation
 
-WINDOW_EPS = 1e-9  # [day] "just before the end of the 24 h window" when naming its session
 
-
-def _session_at(table: Table, t: float) -> int:
-    """The 1-based index of the session in force at ``t``."""
+def _session_at(table: Table, t: float, *, before: bool = False) -> int:
+    """The 1-based index of the session in force at ``t`` (``before``: just before ``t``)."""
     idx = 1
     for s in table.sessions:
-        if s.t <= t:
+        if s.t < t or (s.t == t and not before):
             idx = s.index
     return idx
 
 
 def _empty(table: Table, rule: str, severity: str, empty_at: float, case: str, basis: Sourced) -> list[Finding]:
-    """A reservoir-empty violation whose value is the time without drug [day] until the next
-    refill (or the end of the horizon)."""
+    """A reservoir-empty violation whose value is the time without drug until the next refill
+    (or the end of the horizon), reported in days."""
     until, what = table.horizon, "the end of the horizon"
     for s in table.sessions:
         if s.refill is not None and empty_at < s.t < table.horizon:
             until, what = s.t, f"the refill of session[{s.index}]"
             break
-    dry = until - empty_at
+    dry = (until - empty_at) / DAY
     return [violation(table, rule, severity, empty_at, None, dry, None, "day",
                       f"{case} the reservoir runs empty at {table.iso(empty_at)}: no drug for {dry:.3g} days "
                       f"until {what} (withdrawal)", _session_at(table, empty_at), limit_value=0.0,
@@ -83,6 +81,6 @@ def dose_max(table: Table, profile: Profile, worst_max: dict[str, tuple[float, f
                 out.append(violation(table, "DOSE-MAX", sev, start, drug, dose, lim, unit,
                                      f"worst case: {dose:.6g} {dose_unit(drug)} of {drug} in the 24 h from {table.iso(start)}, "
                                      f"above the {'hard' if sev == 'hard' else 'soft'} ceiling {lim.value:.6g} {unit}",
-                                     _session_at(table, min(start + 1.0, table.horizon) - WINDOW_EPS)))
+                                     _session_at(table, min(start + DAY, table.horizon), before=True)))
                 break
     return out

@@ -20,7 +20,7 @@ from html import escape
 from pathlib import Path
 
 from . import __version__
-from .model import Profile, Table
+from .model import DAY, Profile, Table
 from .report import VERDICT_WORDS, Report, sources_used
 from .rules import Violation
 
@@ -180,7 +180,7 @@ def render_html(report: Report, figures: list[Figure], command: str, made: str |
         f"<dt>table</dt><dd><code>{_e(t.path)}</code></dd>",
         f"<dt>device</dt><dd>{_e(t.device.model)} ({_e(t.device.route)})</dd>",
         f"<dt>profile</dt><dd>{_e(p.name)}" + (f": {_e(p.title)}" if p.title else "") + "</dd>",
-        f"<dt>horizon</dt><dd>{_e(f'{t.horizon:g}')} days, {len(t.sessions)} session(s)</dd>",
+        f"<dt>horizon</dt><dd>{_e(f'{t.horizon / DAY:g}')} days, {len(t.sessions)} session(s)</dd>",
         f"<dt>findings</dt><dd>{hard} hard violation(s), {soft} warning(s)</dd>",
         "</dl>",
         "<h2>Violations</h2>", *_violations(report),

@@ -35,7 +35,9 @@ The time to the alarm is measured on a one-session table that starts at the plan
 the preceding 24 h, so at least as many boluses as in the whole table's history; the plan is
 then written into the whole table and judged by every rule of ``validate``.
 
-Units are the base units of :mod:`pumpsim.model` (mL, days, each drug's dose unit).
+Units are the base units of :mod:`pumpsim.model` inside (mL, seconds, each drug's dose unit);
+the interval ``T`` is a whole number of days at the interface (FORMAT.md §5), ``T x 86,400`` s
+inside.
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ import numpy as np
 
 from . import __version__, engine, montecarlo
 from .library import drug_library
-from .model import BOLUS_OFF, Profile, Refill, Session, Sourced, Step, Table
+from .model import BOLUS_OFF, DAY, Profile, Refill, Session, Sourced, Step, Table
 from .results import Scenario
 from .rules import RTOL, Violation, stability_limit
 from .tableio import _clock, resolve_programs
@@ -142,7 +144,7 @@ class PlanResult:
                          for kind, caps in (("upper", self.upper_caps), ("lower", self.lower_caps)) for c in caps]
         if self.stability is not None:
             s, d = self.stability
-            out["stability"] = {"drug": d, "days": float(s.value), "source": s.source, "verified": s.verified}
+            out["stability"] = {"drug": d, "days": float(s.value) / DAY, "source": s.source, "verified": s.verified}
         if self.violations:
             out["violations"] = [v.as_json() for v in self.violations]
         if calendar:
@@ -155,7 +157,8 @@ class PlanResult:
 
 # --------------------------------------------------------------------------- building tables
 def _mean_rate(steps: tuple[Step, ...]) -> float:
-    return sum(s.rate * ((steps[i + 1].start if i + 1 < len(steps) else 1.0) - s.start) for i, s in enumerate(steps))
+    return sum(s.rate * (((steps[i + 1].start if i + 1 < len(steps) else DAY) - s.start) / DAY)
+               for i, s in enumerate(steps))
 
 
 def scaled(table: Table, k: float) -> tuple[Refill, tuple[Step, ...]]:
@@ -168,7 +171,7 @@ def scaled(table: Table, k: float) -> tuple[Refill, tuple[Step, ...]]:
 
 
 def _is_flex(steps: tuple[Step, ...]) -> bool:
-    return len(steps) > 1 or steps[0].start != 0.0
+    return len(steps) > 1 or steps[0].start != 0
 
 
 def planned_table(table: Table, k: float, interval: int) -> Table:
@@ -177,16 +180,18 @@ def planned_table(table: Table, k: float, interval: int) -> Table:
     last = table.sessions[-1]
     refill, steps = scaled(table, k)
     planned = dataclasses.replace(last, refill=refill, steps=steps, flex=_is_flex(steps))
-    nxt = Session(last.index + 1, last.at + dt.timedelta(days=interval), last.t + interval, refill, None, None, False)
+    nxt = Session(last.index + 1, last.at + dt.timedelta(days=interval), last.t + interval * DAY, refill, None, None, False)
     sessions = table.sessions[:-1] + (planned, nxt)
-    return dataclasses.replace(table, sessions=sessions, programs=resolve_programs(sessions), horizon=last.t + interval)
+    return dataclasses.replace(table, sessions=sessions, programs=resolve_programs(sessions),
+                               horizon=last.t + interval * DAY)
 
 
 def one_session_table(table: Table, k: float, horizon: float, variability=None) -> Table:
-    """The planned refill alone, as the first session of a table (same clock time, device, policy)."""
+    """The planned refill alone, as the first session of a table (same clock time, device, policy);
+    ``horizon`` [s]."""
     last, prog = table.sessions[-1], table.programs[-1]
     refill, steps = scaled(table, k)
-    s = Session(1, last.at, 0.0, refill, steps, prog.bolus if prog.bolus is not None else BOLUS_OFF, _is_flex(steps))
+    s = Session(1, last.at, 0, refill, steps, prog.bolus if prog.bolus is not None else BOLUS_OFF, _is_flex(steps))
     return dataclasses.replace(table, sessions=(s,), programs=resolve_programs((s,)), horizon=horizon,
                                variability=variability)
 
@@ -271,7 +276,7 @@ class _Search:
 
     def stability_days(self, k: float) -> float:
         s = self.stability(k)
-        return math.inf if s is None else float(s[0].value)
+        return math.inf if s is None else float(s[0].value) / DAY
 
     def presentations(self, lo: float, hi: float) -> list[float]:
         """Factors that put ziconotide, alone in the mix, at one of its presentations."""
@@ -282,13 +287,14 @@ class _Search:
 
     # ---- how long the volume lasts
     def horizon(self) -> float:
+        """The simulated horizon [s]."""
         extra = 0.0
         if self.var is not None and self.var.refill_delay is not None:
             extra = float(np.max(self.d2)) if len(self.d2) else 0.0
-        return self.cap_days + extra + 1.0
+        return (self.cap_days + 1) * DAY + extra
 
     def tau(self, k: float) -> float:
-        """Days from the planned refill to the low alarm (empty without one): worst case, or the
+        """Seconds from the planned refill to the low alarm (empty without one): worst case, or the
         P-quantile of the margin over the runs; capped at the simulated horizon."""
         if k not in self._tau_cache:
             self._tau_cache[k] = self._tau_mc(k) if self.var is not None else self._tau_worst(k)
@@ -304,7 +310,7 @@ class _Search:
         return h if hit is None else hit
 
     def _margins(self, k: float) -> np.ndarray:
-        """Per run: time to the alarm + the planned refill's delay - the next refill's delay [day]."""
+        """Per run: time to the alarm + the planned refill's delay - the next refill's delay [s]."""
         if k in self._margin_cache:
             return self._margin_cache[k]
         h = self.horizon()
@@ -314,7 +320,7 @@ class _Search:
         key = "low" if self.alarm is not None else "empty"
         hit = np.concatenate([montecarlo.per_run(mplan, first, n)[key]
                               for first, n in montecarlo._chunks(self.runs, montecarlo.DEFAULT_CHUNK)])
-        hit = np.where(np.isnan(hit), np.inf, hit)
+        hit = np.where(np.isnan(hit), np.inf, hit * DAY)  # TEMPORARY (kernel v2 replaces this): kernel days
         self._margin_cache[k] = hit + self.d1 - self.d2
         return self._margin_cache[k]
 
@@ -330,11 +336,11 @@ class _Search:
     def p_low_alarm(self, k: float, interval: int) -> tuple[int, float]:
         """Runs (count, fraction) in which the low alarm comes before the next refill."""
         x = self._margins(k)
-        n = int(np.sum(x < interval * (1 - RTOL)))
+        n = int(np.sum(x < interval * DAY * (1 - RTOL)))
         return n, n / self.runs
 
     def _delays(self, first_session: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The delays of the planned (d1) and of the next (d2) refill of each run, from their own stream."""
+        """The delays [s] of the planned (d1) and of the next (d2) refill of each run, from their own stream."""
         n = self.runs
         rd = self.var.refill_delay
         if rd is None:
@@ -353,7 +359,7 @@ class _Search:
 
     def interval(self, k: float) -> int:
         """Whole days allowed at factor k (before the 365-day cap and stability)."""
-        return int(math.floor(self.tau(k) * (1 + RTOL) + RTOL))
+        return int(math.floor(self.tau(k) * (1 + RTOL) / DAY + RTOL))
 
     def total(self, k: float) -> int:
         return int(min(self.interval(k), self.stability_days(k), self.cap_days))
@@ -449,7 +455,7 @@ def _cross_check(S: _Search, k: float, interval: int) -> str | None:
     empty cap is checked the same way."""
     from . import check
 
-    sub = one_session_table(S.table, k, float(interval))
+    sub = one_session_table(S.table, k, interval * DAY)
     if S.var is None:
         low, empty = check.worst_reservoir(sub)
         case = "worst case"
@@ -457,9 +463,9 @@ def _cross_check(S: _Search, k: float, interval: int) -> str | None:
         low, empty = None, check.nominal_reservoir(sub)[1]
         case = "nominal case"
     hit = low if S.alarm is not None and S.var is None else empty
-    if hit is not None and hit < interval - check.CROSS_CHECK_ATOL_DAY:
+    if hit is not None and hit < interval * DAY - check.CROSS_CHECK_ATOL_S:
         what = "low alarm" if S.alarm is not None and S.var is None else "empty reservoir"
-        return (f"the independent check puts the {case} {what} at day {hit:.6f} after the planned refill, "
+        return (f"the independent check puts the {case} {what} at day {hit / DAY:.6f} after the planned refill, "
                 f"before the {interval} days the simulator allowed: the plan cannot be trusted")
     return None
 
@@ -505,11 +511,11 @@ def _finish(S: _Search, res: PlanResult, k: float, interval: int, planned: Table
     res.concentrations = dict(refill.mix)
     res.daily_doses = {d: c * _mean_rate(steps) for d, c in refill.mix}
     res.stability = S.stability(k)
-    sub = one_session_table(table, k, interval + 1.0)
+    sub = one_session_table(table, k, (interval + 1) * DAY)
     worst = engine.simulate(sub, Scenario.worst(float(table.device.accuracy.value)))
     nominal = engine.simulate(sub, Scenario.nominal())
-    res.residual_worst = _volume_before(worst.t, worst.volume_true, float(interval))
-    res.residual_nominal = _volume_before(nominal.t, nominal.volume_true, float(interval))
+    res.residual_worst = _volume_before(worst.t, worst.volume_true, interval * DAY)
+    res.residual_nominal = _volume_before(nominal.t, nominal.volume_true, interval * DAY)
     if S.var is not None:
         n, p = S.p_low_alarm(k, interval)
         res.p_low_alarm, res.p_ci95 = p, montecarlo.wilson(n, S.runs)
@@ -597,7 +603,7 @@ def _binding_words(res: PlanResult) -> str:
     t = res.table
     if res.binding == "REFILL-STABILITY" and res.stability is not None:
         s, d = res.stability
-        return f"{d} stability ({float(s.value):g} days{'' if s.verified else ', UNVERIFIED'}; {s.source})"
+        return f"{d} stability ({float(s.value) / DAY:g} days{'' if s.verified else ', UNVERIFIED'}; {s.source})"
     if res.binding == "RATE-RANGE":
         r = t.device.rate_min
         return f"the device minimum rate ({float(r.value):g} mL/day; {r.source})" if r else "the device rate range"
@@ -648,10 +654,8 @@ def _num(x: float) -> str:
 
 
 def _duration(d: dt.timedelta) -> str:
-    s = d.total_seconds()
-    if s % 86400 == 0:
-        return f"{int(s // 86400)} day"
-    if s % 3600 == 0:
-        return f"{int(s // 3600)} h"
-    return f"{_num(s / 60)} min"
+    """A calendar span (whole seconds: session times are) as exact duration text."""
+    from .units import format_duration
+
+    return format_duration(d.days * DAY + d.seconds)
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from . import engine
-from .model import Profile, Table
+from .model import DAY, Profile, Table
 from .output import write_atomic
 from .results import Scenario, SimResult
 
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
              "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7"}
-WINDOW = 1.0  # [day]
+WINDOW = DAY  # [s]; the data below is in the model's seconds, the axes show dates
 
 
 @dataclass
@@ -29,7 +29,7 @@ class FanBands:
     """The fan chart of figure 1 with ``simulate``: the true volume over the Monte-Carlo runs at
     a grid of instants (``pumpsim.montecarlo.FanData``), its 5/25/50/75/95 % quantiles."""
 
-    t: np.ndarray  # instants [day]
+    t: np.ndarray  # instants [s]
     p05: np.ndarray  # [mL], each exact to ``resolution``
     p25: np.ndarray
     p50: np.ndarray
@@ -50,12 +50,12 @@ def fan_data(mc) -> FanBands | None:
 
 @dataclass
 class ReservoirData:
-    t: dict[str, np.ndarray]  # case -> breakpoint instants [day]
+    t: dict[str, np.ndarray]  # case -> breakpoint instants [s]
     true: dict[str, np.ndarray]  # case -> true volume [mL]
     estimate: dict[str, np.ndarray]  # case -> the pump's estimate [mL]
     low_alarm: float | None  # [mL]
-    refills: list[float]  # instants [day]
-    empty: dict[str, list[tuple[float, float]]]  # case -> periods with an empty pump [day, day]
+    refills: list[float]  # instants [s]
+    empty: dict[str, list[tuple[float, float]]]  # case -> periods with an empty pump [s, s]
     fan: FanBands | None = None  # with ``simulate``: the bands over the Monte-Carlo runs
 
 
@@ -93,7 +93,7 @@ def reservoir_data(table: Table, mc=None) -> ReservoirData:
 class DoseData:
     drug: str
     unit: str
-    t: np.ndarray  # window starts [day]
+    t: np.ndarray  # window starts [s]
     dose: np.ndarray  # dose in [t, t + 24 h), worst case [dose unit]
     soft: float | None
     hard: float | None
@@ -125,12 +125,12 @@ def dose_data(table: Table, profile: Profile) -> list[DoseData]:
 
 @dataclass
 class ZiconotideData:
-    t: np.ndarray  # instants where the programmed daily dose changes, and the horizon [day]
+    t: np.ndarray  # instants where the programmed daily dose changes, and the horizon [s]
     dose: np.ndarray  # programmed daily dose from each instant [mcg/day]
-    envelope_t: np.ndarray  # the fastest titration the profile allows, from the first dose [day]
+    envelope_t: np.ndarray  # the fastest titration the profile allows, from the first dose [s]
     envelope: np.ndarray  # [mcg/day]
     ceiling: float | None  # daily_hard [mcg/day]
-    violations: list[tuple[float, str]]  # (instant [day], rule) of the ZIC-* violations
+    violations: list[tuple[float, str]]  # (instant [s], rule) of the ZIC-* violations
 
 
 def ziconotide_data(table: Table, profile: Profile) -> ZiconotideData | None:
@@ -320,7 +320,7 @@ def trumpet_data(rate: float, pulse: float, factor: float = 1.0, windows=TRUMPET
     (delivered - programmed) / programmed; the curve is the largest and the smallest error per P.
     The mean error is over the period.
     """
-    day_s = 86400.0
+    day_s = float(DAY)
     interval_s = pulse / (factor * rate) * day_s  # seconds between pulses
     period_s = max(period_h * 3600.0, TRUMPET_MIN_PULSES * interval_s)
     period_s = np.ceil(period_s / interval_s - 1e-9) * interval_s

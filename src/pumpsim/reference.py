@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import Table
+from .model import DAY, Table
 from .results import (
     EV_BOLUS_DENIED_EMPTY,
     EV_BOLUS_DENIED_LOCKOUT,
@@ -35,7 +35,7 @@ from .results import (
     SimResult,
 )
 
-WINDOW = 1.0  # [day]
+WINDOW = DAY  # [s]
 PLATEAU_RTOL = 1e-9
 
 
@@ -71,17 +71,17 @@ class Line:
         return math.inf
 
 
-def _day_boundaries(steps, clock0: float, t: float) -> list[tuple[float, int]]:
-    """Start instants of the steps from the day before ``t`` to the day after, with step index."""
-    day = math.floor(clock0 + t)
+def _day_boundaries(steps, clock0: int, t: float) -> list[tuple[float, int]]:
+    """Start instants [s] of the steps from the day before ``t`` to the day after, with step index."""
+    day = (clock0 + t) // DAY
     out = []
     for d in (day - 1, day, day + 1):
         for k, s in enumerate(steps):
-            out.append(((d + s.start) - clock0, k))
+            out.append(((d * DAY + s.start) - clock0, k))
     return out
 
 
-def _step_at(steps, clock0: float, t: float) -> tuple[int, float]:
+def _step_at(steps, clock0: int, t: float) -> tuple[int, float]:
     """(index of the step in force at t, instant of the next step change)."""
     bounds = _day_boundaries(steps, clock0, t)
     current = max(i for i, (x, _) in enumerate(bounds) if x <= t)
@@ -108,8 +108,8 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
     requests = list(scenario.request_times) if scenario.bolus == "requests" else []
     mods = [] if scenario.modifiers is None else [tuple(map(float, row)) for row in np.asarray(scenario.modifiers).reshape(-1, 3)]
 
-    # state
-    t = 0.0
+    # state (instants in seconds: whole where the table makes them whole; rates in mL/s)
+    t = 0
     volume = 0.0  # true reservoir [mL]
     estimate = 0.0  # the pump's own estimate [mL]
     pushed = 0.0  # cumulative volume out of the reservoir [mL]
@@ -122,7 +122,7 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
     next_step = math.inf
     grants: list[float] = []
     extended_until = None  # end of an extended bolus under way
-    extended_rate = 0.0  # its programmed rate [mL/day]
+    extended_rate = 0.0  # its programmed rate [mL/s]
     modifier = 1.0
     mod_index = 0
     in_mod = False
@@ -208,7 +208,7 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
                 reason = EV_BOLUS_DENIED_LOCKOUT
             elif grants and not (t >= grants[-1] + policy.lockout):
                 reason = EV_BOLUS_DENIED_LOCKOUT
-            elif sum(1 for g in grants if g > t - 1.0) >= policy.max_per_24h:
+            elif sum(1 for g in grants if g > t - WINDOW) >= policy.max_per_24h:
                 reason = EV_BOLUS_DENIED_MAX24H
             else:
                 reason = EV_BOLUS_GRANTED
@@ -250,7 +250,7 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
             record()
 
         # the next event
-        programmed = program.steps[step].rate + (extended_rate if extended_until is not None else 0.0)
+        programmed = program.steps[step].rate / DAY + (extended_rate if extended_until is not None else 0.0)
         out_rate = f * modifier * programmed if volume > 0.0 else 0.0
         est_rate = programmed if estimate > 0.0 else 0.0
         candidates = {"horizon": H, "step": next_step}
@@ -267,11 +267,7 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
             if grants:
                 nxt = grants[-1] + policy.lockout
                 if len(grants) >= policy.max_per_24h:
-                    oldest = grants[-policy.max_per_24h]
-                    day_later = oldest + 1.0
-                    if day_later - 1.0 < oldest:  # the sum rounded down: not yet 24 h later
-                        day_later = math.nextafter(day_later, math.inf)
-                    nxt = max(nxt, day_later)
+                    nxt = max(nxt, grants[-policy.max_per_24h] + WINDOW)
             if extended_until is not None:
                 nxt = max(nxt, extended_until)
             if nxt > t:
@@ -328,10 +324,10 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
 def max_24h(result: SimResult, horizon: float) -> dict[str, tuple[float, float]]:
     """Each drug's largest dose in a window [s, s + 24 h) and the earliest s reaching it.
 
-    The dose in [s, s + 1) is G(s) = F⁻(s + 1) - F⁻(s) (left limits: a bolus at s + 1 is not in
-    the window, one at s is). Between the candidates {p, p - 1 : p a breakpoint} G is linear, so
-    its supremum is G or its right limit at a candidate; each candidate window keeps its
-    breakpoint as an exact end ([p, p + 1) or [p - 1, p)).
+    The dose in [s, s + W) (W = 24 h = 86,400 s) is G(s) = F⁻(s + W) - F⁻(s) (left limits: a bolus
+    at s + W is not in the window, one at s is). Between the candidates {p, p - W : p a
+    breakpoint} G is linear, so its supremum is G or its right limit at a candidate; each
+    candidate window keeps its breakpoint as an exact end ([p, p + W) or [p - W, p)).
     """
     t = list(map(float, result.t))
 
@@ -347,7 +343,7 @@ def max_24h(result: SimResult, horizon: float) -> dict[str, tuple[float, float]]
         return col[i] + (col[i + 1] - col[i]) * (x - t[i]) / (t[i + 1] - t[i])
 
     out = {}
-    # windows [p, p + 1) and [p - 1, p): the breakpoint itself is one end, never p - 1 + 1
+    # windows [p, p + W) and [p - W, p): the breakpoint itself is one end, never p - W + W
     windows = sorted({(p, p + WINDOW) for p in t} | {(p - WINDOW, p) for p in t})
     for j, d in enumerate(result.drugs):
         col = [float(x) for x in result.dose[:, j]]

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import __version__
 from .library import drug_library
-from .model import Profile, Sourced, Table
+from .model import DAY, Profile, Sourced, Table
 from .rules import Skipped, Violation
 
 REPORT_SCHEMA = "pumpsim.report/1"
@@ -95,7 +95,7 @@ def render_text(report: Report) -> str:
     hard = sum(v.severity == "hard" for v in report.violations)
     soft = len(report.violations) - hard
     lines.append(f"Table {t.path}: {t.device.model} ({t.device.route}), {len(t.sessions)} session(s), "
-                 f"horizon {t.horizon:g} days, profile {report.profile.name}.")
+                 f"horizon {t.horizon / DAY:g} days, profile {report.profile.name}.")
     lines.append(f"{hard} hard violation(s), {soft} warning(s).")
     if report.violations:
         lines.append("")

@@ -7,7 +7,9 @@ travel with the violation. Rules that need the simulation (REFILL-*, DOSE-MAX, C
 live in :mod:`pumpsim.dynamic_rules` and read its results.
 
 Comparisons use the relative tolerance of FORMAT.md §4 (:data:`RTOL`): 25 mcg/mL x
-0.096 mL/day is 2.4 mcg/day and is not "above 2.4".
+0.096 mL/day is 2.4 mcg/day and is not "above 2.4". Instants and durations are exact whole
+seconds (FORMAT.md §4) and are compared exactly: a ziconotide step exactly 48 h after the
+previous change is allowed, one a second earlier is not. Reports give them in h or days.
 """
 from __future__ import annotations
 
@@ -19,10 +21,10 @@ from dataclasses import dataclass
 from importlib import resources
 
 from .library import drug_library
-from .model import Profile, Program, Sourced, Table
+from .model import DAY, HOUR, Profile, Program, Sourced, Table
 
 RTOL = 1e-9  # FORMAT.md §4: limits are compared with a relative tolerance of 1e-9
-HOURS_PER_DAY = 24.0
+WEEK = 7 * DAY  # [s] the week of max_increases_per_week
 
 
 def above(value: float, limit: float) -> bool:
@@ -266,14 +268,14 @@ def zic_interval(table: Table, profile: Profile) -> list[Finding]:
     for i, (p, before, after) in enumerate(changes):
         s = p.session
         if i > 0 and after > before:
-            gap = s.t - changes[i - 1][0].session.t
-            if lim is not None and above(lim.value, gap):
-                out.append(violation(table, "ZIC-INTERVAL", "hard", s.t, "ziconotide", gap * HOURS_PER_DAY, lim, "h",
-                                     f"ziconotide raised {_fmt(gap * HOURS_PER_DAY)} h after the previous change; at least "
-                                     f"{_fmt(lim.value * HOURS_PER_DAY)} h", s.index, limit_value=lim.value * HOURS_PER_DAY))
+            gap = s.t - changes[i - 1][0].session.t  # [s], exact
+            if lim is not None and gap < lim.value:
+                out.append(violation(table, "ZIC-INTERVAL", "hard", s.t, "ziconotide", gap / HOUR, lim, "h",
+                                     f"ziconotide raised {_fmt(gap / HOUR)} h after the previous change; at least "
+                                     f"{_fmt(lim.value / HOUR)} h", s.index, limit_value=lim.value / HOUR))
             increases.append(s.t)
             if per_week is not None:
-                recent = [t for t in increases if t > s.t - 7.0]
+                recent = [t for t in increases if t > s.t - WEEK]
                 if len(recent) > per_week.value:
                     out.append(violation(table, "ZIC-INTERVAL", "hard", s.t, "ziconotide", len(recent), per_week, "increases",
                                          f"{len(recent)} ziconotide increases within 7 days; at most {per_week.value}", s.index))
@@ -348,7 +350,7 @@ def granuloma_risk(table: Table, profile: Profile) -> list[Finding]:
 
 def stability_limit(table: Table, profile: Profile, session_index: int, mix: dict[str, float],
                     first_zic_refill: int | None) -> tuple[Sourced | None, str | None, list[str]]:
-    """The stability limit of a mix [day]: the tightest of its drugs; and drugs with no data."""
+    """The stability limit of a mix [s]: the tightest of its drugs; and drugs with no data."""
     best: tuple[Sourced, str] | None = None
     unknown = []
     for d, c in sorted(mix.items()):
@@ -377,16 +379,16 @@ def refill_stability(table: Table, profile: Profile) -> list[Finding]:
     no_data: set[str] = set()
     for k, (s, r) in enumerate(refills):
         end = refills[k + 1][0].t if k + 1 < len(refills) else table.horizon
-        stay = end - s.t
+        stay = end - s.t  # [s], exact
         if stay <= 0:
             continue
         lim, drug, unknown = stability_limit(table, profile, s.index, r.mix_dict, first_zic)
         no_data.update(unknown)
-        if lim is not None and above(stay, lim.value):
+        if lim is not None and stay > lim.value:
             until = "the next refill" if k + 1 < len(refills) else "the end of the horizon"
-            out.append(violation(table, "REFILL-STABILITY", "hard", s.t, drug, stay, lim, "day",
-                                 f"this mix stays {_fmt(stay)} days until {until}; {drug} in it is stable {_fmt(lim.value)} days",
-                                 s.index))
+            out.append(violation(table, "REFILL-STABILITY", "hard", s.t, drug, stay / DAY, lim, "day",
+                                 f"this mix stays {_fmt(stay / DAY)} days until {until}; {drug} in it is stable "
+                                 f"{_fmt(lim.value / DAY)} days", s.index, limit_value=lim.value / DAY))
     if no_data:
         out.append(Skipped("REFILL-STABILITY", f"{profile.name} gives no stability for {', '.join(sorted(no_data))}"))
     return out

@@ -15,7 +15,23 @@ from typing import Any
 
 from . import library, units
 from .errors import InputError, Problem, Problems, nearest
-from .model import BOLUS_OFF, DAY, HOUR, MINUTE, Bolus, Device, Distribution, Patient, Program, Refill, Session, Sourced, Step, Table, Variability
+from .model import (
+    BOLUS_OFF,
+    DAY,
+    HOUR,
+    MINUTE,
+    Bolus,
+    Device,
+    Distribution,
+    Patient,
+    Program,
+    Refill,
+    Session,
+    Sourced,
+    Step,
+    Table,
+    Variability,
+)
 
 TABLE_SCHEMA = "pumpsim.table/1"
 DEFAULT_HORIZON = 90 * DAY  # [s]

@@ -3,7 +3,8 @@
 One row per event of a simulated run (session, refill, bolus granted or denied with the
 reason, the pump's low alarm, empty, stall, stall recovered, end) with the pump's estimated
 reservoir, the true reservoir and the programmed rate in force. The volumes are read from the
-run's breakpoints *after* everything that happens at the event's instant.
+run's breakpoints *after* everything that happens at the event's instant. The ``day`` column
+is the instant in days since the first session (the model counts seconds).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import io
 
 import numpy as np
 
-from .model import Table
+from .model import DAY, Table
 from .results import EV_BOLUS_GRANTED, EV_REFILL, EVENT_NAMES, SimResult
 
 HEADER = ["time", "day", "event", "value", "value_unit", "reservoir_estimate_mL", "reservoir_true_mL",
@@ -20,15 +21,15 @@ HEADER = ["time", "day", "event", "value", "value_unit", "reservoir_estimate_mL"
 
 
 def programmed_rate(table: Table, t: float) -> float:
-    """The programmed basal rate in force at ``t`` [mL/day] (flex steps on the wall clock)."""
+    """The programmed basal rate in force at ``t`` [s] in mL/day (flex steps on the wall clock)."""
     prog = table.programs[0]
     for p in table.programs:
         if p.session.t <= t:
             prog = p
-    clock = (table.clock0 + t) % 1.0
+    clock = (table.clock0 + t) % DAY  # [s after midnight]
     rate = prog.steps[0].rate
     for st in prog.steps:
-        if st.start <= clock + 1e-12:
+        if st.start <= clock:
             rate = st.rate
     return rate
 
@@ -55,7 +56,7 @@ def to_csv(table: Table, result: SimResult) -> str:
     for t, code, value in zip(result.event_t, result.event_code, result.event_value):
         est, true = volumes_after(result, float(t))
         unit = "mL" if int(code) in (EV_BOLUS_GRANTED, EV_REFILL) else ""
-        w.writerow([table.iso(float(t)), f"{float(t):.6f}", EVENT_NAMES[int(code)],
+        w.writerow([table.iso(float(t)), f"{float(t) / DAY:.6f}", EVENT_NAMES[int(code)],
                     f"{float(value):.6g}" if unit else "", unit, f"{est:.6f}", f"{true:.6f}",
                     f"{programmed_rate(table, float(t)):.6g}"])
     return buf.getvalue()
