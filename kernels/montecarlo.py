@@ -92,7 +92,7 @@ def one_run(run, seed, sess, pump, var, grid, out, row, work):
                     nxt = i
                     break
             out.dry[row, nxt] = 1
-    max_window_sweep_columns(work.bp_t, work.bp_dose, nbp, DAY, out.max24[row])
+    max_window_sweep_columns(work.bp_t, work.bp_dose, nbp, DAY, out.max24[row], work.irr_t, res.nirr)
     # the true volume just before each refill (at its effective instant), NaN if not reached
     k = 0
     for i in range(n):

@@ -114,7 +114,22 @@ def simulate_pump(sess, pump, cond, work):
         Named results; ``status`` is OVERFLOW when a buffer was too small (the outputs are then
         incomplete: the caller grows the buffers and runs again).
     """
+    # every array is read into a local once: an array read from a record inside the loop
+    # costs a reference count at each event
     s_t = cond.t_eff
+    c_skip = cond.skip
+    c_factor = cond.factor
+    s_refill = sess.refill
+    s_volume = sess.volume
+    s_mix = sess.mix
+    s_nsteps = sess.nsteps
+    s_starts = sess.starts
+    s_rates = sess.rates
+    s_bolus = sess.bolus
+    s_bvol = sess.bvol
+    s_block = sess.block
+    s_bmax = sess.bmax
+    s_bdur = sess.bdur
     n_sess = s_t.shape[0]
     conc = pump.conc
     nd = conc.shape[1]
@@ -146,9 +161,13 @@ def simulate_pump(sess, pump, cond, work):
     cap_ev = ev_t.shape[0]
     cap_g = grants.shape[0]
     cap_chg = chg_u.shape[0]
+    irr_t = work.irr_t
+    cap_irr = irr_t.shape[0]
     nbp = 0
     nev = 0
-    fail = Outcome(OVERFLOW, 0, 0, np.nan, np.nan, np.nan, 0.0, 0.0, 0.0, 0.0)
+    nirr = 0
+    tip_hit = False
+    fail = Outcome(OVERFLOW, 0, 0, 0, np.nan, np.nan, np.nan, 0.0, 0.0, 0.0, 0.0)
 
     # state
     t = 0.0
@@ -167,10 +186,10 @@ def simulate_pump(sess, pump, cond, work):
 
     # line: mix changes in push coordinate
     chg_u[0] = NEG_INF
-    chg_mix[0] = sess.mix[0]
+    chg_mix[0] = s_mix[0]
     nchg = 1
     j = 0
-    res_mix = sess.mix[0]
+    res_mix = s_mix[0]
 
     # program in force
     i_sess = 0
@@ -213,6 +232,8 @@ def simulate_pump(sess, pump, cond, work):
         if t >= horizon:
             break
         jumped = False
+        irregular = tip_hit  # the line brought the next mix to the tip at t
+        tip_hit = False
 
         # 1. modifier ends and starts
         while im < n_mod:
@@ -227,6 +248,7 @@ def simulate_pump(sess, pump, cond, work):
                         nev += 1
                     in_mod = False
                     m = 1.0
+                    irregular = True
                     im += 1
                 else:
                     break
@@ -234,6 +256,7 @@ def simulate_pump(sess, pump, cond, work):
                 if mod_start[im] <= t:
                     in_mod = True
                     m = mod_factor[im]
+                    irregular = True
                     if m == 0.0:
                         if nev >= cap_ev:
                             return fail
@@ -247,12 +270,13 @@ def simulate_pump(sess, pump, cond, work):
         # 2. end of an extended bolus
         if ext_on and ext_end <= t:
             ext_on = False
+            irregular = True
 
         # 3. sessions
         while i_sess < n_sess and s_t[i_sess] <= t:
             s = i_sess
             i_sess += 1
-            if cond.skip[s] == 1:
+            if c_skip[s] == 1:
                 continue
             if nev >= cap_ev:
                 return fail
@@ -260,17 +284,18 @@ def simulate_pump(sess, pump, cond, work):
             ev_code[nev] = EV_SESSION
             ev_val[nev] = s + 1
             nev += 1
-            factor = cond.factor[s]
-            if sess.refill[s] == 1:
+            factor = c_factor[s]
+            irregular = True
+            if s_refill[s] == 1:
                 aspirated += v
-                filled += sess.volume[s]
-                v = sess.volume[s]
-                vest = sess.volume[s]
+                filled += s_volume[s]
+                v = s_volume[s]
+                vest = s_volume[s]
                 jumped = True
                 empty_armed = True
                 pump_armed = True
-                if sess.mix[s] != res_mix:
-                    res_mix = sess.mix[s]
+                if s_mix[s] != res_mix:
+                    res_mix = s_mix[s]
                     if nchg >= cap_chg:
                         return fail
                     chg_u[nchg] = w
@@ -282,14 +307,14 @@ def simulate_pump(sess, pump, cond, work):
                     return fail
                 ev_t[nev] = t
                 ev_code[nev] = EV_REFILL
-                ev_val[nev] = sess.volume[s]
+                ev_val[nev] = s_volume[s]
                 nev += 1
             prog = s
-            day, k = locate_step(t, sess.starts, prog, sess.nsteps[prog], clock0)
-            rate = sess.rates[prog, k]
+            day, k = locate_step(t, s_starts, prog, s_nsteps[prog], clock0)
+            rate = s_rates[prog, k]
 
         # 4. boluses
-        bol_on = prog >= 0 and sess.bolus[prog] == 1
+        bol_on = prog >= 0 and s_bolus[prog] == 1
         while True:
             requested = False
             if bolus_mode == BOLUS_REQUESTS:
@@ -310,7 +335,7 @@ def simulate_pump(sess, pump, cond, work):
                 code = EV_BOLUS_DENIED_STALL
             elif ext_on:
                 code = EV_BOLUS_DENIED_LOCKOUT
-            elif ng > 0 and not (t >= grants[ng - 1] + sess.block[prog]):
+            elif ng > 0 and not (t >= grants[ng - 1] + s_block[prog]):
                 code = EV_BOLUS_DENIED_LOCKOUT
             else:
                 count = 0
@@ -318,7 +343,7 @@ def simulate_pump(sess, pump, cond, work):
                 while g >= 0 and grants[g] > t - DAY:
                     count += 1
                     g -= 1
-                if count >= sess.bmax[prog]:
+                if count >= s_bmax[prog]:
                     code = EV_BOLUS_DENIED_MAX24H
             if code != EV_BOLUS_GRANTED:
                 if bolus_mode == BOLUS_GREEDY:
@@ -330,7 +355,7 @@ def simulate_pump(sess, pump, cond, work):
                 ev_val[nev] = 0.0
                 nev += 1
                 continue
-            bvol = sess.bvol[prog]
+            bvol = s_bvol[prog]
             if ng >= cap_g:
                 return fail
             grants[ng] = t
@@ -341,10 +366,11 @@ def simulate_pump(sess, pump, cond, work):
             ev_code[nev] = EV_BOLUS_GRANTED
             ev_val[nev] = bvol
             nev += 1
-            if sess.bdur[prog] > 0.0:
+            if s_bdur[prog] > 0.0:
                 ext_on = True
-                ext_end = t + sess.bdur[prog]
-                ext_rate = bvol / sess.bdur[prog]
+                irregular = True
+                ext_end = t + s_bdur[prog]
+                ext_rate = bvol / s_bdur[prog]
             else:
                 amount = factor * bvol
                 if amount >= v:
@@ -360,6 +386,7 @@ def simulate_pump(sess, pump, cond, work):
             if ext_on:
                 ext_on = False
             if empty_armed:
+                irregular = True
                 empty_armed = False
                 if np.isnan(empty_at):
                     empty_at = t
@@ -382,6 +409,12 @@ def simulate_pump(sess, pump, cond, work):
                 ev_code[nev] = EV_LOW_ALARM
                 ev_val[nev] = vest
                 nev += 1
+
+        if irregular or t == 0.0:
+            if nirr >= cap_irr:
+                return fail
+            irr_t[nirr] = t
+            nirr += 1
 
         # ---------------------------------------------------------------- the next segment
         prog_rate = rate + (ext_rate if ext_on else 0.0)
@@ -406,7 +439,7 @@ def simulate_pump(sess, pump, cond, work):
         t_sess = s_t[i_sess] if i_sess < n_sess else INF
         if t_sess < tn:
             tn = t_sess
-        t_step = next_step_time(day, k, sess.starts, prog, sess.nsteps[prog], clock0)
+        t_step = next_step_time(day, k, s_starts, prog, s_nsteps[prog], clock0)
         if t_step < tn:
             tn = t_step
         if im < n_mod:
@@ -415,23 +448,47 @@ def simulate_pump(sess, pump, cond, work):
                 tn = t_mod
         if ext_on and ext_end < tn:
             tn = ext_end
-        if bolus_mode == BOLUS_REQUESTS:
-            if ir < n_req and requests[ir] < tn:
-                tn = requests[ir]
-        elif bolus_mode == BOLUS_GREEDY and bol_on and v > 0.0 and m != 0.0:
-            # the next instant a grant is possible: lockout and rolling count, exact in seconds
+        # the next instant a grant is possible: lockout and rolling count, exact in seconds;
+        # never before the next event when bolus is off, the reservoir empty or the pump
+        # stalled (all three last until an event)
+        tg = INF
+        if bol_on and v > 0.0 and m != 0.0:
             tg = NEG_INF
             if ng > 0:
-                tg = grants[ng - 1] + sess.block[prog]
-                nmax = sess.bmax[prog]
+                tg = grants[ng - 1] + s_block[prog]
+                nmax = s_bmax[prog]
                 if ng >= nmax:
                     tk = grants[ng - nmax] + DAY
                     if tk > tg:
                         tg = tk
             if ext_on and ext_end > tg:
                 tg = ext_end
-            if tg > t and tg < tn:
-                tn = tg
+        if bolus_mode == BOLUS_REQUESTS:
+            # requests before that instant are denied and change nothing: logged here, in
+            # time order, without ending the segment
+            while ir < n_req and requests[ir] < tn and requests[ir] < tg:
+                r_t = requests[ir]
+                if not bol_on:
+                    code = EV_BOLUS_DENIED_OFF
+                elif v <= 0.0:
+                    code = EV_BOLUS_DENIED_EMPTY
+                elif m == 0.0:
+                    code = EV_BOLUS_DENIED_STALL
+                elif ext_on or (ng > 0 and r_t < grants[ng - 1] + s_block[prog]):
+                    code = EV_BOLUS_DENIED_LOCKOUT
+                else:
+                    code = EV_BOLUS_DENIED_MAX24H
+                if nev >= cap_ev:
+                    return fail
+                ev_t[nev] = r_t
+                ev_code[nev] = code
+                ev_val[nev] = 0.0
+                nev += 1
+                ir += 1
+            if ir < n_req and requests[ir] < tn:
+                tn = requests[ir]
+        elif bolus_mode == BOLUS_GREEDY and tg > t and tg < tn:
+            tn = tg
         t_empty = INF
         t_low = INF
         t_tip = INF
@@ -474,6 +531,7 @@ def simulate_pump(sess, pump, cond, work):
                 v = low_alarm
             elif tn == t_tip:
                 w_new = chg_u[j + 1] + dead_volume  # exactly where the next mix reaches the tip
+                tip_hit = True
                 dv = w_new - w
                 v = v - dv if dv < v else 0.0
             else:
@@ -497,13 +555,13 @@ def simulate_pump(sess, pump, cond, work):
                     vest = 0.0
         t = tn
         if prog >= 0:
-            while next_step_time(day, k, sess.starts, prog, sess.nsteps[prog], clock0) <= t:
-                if k + 1 < sess.nsteps[prog]:
+            while next_step_time(day, k, s_starts, prog, s_nsteps[prog], clock0) <= t:
+                if k + 1 < s_nsteps[prog]:
                     k += 1
                 else:
                     k = 0
                     day += 1.0
-            rate = sess.rates[prog, k]
+            rate = s_rates[prog, k]
 
     if nev >= cap_ev:
         return fail
@@ -511,7 +569,11 @@ def simulate_pump(sess, pump, cond, work):
     ev_code[nev] = EV_END
     ev_val[nev] = 0.0
     nev += 1
-    return Outcome(OK, nbp, nev, low_at, empty_at, pump_at, filled, aspirated, w, v)
+    if nirr >= cap_irr:
+        return fail
+    irr_t[nirr] = horizon
+    nirr += 1
+    return Outcome(OK, nbp, nev, nirr, low_at, empty_at, pump_at, filled, aspirated, w, v)
 
 
 @njit(cache=True)

@@ -72,6 +72,7 @@ Work = namedtuple("Work", [
     "grants",  # (cap,) grant instants [s] (work)
     "chg_u",  # (cap,) push coordinates where the reservoir's mix changed (work)
     "chg_mix",  # (cap,) int64: the mix from there on (work)
+    "irr_t",  # (cap,) instants where a flow may change other than by a flex step [s] (for the window sweep)
 ])
 
 #: What a simulation returns besides the buffers it filled.
@@ -79,6 +80,7 @@ Outcome = namedtuple("Outcome", [
     "status",  # OK, or OVERFLOW_*: a buffer was too small, the outputs are incomplete
     "nbp",  # breakpoints written
     "nev",  # events written
+    "nirr",  # irregular instants written (``Work.irr_t``)
     "low_alarm_at",  # first instant the true volume <= low alarm [s], NaN if never
     "empty_at",  # first instant the true volume is 0 [s], NaN if never
     "pump_alarm_at",  # first instant the pump's estimate <= low alarm [s], NaN if never
@@ -113,7 +115,7 @@ def capacity(sess, pump, n_requests, n_mods):
 def new_work(cap, n_drugs):
     return Work(np.empty(cap), np.empty((cap, n_drugs)), np.empty(cap), np.empty(cap),
                 np.empty(cap), np.empty(cap, np.int64), np.empty(cap), np.empty(cap),
-                np.empty(cap), np.empty(cap, np.int64))
+                np.empty(cap), np.empty(cap, np.int64), np.empty(cap))
 
 
 @njit(cache=True)

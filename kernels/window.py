@@ -92,18 +92,25 @@ def max_window(t, f, width, rtol):
 
 
 @njit(cache=True)
-def max_window_sweep_columns(t, f, m, width, out):
+def max_window_sweep_columns(t, f, m, width, out, irr, nirr):
     """The same suprema as :func:`max_window` (without the starts) for every column of ``f``
     over its first ``m`` rows, into ``out`` (n_columns,), in one linear sweep shared by all
     columns. Used by the Monte-Carlo runs.
 
     The knots p (distinct times) are visited in order; the candidate windows [p, p + w) and
-    [p - w, p) have moving ends p + w and p - w that only increase, so two pointers find
-    F⁻ and F⁺ there in O(m) overall. Only a local maximum of G can be its supremum: where F
+    [p - w, p) have moving ends p + w and p - w that only increase, so one pointer each finds
+    F⁻ and F⁺ there, in O(m) overall. Only a local maximum of G can be its supremum: where F
     does not jump at p, a window starting at p can be one only if a slope of F increases at
     p, and a window ending at p only if one decreases (the slopes of G on either side of the
-    candidate differ by that change); elsewhere G is linear through the candidate. The
-    candidate is evaluated for every column at once when any column needs it.
+    candidate differ by that change); elsewhere G is linear through the candidate.
+
+    ``irr`` (sorted, the first ``nirr``) lists the instants where a slope of F may change for
+    another reason than the daily flex schedule (sessions, refills, an empty reservoir, a new
+    mix at the tip, stalls, extended boluses; the first instant and the horizon included).
+    Between two of them the slopes repeat every ``width`` (24 h, the period of the schedule):
+    so when no such instant lies in [p, p + w], the slope change at p recurs at p + w and G is
+    linear through p (a window starting there is no candidate), and likewise for [p - w, p].
+    This leaves the jumps (boluses) and the knots near an irregular instant.
     """
     nd = f.shape[1]
     for d in range(nd):
@@ -113,13 +120,10 @@ def max_window_sweep_columns(t, f, m, width, out):
     t0 = t[0]
     tl = t[m - 1]
     s_left = np.zeros(nd)
-    s_right = np.zeros(nd)
-    # pointers for the window ends x = p + w (a) and x = p - w (b): first index with t >= x
-    # (kl) and last index with t <= x (kr)
-    kla = 0
-    kra = -1
-    klb = 0
-    krb = -1
+    ka = 0  # first index with t >= p + w
+    kb = 0  # first index with t >= p - w
+    ia = 0  # first irregular instant >= p
+    ib = 0  # last irregular instant <= p (or the first)
     ip = 0
     while ip < m:
         p = t[ip]
@@ -129,58 +133,79 @@ def max_window_sweep_columns(t, f, m, width, out):
         jump = False
         up = False
         down = False
-        inv = 1.0 / (t[jp + 1] - p) if jp + 1 < m else 0.0
+        last = jp + 1 >= m
+        inv = 0.0 if last else 1.0 / (t[jp + 1] - p)
         for d in range(nd):
+            sr = 0.0 if last else (f[jp + 1, d] - f[jp, d]) * inv
             if f[jp, d] != f[ip, d]:
                 jump = True
-            sr = (f[jp + 1, d] - f[jp, d]) * inv if jp + 1 < m else 0.0
-            s_right[d] = sr
-            if sr > s_left[d]:
+            elif sr > s_left[d]:
                 up = True
             elif sr < s_left[d]:
                 down = True
+            s_left[d] = sr
+        if (up or down) and not jump:
+            while ia < nirr and irr[ia] < p:
+                ia += 1
+            while ib + 1 < nirr and irr[ib + 1] <= p:
+                ib += 1
+            if up and ia < nirr and irr[ia] > p + width:
+                up = False  # the same change recurs at p + w
+            if down and ib < nirr and irr[ib] < p - width:
+                down = False  # the same change happened at p - w
         for direction in range(2):
             if direction == 0:
                 if not (jump or up):
                     continue
                 x = p + width
-                while kla < m and t[kla] < x:
-                    kla += 1
-                while kra + 1 < m and t[kra + 1] <= x:
-                    kra += 1
-                kl = kla
-                kr = kra
+                while ka < m and t[ka] < x:
+                    ka += 1
+                kl = ka
             else:
                 if not (jump or down):
                     continue
                 x = p - width
-                while klb < m and t[klb] < x:
-                    klb += 1
-                while krb + 1 < m and t[krb + 1] <= x:
-                    krb += 1
-                kl = klb
-                kr = krb
-            # F⁻(x) and F⁺(x): on a breakpoint the first and last rows there, else one
-            # interpolation between kr and kl = kr + 1 (both limits are equal)
-            inside = x > t0 and x < tl and t[kl] != x and t[kr] != x
-            frac = (x - t[kr]) / (t[kl] - t[kr]) if inside else 0.0
+                while kb < m and t[kb] < x:
+                    kb += 1
+                kl = kb
+            # F⁻(x) and F⁺(x): inside a segment one interpolation (both limits equal); on a
+            # breakpoint the first and the last rows there
+            if kl > 0 and kl < m and t[kl] != x:
+                a = kl - 1
+                frac = (x - t[a]) / (t[kl] - t[a])
+                for d in range(nd):
+                    fl = f[a, d] + (f[kl, d] - f[a, d]) * frac
+                    pl = f[ip, d] if p > t0 else 0.0
+                    pr = f[jp, d]
+                    if direction == 0:  # [p, x)
+                        g = fl - pl
+                        gr = fl - pr
+                    else:  # [x, p)
+                        g = pl - fl
+                        gr = pr - fl
+                    if gr > g:
+                        g = gr
+                    if g > out[d]:
+                        out[d] = g
+                continue
+            kr = kl - 1
+            if kl < m and t[kl] == x:
+                kr = kl
+                while kr + 1 < m and t[kr + 1] == x:
+                    kr += 1
             for d in range(nd):
-                if inside:
-                    fl = f[kr, d] + (f[kl, d] - f[kr, d]) * frac
-                    fr = fl
+                if x <= t0:
+                    fl = 0.0
+                elif kl >= m:
+                    fl = f[m - 1, d]
                 else:
-                    if x <= t0:
-                        fl = 0.0
-                    elif kl >= m:
-                        fl = f[m - 1, d]
-                    else:
-                        fl = f[kl, d]  # t[kl] == x
-                    if x < t0:
-                        fr = 0.0
-                    elif x >= tl:
-                        fr = f[m - 1, d]
-                    else:
-                        fr = f[kr, d]  # t[kr] == x
+                    fl = f[kl, d]
+                if x < t0 or kr < 0:
+                    fr = 0.0
+                elif x >= tl:
+                    fr = f[m - 1, d]
+                else:
+                    fr = f[kr, d]
                 pl = f[ip, d] if p > t0 else 0.0
                 pr = f[jp, d]
                 if direction == 0:  # [p, x)
@@ -193,6 +218,4 @@ def max_window_sweep_columns(t, f, m, width, out):
                     g = gr
                 if g > out[d]:
                     out[d] = g
-        for d in range(nd):
-            s_left[d] = s_right[d]
         ip = jp + 1

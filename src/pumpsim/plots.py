@@ -386,8 +386,9 @@ def _coarse(h, runs: int, bins: int = 80) -> tuple[np.ndarray, np.ndarray]:
 
 
 def montecarlo_data(mc) -> MonteCarloData:
+    x, frac = _coarse(mc.time_to_empty, mc.runs)  # [s] in the result, days on the axis
     return MonteCarloData(mc.runs, {s: _coarse(h, mc.runs) for s, h in mc.residual.items()},
-                          _coarse(mc.time_to_empty, mc.runs), mc.p_empty.p)
+                          (x / DAY, frac), mc.p_empty.p)
 
 
 def draw_montecarlo(table: Table, data: MonteCarloData, stem: Path) -> list[Path]:

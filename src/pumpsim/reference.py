@@ -173,6 +173,8 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
             _, i = pending.pop(0)
             session = table.sessions[i]
             log(EV_SESSION, i + 1)
+            if scenario.session_factors is not None:  # an accuracy that changes at each refill
+                f = float(scenario.session_factors[i])
             if session.refill is not None:
                 aspirated += volume
                 filled += session.refill.volume
