@@ -63,20 +63,27 @@ def draw_requests(s, rate, horizon, hourly, clock0):
     makes the rate ``rate x hourly[h]`` in wall-clock hour h (thinning of a process at the
     peak rate)."""
     peak = 0.0
+    low = np.inf
     for h in range(24):
         if hourly[h] > peak:
             peak = hourly[h]
+        if hourly[h] < low:
+            low = hourly[h]
+    flat = low == peak  # every hour alike: no thinning, no draw for it
     r = rate * peak
     cap = int(r * horizon + 10.0 * np.sqrt(r * horizon + 1.0) + 16.0)
     out = np.empty(cap)
     n = 0
     t = exponential(s, r)
     while t < horizon:
-        y = (clock0 + t) % DAY
-        h = int(y / HOUR)
-        if h > 23:
-            h = 23
-        if uniform(s) * peak < hourly[h]:
+        keep = flat
+        if not flat:
+            y = (clock0 + t) * (1.0 / DAY)
+            h = int((y - np.floor(y)) * 24.0)  # the wall-clock hour
+            if h > 23:
+                h = 23
+            keep = uniform(s) * peak < hourly[h]
+        if keep:
             if n == out.shape[0]:
                 bigger = np.empty(2 * out.shape[0])
                 bigger[:n] = out[:n]
