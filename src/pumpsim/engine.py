@@ -22,10 +22,11 @@ _KERNEL_DAY = float(DAY)  # TEMPORARY (kernel v2 replaces this): the old kernel 
 
 
 def _seconds(x):
-    """TEMPORARY (kernel v2 replaces this): kernel days to seconds, rounded to the microsecond so
-    that an instant the table makes whole (a session, a greedy grant 24 h after another) is
-    whole again after its round trip through binary fractions of a day."""
-    return np.round(np.asarray(x, dtype=np.float64) * _KERNEL_DAY, 6)
+    """TEMPORARY (kernel v2 replaces this): kernel days to seconds, a change of unit only. The
+    old kernel's instants keep their rounding through binary fractions of a day (a grant 24 h
+    after another may sit an ulp early), and :func:`max_24h` works on the kernel's own days, so
+    its over-count (issue 13) stays visible until kernel v2."""
+    return np.asarray(x, dtype=np.float64) * _KERNEL_DAY
 PLATEAU_RTOL = 1e-9  # candidates this close to the maximum count as reaching it (earliest wins)
 
 
@@ -53,18 +54,26 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
         cap *= 2
     bp_t, bp_dose, bp_v, bp_vest, ev_t, ev_code, ev_val = (b[:n] for b, n in zip(buf[:7], (nbp,) * 4 + (nev,) * 3))
     # TEMPORARY (kernel v2 replaces this): the kernel's days back to seconds
+    days = bp_t  # TEMPORARY (kernel v2 replaces this): max_24h works on the kernel's own days
     bp_t, ev_t = _seconds(bp_t), _seconds(ev_t)
     ev_val = np.where(ev_code == EV_STALL, _seconds(ev_val), ev_val)  # a stall's length
-    return SimResult(drugs=table.drugs(), t=bp_t, dose=bp_dose, volume_true=bp_v, volume_estimate=bp_vest,
-                     low_alarm_at=_opt(sc[0]), empty_at=_opt(sc[1]), pump_alarm_at=_opt(sc[2]),
-                     filled=float(sc[3]), aspirated=float(sc[4]), delivered_volume=float(sc[5]),
-                     remaining=float(sc[6]), event_t=ev_t, event_code=ev_code, event_value=ev_val)
+    res = SimResult(drugs=table.drugs(), t=bp_t, dose=bp_dose, volume_true=bp_v, volume_estimate=bp_vest,
+                    low_alarm_at=_opt(sc[0]), empty_at=_opt(sc[1]), pump_alarm_at=_opt(sc[2]),
+                    filled=float(sc[3]), aspirated=float(sc[4]), delivered_volume=float(sc[5]),
+                    remaining=float(sc[6]), event_t=ev_t, event_code=ev_code, event_value=ev_val)
+    res._kernel_days = days  # TEMPORARY (kernel v2 replaces this)
+    return res
 
 
 def max_24h(result: SimResult, horizon: float) -> dict[str, tuple[float, float]]:
     """Each drug's maximum dose in any window [t, t + 24 h) and the start of the worst window [s]."""
     out = {}
+    # TEMPORARY (kernel v2 replaces this): the window over the kernel's own days, where its
+    # breakpoints and their 24 h partners are consistent (seconds = days x 86400 are not)
+    days = getattr(result, "_kernel_days", None)
+    if days is None:
+        days = result.t / _KERNEL_DAY
     for j, d in enumerate(result.drugs):
-        best, at = max_window(result.t, result.dose[:, j].copy(), float(WINDOW), PLATEAU_RTOL)
-        out[d] = (float(best), float(min(max(at, 0.0), horizon)))
+        best, at = max_window(days, result.dose[:, j].copy(), 1.0, PLATEAU_RTOL)
+        out[d] = (float(best), float(min(max(at * _KERNEL_DAY, 0.0), horizon)))
     return out

@@ -440,7 +440,7 @@ def _lowest_k(S: _Search, k_lo: float, k_hi: float, target: int, cands: list[flo
         else:
             hi = min(k for k in [k_hi] + cands if S.interval(k) >= target)
             xtol = (BRENT_XTOL_MC if S.var is not None else BRENT_XTOL_EXACT) * hi
-            root = brentq(lambda x: S.tau(x) * (1 + RTOL) + RTOL - target, k_lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
+            root = brentq(lambda x: S.tau(x) * (1 + RTOL) / DAY + RTOL - target, k_lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
             x = root
             while S.interval(x) < target and x < hi:  # the root may sit an ulp (or a bin) on the short side
                 x = min(hi, x + xtol)

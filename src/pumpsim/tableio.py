@@ -304,7 +304,7 @@ class _Reader:
                 self.probs.add(f"{f}.steps", "a session sets either 'rate' or 'steps', not both", "keep one of them")
             elif "rate" in s:
                 r = self.quantity(s["rate"], f"{f}.rate", units.FLOW, cap=PLAUSIBLE_MAX["rate_mL_per_day"])
-                steps = (Step(0.0, r),) if r is not None else None
+                steps = (Step(0, r),) if r is not None else None
             elif "steps" in s:
                 steps = self.read_steps(s["steps"], f"{f}.steps")
                 flex = True
