@@ -11,8 +11,8 @@ import pytest
 
 from pumpsim import montecarlo
 from pumpsim.cli import main
-from pumpsim.model import DAY
 from pumpsim.kernels.rng import stream, uniform
+from pumpsim.model import DAY
 from tests.conftest import parse
 
 HEAD = """
