@@ -53,7 +53,7 @@ from . import __version__, engine, montecarlo
 from .library import drug_library
 from .model import BOLUS_OFF, Profile, Refill, Session, Sourced, Step, Table
 from .results import Scenario
-from .rules import RTOL, Violation, stability_limit
+from .rules import RTOL, Violation, above, stability_limit
 from .tableio import _clock, resolve_programs
 
 PLAN_SCHEMA = "pumpsim.plan/1"
@@ -493,7 +493,7 @@ def _over_ceilings(table: Table, profile: Profile, scenario: Scenario, since: fl
     out = {}
     for d, (dose, _) in engine.max_24h(r, table.horizon).items():
         lim = profile.limit(d, "daily_hard")
-        if lim is not None and dose > float(lim.value) * (1 + RTOL):
+        if lim is not None and above(dose, float(lim.value)):
             out[d] = dose
     return out
 
