@@ -110,3 +110,11 @@ def test_sources_command_text_json_bibtex(capsys):
     bib = capsys.readouterr().out
     assert bib.count("@misc{") == len(docs)
     assert "@misc{wesemann-2014," in bib and "year = {2014}" in bib
+
+
+def test_docs_bibliography_is_the_generated_one():
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "BIBLIOGRAPHY.md"
+    assert doc.read_text(encoding="utf-8") == bibliography.as_markdown(), \
+        "regenerate with: pumpsim sources --format markdown > docs/BIBLIOGRAPHY.md"

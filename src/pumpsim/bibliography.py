@@ -162,6 +162,26 @@ def as_text() -> str:
     return "\n".join(lines) + "\n"
 
 
+MARKDOWN_HEAD = """# Bibliography
+
+Every document pumpsim's data cites, generated from `src/pumpsim/data/bibliography.toml`
+(`pumpsim sources --format markdown`; a test keeps this file in sync). `pumpsim sources` also lists,
+for each document, the data values that cite it; `--format bibtex` exports the list. The rules
+and the values are in [RULES.md](RULES.md). A document marked "not read" is cited as another
+document reports it; a paraphrased title says so.
+"""
+
+
+def as_markdown() -> str:
+    lines = [MARKDOWN_HEAD]
+    for d in documents():
+        lines.append(f"- **[{d.key}]** {d.citation()}")
+        lines.append(f"  - sections used: {d.where}")
+        if d.note:
+            lines.append(f"  - note: {d.note}")
+    return "\n".join(lines) + "\n"
+
+
 def _bib_escape(text: str) -> str:
     return text.replace("\\", "\\textbackslash{}").replace("{", "\\{").replace("}", "\\}").replace("&", "\\&") \
         .replace("%", "\\%").replace("#", "\\#").replace("_", "\\_")

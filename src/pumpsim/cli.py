@@ -235,6 +235,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
         print(_dump(bibliography.as_json()))
     elif args.format == "bibtex":
         sys.stdout.write(bibliography.as_bibtex())
+    elif args.format == "markdown":
+        sys.stdout.write(bibliography.as_markdown())
     else:
         sys.stdout.write(bibliography.as_text())
     return EXIT_OK
@@ -397,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_rules)
 
     so = sub.add_parser("sources", help="the bibliography: every document the data cites, and the values citing each")
-    so.add_argument("--format", choices=("text", "json", "bibtex"), default="text")
+    so.add_argument("--format", choices=("text", "json", "bibtex", "markdown"), default="text")
     so.set_defaults(func=cmd_sources)
 
     pn = sub.add_parser("plan", help="plan the last session's refill: the longest safe interval and the mix that gives it")
