@@ -1,5 +1,5 @@
 """``validate``: static rules, the exact nominal and worst-case simulations, the rules that
-judge them, and the independent cross-check (docs/FORMAT.md §2-3, docs/RULES.md §4).
+judge them, and the independent cross-check (FORMAT.md §2-3, DOMAIN.md §4).
 
 The pipeline: read (done by the caller) -> static rules -> simulate nominal and worst case
 (:mod:`pumpsim.engine`) -> simulated rules -> recompute the same key numbers independently
