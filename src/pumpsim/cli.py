@@ -228,6 +228,20 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sources(args: argparse.Namespace) -> int:
+    from . import bibliography
+
+    if args.format == "json":
+        print(_dump(bibliography.as_json()))
+    elif args.format == "bibtex":
+        sys.stdout.write(bibliography.as_bibtex())
+    elif args.format == "markdown":
+        sys.stdout.write(bibliography.as_markdown())
+    else:
+        sys.stdout.write(bibliography.as_text())
+    return EXIT_OK
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     import shlex
     import tomllib
@@ -383,6 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rules", help="list the safety rules")
     r.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     r.set_defaults(func=cmd_rules)
+
+    so = sub.add_parser("sources", help="the bibliography: every document the data cites, and the values citing each")
+    so.add_argument("--format", choices=("text", "json", "bibtex", "markdown"), default="text")
+    so.set_defaults(func=cmd_sources)
 
     pn = sub.add_parser("plan", help="plan the last session's refill: the longest safe interval and the mix that gives it")
     pn.add_argument("table", help="programming table (TOML) whose last session holds the refill to plan")

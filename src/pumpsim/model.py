@@ -6,7 +6,7 @@ Base units (one per dimension, everywhere below the input layer)
 - time: days, as float64; an instant is the number of days since the first session's ``at``
   (:attr:`Table.start`); calendar instants are rebuilt with :meth:`Table.datetime_at`
 - flow rate: mL/day
-- dose: the drug's own dose unit, mg or mcg (DOMAIN.md §3, :attr:`DrugInfo.dose_unit`);
+- dose: the drug's own dose unit, mg or mcg (docs/RULES.md §3, :attr:`DrugInfo.dose_unit`);
   concentration is dose unit per mL, a daily dose is dose unit per day
 - fractions: plain numbers (14.5 % is 0.145)
 - clock time of a flex step: fraction of a day after midnight (08:00 is 1/3)
@@ -199,7 +199,7 @@ class Program:
         return total
 
     def daily_dose(self, drug: str) -> float:
-        """Programmed daily dose [dose unit/day]: concentration x mean rate (DOMAIN.md §4)."""
+        """Programmed daily dose [dose unit/day]: concentration x mean rate (docs/RULES.md §4)."""
         return dict(self.mix).get(drug, 0.0) * self.mean_rate
 
 

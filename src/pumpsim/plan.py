@@ -26,10 +26,10 @@ The search
    ``k`` (a lower rate), and the runs share their random numbers across ``k`` (same seed, same
    run streams), so the quantile does too.
 3. ``T(k) = min(floor(tau(k)), stability(k), 365)``. Stability is not smooth in ``k``:
-   ziconotide alone at a presentation (25 or 100 mcg/mL) keeps 84 days, diluted 40 (DOMAIN.md
+   ziconotide alone at a presentation (25 or 100 mcg/mL) keeps 84 days, diluted 40 (docs/RULES.md
    §3), so each presentation within the bounds is a candidate besides the largest ``k``.
    ``T* = max T(candidates)``; then the lowest ``k`` with ``T(k) >= T*`` (FORMAT.md §5: the
-   lowest concentration that reaches the longest interval), by Brent's root finding
+   lowest concentration that reaches the longest interval), by Brent's root finding [1]_
    (:func:`scipy.optimize.brentq`) on ``tau(k) - T*``.
 
 The time to the alarm is measured on a one-session table that starts at the planned refill
@@ -38,6 +38,11 @@ the preceding 24 h, so at least as many boluses as in the whole table's history;
 then written into the whole table and judged by every rule of ``validate``.
 
 Units are the base units of :mod:`pumpsim.model` (mL, days, each drug's dose unit).
+
+References
+----------
+.. [1] R. P. Brent, Algorithms for Minimization without Derivatives, Prentice-Hall, 1973,
+   chapter 4 (finding a zero of a function).
 """
 from __future__ import annotations
 

@@ -58,7 +58,8 @@ class Report:
         }
         if self.risk is not None:
             out["risk"] = self.risk
-        out["skipped"] = [{"rule": s.rule, "reason": s.reason} for s in self.skipped]
+        out["not_checked"] = [{"rule": s.rule, "reason": s.reason} for s in self.skipped]  # docs/FORMAT.md §3
+        out["skipped"] = out["not_checked"]  # the name of pumpsim 0.1, kept for existing readers
         out["device"] = {"model": self.table.device.model, "route": self.table.device.route}
         out["sources"] = [{"what": w, "value": v, "source": s.source, "verified": s.verified}
                           for w, v, s in sources_used(self.table, self.profile)]

@@ -14,7 +14,7 @@ fraction       1 (so 1 % = 0.01)              %
 ratios         mg/mL, mL/day, mg/day, ...      any of the above, ``a/b``
 ============== ============================== =====================================
 
-The model converts masses from mg to each drug's dose unit (mg or mcg, DOMAIN.md §3).
+The model converts masses from mg to each drug's dose unit (mg or mcg, docs/RULES.md §3).
 Nothing here knows about tables or drugs: :func:`parse_quantity` turns one string into one
 float in base units or raises :class:`QuantityError` with what is wrong and how to fix it.
 """
