@@ -265,6 +265,30 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return res.exit_status
 
 
+def cmd_pathway(args: argparse.Namespace) -> int:
+    from .errors import InputError
+    from .pathway import check, render_text
+    from .patient import read_patient
+    from .tableio import read_table
+
+    problems = []
+    patient = profile = table = None
+    try:
+        patient, profile = read_patient(args.patient, args.profile)
+    except InputError as e:
+        problems += e.problems
+    if args.table:
+        try:
+            table, _ = read_table(args.table, args.profile)
+        except InputError as e:
+            problems += e.problems
+    if problems:  # every problem of both files at once
+        raise InputError(problems)
+    report = check(patient, profile, table)
+    sys.stdout.write(_dump(report.as_json()) + "\n" if args.format == "json" else render_text(report))
+    return report.exit_status
+
+
 def _probability(text: str) -> float:
     try:
         p = float(text)
@@ -399,6 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     pn.add_argument("-o", "--output", metavar="PLANNED.toml", help="write the table with the plan in it (atomically; "
                     "only if validate passes it)")
     pn.set_defaults(func=cmd_plan)
+
+    pw = sub.add_parser("pathway", help="check a patient's file against the care pathway (indication, file, delays, "
+                        "drug stops, device, first refill)")
+    pw.add_argument("patient", help="patient file (TOML, schema pumpsim.patient/1)")
+    pw.add_argument("--table", help="programming table: checks its device, first morphine dose and low-alarm date too")
+    pw.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the file's)")
+    pw.add_argument("--format", choices=("text", "json"), default="text")
+    pw.set_defaults(func=cmd_pathway)
     return p
 
 
