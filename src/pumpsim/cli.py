@@ -110,9 +110,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .validate import validate
 
     inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
-    dest = check_destination(args.output, inputs)  # bad destination or input: exit 2, nothing written
+    dest = check_destination(args.output, inputs + ([args.patient] if args.patient else []))  # exit 2, nothing written
     table, profile = read_table(args.table, args.profile)
     report = validate(table, profile)
+    pathway = None
+    if args.patient:  # the patient's care pathway, judged with this table (its device, dose, low alarm)
+        from .pathway import check
+        from .patient import read_patient
+
+        pathway = check(*read_patient(args.patient, args.profile), table)
     mc = None
     if args.simulate:
         from . import montecarlo
@@ -122,9 +128,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         report.risk = mc.risk_json(table)
         report.risk_text = montecarlo.describe(mc, table)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    write_atomic(dest, render_html(report, build_figures(table, profile, mc), command_line(sys.argv, args), made))
-    print(f"pumpsim: wrote {dest} ({report.verdict})", file=sys.stderr)
-    return report.exit_status
+    figures = build_figures(table, profile, mc)
+    if pathway is not None:
+        from .htmlreport import pathway_figure
+
+        figures += [f for f in (pathway_figure(pathway),) if f is not None]
+    write_atomic(dest, render_html(report, figures, command_line(sys.argv, args), made))
+    print(f"pumpsim: wrote {dest} ({report.verdict}" + (f"; pathway {pathway.verdict}" if pathway else "") + ")",
+          file=sys.stderr)
+    return max(report.exit_status, pathway.exit_status if pathway else 0)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -371,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("-o", "--output", required=True, help="HTML file to write (atomically; never the input)")
     rp.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
     rp.add_argument("--simulate", action="store_true", help="also run the Monte-Carlo simulation (risks and their figure)")
+    rp.add_argument("--patient", metavar="PATIENT.toml", help="also check this patient file's care pathway against the "
+                    "table and add its timeline figure (exit 1 if either has a hard violation)")
     rp.add_argument("--runs", type=_positive_int, help="with --simulate: number of runs (default: the table's, else 10000)")
     rp.add_argument("--seed", type=_seed, help="with --simulate: random seed (default: the table's, else 0)")
     rp.set_defaults(func=cmd_report)

@@ -673,6 +673,7 @@ def timeline(ctx: Context) -> list[TimelineStep]:
              "lmwh": ("lmwh_stop_before", "PATH-ANTICOAGULANT"),
              "chemotherapy": ("chemo_stop_before", "PATH-CHEMO")}
     cont = th("aspirin_max_continued")
+    words = {"other-opioid": "other opioid", "lmwh": "LMWH relay"}
     for t in p.treatments:
         if t.last_dose is None:
             continue
@@ -680,7 +681,8 @@ def timeline(ctx: Context) -> list[TimelineStep]:
             key, rid = stops[t.drug]
             if t.drug == "aspirin" and (t.dose is None or cont is None or not above(t.dose, cont.value)):
                 key, rid = "", None  # aspirin that may continue: its date is shown, without a limit
-            add(t.last_dose, f"last dose of {t.drug}", surgery, "surgery", "before", th(key) if key else None, None, rid)
+            add(t.last_dose, f"last dose of {words.get(t.drug, t.drug)}", surgery, "surgery", "before",
+                th(key) if key else None, None, rid)
         elif t.drug == "anti-angiogenic":
             add(t.last_dose, "last dose of anti-angiogenic", review, "the review", "before",
                 th("anti_angiogenic_before_review"), None, "PATH-RELATIVE")
