@@ -35,6 +35,9 @@ TREATMENT_KEYS = ("drug", "dose", "last_dose", "resume")
 PLAUSIBLE_MAX = {"ome_mg_per_day": 100_000.0, "life_expectancy_day": 36_500.0, "cells_per_mm3": 10_000_000.0,
                  "dose_mg_per_day": 100_000.0}
 
+#: the unit suggested when a quantity is written without one
+UNIT_HINT = {units.DOSE_RATE: "mg/day", units.TIME: "month", units.CELL_COUNT: "/mm3"}
+
 Day = dt.date | dt.datetime  # a datetime is a date too: check it first
 
 
@@ -157,7 +160,10 @@ class _Reader:
         try:
             v = units.parse_quantity(value, dim)
         except units.QuantityError as e:
-            self.probs.add(field, e.message, e.fix)
+            fix = e.fix
+            if "has no unit" in e.message or "bare number" in e.message:
+                fix = f"add the unit, e.g. \"{str(value).strip()} {UNIT_HINT[dim]}\""
+            self.probs.add(field, e.message, fix)
             return None
         if v > cap:
             self.probs.add(field, f"{value!r} is implausibly large", "check the number and its unit")
@@ -183,7 +189,12 @@ class _Reader:
         if isinstance(value, dt.date):
             return value
         if isinstance(value, str):
-            self.probs.add(field, f"{value!r} is a string; write a TOML date without quotes", "e.g. 2027-01-05")
+            key = field.rsplit(".", 1)[-1]
+            try:
+                fix = f"write {key} = {dt.date.fromisoformat(value.strip()).isoformat()}"
+            except ValueError:
+                fix = f"write e.g. {key} = 2027-01-05"
+            self.probs.add(field, f"{value!r} is a string; dates are TOML dates, without quotes", fix)
             return None
         self.probs.add(field, f"expected a TOML local date, got {_kind(value)}", "e.g. 2027-01-05")
         return None
