@@ -212,7 +212,9 @@ def cmd_profiles(args: argparse.Namespace) -> int:
                               "general": {k: {"value": s.text, "source": s.source, "verified": s.verified}
                                           for k, s in p.general.items()},
                               "drugs": {d: {k: {"value": s.text, "source": s.source, "verified": s.verified}
-                                            for k, s in lim.items()} for d, lim in p.drugs.items()}}
+                                            for k, s in lim.items()} for d, lim in p.drugs.items()},
+                              "pathway": None if p.pathway is None else {
+                                  k: {"value": s.text, "source": s.source, "verified": s.verified} for k, s in p.pathway.items()}}
                      for p in profs}))
         return EXIT_OK
     for p in profs:
@@ -223,6 +225,9 @@ def cmd_profiles(args: argparse.Namespace) -> int:
             print(f"  {d}")
             for k, s in lim.items():
                 print(f"    {k:<28} {s.text:<14} [{'verified' if s.verified else 'UNVERIFIED'}] {s.source}")
+        print("  care pathway" + ("" if p.pathway is not None else ": no [pathway] section (pumpsim pathway judges no PATH rule)"))
+        for k, s in (p.pathway or {}).items():
+            print(f"    {k:<28} {s.text:<14} [{'verified' if s.verified else 'UNVERIFIED'}] {s.source}")
     return EXIT_OK
 
 

@@ -309,7 +309,7 @@ def path_imaging_age(ctx: Context) -> list[Finding]:
 
 # --------------------------------------------------------------------------- steps 3-5: the delays
 def _delay_rule(ctx: Context, rule_id: str, frm: str, to: str, low_key: str | None, high_key: str | None,
-                words: str) -> list[Finding]:
+                what: str, anchor: str) -> list[Finding]:
     keys = [k for k in (low_key, high_key) if k is not None]
     lims = dict(zip(keys, _need(ctx, *keys)))
     a, b = ctx.patient.date(frm), ctx.patient.date(to)
@@ -318,33 +318,34 @@ def _delay_rule(ctx: Context, rule_id: str, frm: str, to: str, low_key: str | No
         return [Skipped(rule_id, "; ".join(missing))]
     low = lims.get(low_key) if low_key else None
     high = lims.get(high_key) if high_key else None
+    said = f"{what} on {iso(b)}, {{}} after {anchor} ({iso(a)})"
     if low is not None:
         d = days_between(a, b, low)
         if below(d, low.value):
-            return [_violation(rule_id, b, d, low, "day", [f"{words} {_days(d)} after; at least {_n(low.value)} days"])]
+            return [_violation(rule_id, b, d, low, "day", [said.format(_days(d)) + f"; at least {_n(low.value)} days"])]
     if high is not None:
         d = days_between(a, b, high)
         if above(d, high.value):
-            return [_violation(rule_id, b, d, high, "day", [f"{words} {_days(d)} after; at most {_n(high.value)} days"])]
+            return [_violation(rule_id, b, d, high, "day", [said.format(_days(d)) + f"; at most {_n(high.value)} days"])]
     return []
 
 
 @rule("PATH-REVIEW-DELAY")
 def path_review_delay(ctx: Context) -> list[Finding]:
     return _delay_rule(ctx, "PATH-REVIEW-DELAY", "file_complete", "review", None, "review_max_delay",
-                       "multidisciplinary review after the complete file:")
+                       "multidisciplinary review", "the complete file")
 
 
 @rule("PATH-CONSULT-DELAY")
 def path_consult_delay(ctx: Context) -> list[Finding]:
     return _delay_rule(ctx, "PATH-CONSULT-DELAY", "review", "algology_consult", None, "algology_max_delay",
-                       "algology consultation after the review:")
+                       "algology consultation", "the review")
 
 
 @rule("PATH-SURGERY-WINDOW")
 def path_surgery_window(ctx: Context) -> list[Finding]:
     return _delay_rule(ctx, "PATH-SURGERY-WINDOW", "algology_consult", "surgery", "surgery_min_delay",
-                       "surgery_max_delay", "surgery after the algology consultation:")
+                       "surgery_max_delay", "surgery", "the algology consultation")
 
 
 @rule("PATH-ANAESTHESIA")
@@ -375,7 +376,8 @@ def _stop_reasons(ctx: Context, treatments: list[Treatment], lim: Sourced, words
             continue
         gap = days_between(t.last_dose, s, lim)
         if below(gap, lim.value):
-            reasons.append(f"{t.drug} (treatment[{t.index}]) last taken {iso(t.last_dose)}, {_days(gap)} before surgery; "
+            dose = f" {_n(t.dose)} mg/day" if t.dose is not None else ""
+            reasons.append(f"{t.drug}{dose} (treatment[{t.index}]) last taken {iso(t.last_dose)}, {_days(gap)} before surgery; "
                            f"{words} {_n(lim.value)} days before")
             first = gap if first is None else first
     return reasons, first
