@@ -363,3 +363,12 @@ def test_regress_dispatches_on_the_schema(tmp_path):
 def test_paths_never_end_up_in_goldens():
     for p in Path(REPO / "scenarios" / "golden" / "patients").glob("*.json"):
         assert "patients/" not in p.read_text(encoding="utf-8")
+
+
+def test_report_with_a_bad_patient_file_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "r.html"
+    tab = tmp_path / "t.toml"
+    tab.write_text(textwrap.dedent(table(horizon="20 day")))
+    bad = REPO / "tests" / "bad_patients" / "unknown-key-dates.toml"
+    assert main(["report", str(tab), "-o", str(out), "--patient", str(bad)]) == 2
+    assert not out.exists() and "dates.sugery" in capsys.readouterr().err
