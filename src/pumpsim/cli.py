@@ -110,9 +110,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .validate import validate
 
     inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
-    dest = check_destination(args.output, inputs)  # bad destination or input: exit 2, nothing written
+    dest = check_destination(args.output, inputs + ([args.patient] if args.patient else []))  # exit 2, nothing written
     table, profile = read_table(args.table, args.profile)
     report = validate(table, profile)
+    pathway = None
+    if args.patient:  # the patient's care pathway, judged with this table (its device, dose, low alarm)
+        from .pathway import check
+        from .patient import read_patient
+
+        pathway = check(*read_patient(args.patient, args.profile), table)
     mc = None
     if args.simulate:
         from . import montecarlo
@@ -122,9 +128,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         report.risk = mc.risk_json(table)
         report.risk_text = montecarlo.describe(mc, table)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    write_atomic(dest, render_html(report, build_figures(table, profile, mc), command_line(sys.argv, args), made))
-    print(f"pumpsim: wrote {dest} ({report.verdict})", file=sys.stderr)
-    return report.exit_status
+    figures = build_figures(table, profile, mc)
+    if pathway is not None:
+        from .htmlreport import pathway_figure
+
+        figures += [f for f in (pathway_figure(pathway),) if f is not None]
+    write_atomic(dest, render_html(report, figures, command_line(sys.argv, args), made))
+    print(f"pumpsim: wrote {dest} ({report.verdict}" + (f"; pathway {pathway.verdict}" if pathway else "") + ")",
+          file=sys.stderr)
+    return max(report.exit_status, pathway.exit_status if pathway else 0)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -200,7 +212,9 @@ def cmd_profiles(args: argparse.Namespace) -> int:
                               "general": {k: {"value": s.text, "source": s.source, "verified": s.verified}
                                           for k, s in p.general.items()},
                               "drugs": {d: {k: {"value": s.text, "source": s.source, "verified": s.verified}
-                                            for k, s in lim.items()} for d, lim in p.drugs.items()}}
+                                            for k, s in lim.items()} for d, lim in p.drugs.items()},
+                              "pathway": None if p.pathway is None else {
+                                  k: {"value": s.text, "source": s.source, "verified": s.verified} for k, s in p.pathway.items()}}
                      for p in profs}))
         return EXIT_OK
     for p in profs:
@@ -211,6 +225,9 @@ def cmd_profiles(args: argparse.Namespace) -> int:
             print(f"  {d}")
             for k, s in lim.items():
                 print(f"    {k:<28} {s.text:<14} [{'verified' if s.verified else 'UNVERIFIED'}] {s.source}")
+        print("  care pathway" + ("" if p.pathway is not None else ": no [pathway] section (pumpsim pathway judges no PATH rule)"))
+        for k, s in (p.pathway or {}).items():
+            print(f"    {k:<28} {s.text:<14} [{'verified' if s.verified else 'UNVERIFIED'}] {s.source}")
     return EXIT_OK
 
 
@@ -277,6 +294,30 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"pumpsim: no plan: {dest} was not written", file=sys.stderr)
     sys.stdout.write(_dump(res.as_json(args.calendar)) + "\n" if args.format == "json" else describe(res, args.calendar))
     return res.exit_status
+
+
+def cmd_pathway(args: argparse.Namespace) -> int:
+    from .errors import InputError
+    from .pathway import check, render_text
+    from .patient import read_patient
+    from .tableio import read_table
+
+    problems = []
+    patient = profile = table = None
+    try:
+        patient, profile = read_patient(args.patient, args.profile)
+    except InputError as e:
+        problems += e.problems
+    if args.table:
+        try:
+            table, _ = read_table(args.table, args.profile)
+        except InputError as e:
+            problems += e.problems
+    if problems:  # every problem of both files at once
+        raise InputError(problems)
+    report = check(patient, profile, table)
+    sys.stdout.write(_dump(report.as_json()) + "\n" if args.format == "json" else render_text(report))
+    return report.exit_status
 
 
 def _probability(text: str) -> float:
@@ -361,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("-o", "--output", required=True, help="HTML file to write (atomically; never the input)")
     rp.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
     rp.add_argument("--simulate", action="store_true", help="also run the Monte-Carlo simulation (risks and their figure)")
+    rp.add_argument("--patient", metavar="PATIENT.toml", help="also check this patient file's care pathway against the "
+                    "table and add its timeline figure (exit 1 if either has a hard violation)")
     rp.add_argument("--runs", type=_positive_int, help="with --simulate: number of runs (default: the table's, else 10000)")
     rp.add_argument("--seed", type=_seed, help="with --simulate: random seed (default: the table's, else 0)")
     rp.set_defaults(func=cmd_report)
@@ -417,6 +460,14 @@ def build_parser() -> argparse.ArgumentParser:
     pn.add_argument("-o", "--output", metavar="PLANNED.toml", help="write the table with the plan in it (atomically; "
                     "only if validate passes it)")
     pn.set_defaults(func=cmd_plan)
+
+    pw = sub.add_parser("pathway", help="check a patient's file against the care pathway (indication, file, delays, "
+                        "drug stops, device, first refill)")
+    pw.add_argument("patient", help="patient file (TOML, schema pumpsim.patient/1)")
+    pw.add_argument("--table", help="programming table: checks its device, first morphine dose and low-alarm date too")
+    pw.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the file's)")
+    pw.add_argument("--format", choices=("text", "json"), default="text")
+    pw.set_defaults(func=cmd_pathway)
     return p
 
 

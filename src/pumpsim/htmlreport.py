@@ -244,6 +244,24 @@ def build_figures(table: Table, profile: Profile, mc=None) -> list[Figure]:
         return out
 
 
+PATHWAY_CAPTION = ("Care pathway of {patient} (pumpsim pathway: {verdict}{violations}): each date of the pathway "
+                   "as a row, the delay to the date it is counted from as a bar, and the dates its limit allows "
+                   "shaded (calendar days).")
+
+
+def pathway_figure(report) -> Figure | None:
+    """The timeline of a :class:`pumpsim.pathway.PathwayReport` as a captioned PNG (None without dates)."""
+    from .pathway_plot import timeline_png
+
+    name = Path(report.patient.path).name
+    png = timeline_png(report.steps, f"Care pathway of {name} ({report.verdict.upper()})")
+    if png is None:
+        return None
+    found = ", ".join(f"{v.rule} ({v.severity})" for v in report.violations)
+    return (PATHWAY_CAPTION.format(patient=name, verdict=report.verdict.upper(),
+                                   violations=f"; {found}" if found else ""), png)
+
+
 def command_line(argv: list[str], args) -> str:
     """The command that made the report, shell-quoted: ``argv`` (the process's ``sys.argv``) when the
     process ran ``pumpsim report``, else (``main([...])`` called from Python) the equivalent command
@@ -253,6 +271,8 @@ def command_line(argv: list[str], args) -> str:
     out = ["pumpsim", "report", str(args.table), "-o", str(args.output)]
     if args.profile:
         out += ["--profile", args.profile]
+    if getattr(args, "patient", None):
+        out += ["--patient", args.patient]
     if args.simulate:
         out.append("--simulate")
         if args.runs is not None:

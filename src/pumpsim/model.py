@@ -78,6 +78,9 @@ class Profile:
     max_increases_per_week [count], contraindications [tuple of str].
     ``general`` keys: max_molecules [count], step_down_max [fraction],
     oral_to_intrathecal [ratio].
+    ``pathway``: the care-pathway thresholds of ``pumpsim pathway`` (:data:`pumpsim.library.PATHWAY_KEYS`:
+    delays [day], cell counts [/mm3], doses [mg/day], condition lists), or None when the profile
+    has no ``[pathway]`` section.
     """
 
     name: str
@@ -85,6 +88,7 @@ class Profile:
     origin: str  # "shipped" or the path of a user file
     general: Mapping[str, Sourced]
     drugs: Mapping[str, Mapping[str, Sourced]]
+    pathway: Mapping[str, Sourced] | None = None
 
     def limit(self, drug: str, key: str) -> Sourced | None:
         return self.drugs.get(drug, {}).get(key)
