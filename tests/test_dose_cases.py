@@ -1,5 +1,5 @@
 """Hard dose ceilings judge what is programmed (DOSE-MAX); the pump's tolerance is a warning
-(DOSE-MAX-WORST). DOMAIN.md §4, FORMAT.md §1, §3, §4. Every expected number is derived by hand
+(DOSE-MAX-WORST). docs/RULES.md §4, FORMAT.md §1, §3, §4. Every expected number is derived by hand
 in the comment above its assertion."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`pumpsim pathway` (FORMAT.md §7, DOMAIN.md §5): each rule stays silent at its limit and fires
+"""`pumpsim pathway` (FORMAT.md §7, docs/RULES.md §5): each rule stays silent at its limit and fires
 one day (or one unit) past it, dates counted date to date; absent fields are checks not made;
 --table cases; the JSON shape; profiles; the timeline; `pumpsim report --patient`."""
 from __future__ import annotations

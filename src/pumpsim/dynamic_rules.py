@@ -1,5 +1,5 @@
 """The rules that judge simulated quantities: REFILL-EMPTY, REFILL-EMPTY-WORST,
-REFILL-LOW-ALARM, DOSE-MAX and DOSE-MAX-WORST (DOMAIN.md §4, FORMAT.md §4).
+REFILL-LOW-ALARM, DOSE-MAX and DOSE-MAX-WORST (docs/RULES.md §4, FORMAT.md §4).
 
 Each is a small pure function of the table, the profile and numbers (instants in days, doses
 in the drug's dose unit), not of an engine: :mod:`pumpsim.validate` passes what the simulator

@@ -43,7 +43,7 @@ GENERAL_KEYS: dict[str, units.Dimension | str] = {
     "oral_to_intrathecal": "ratio",
 }
 CONTRAINDICATION_FLAGS = ("psychosis",)
-#: The ``[pathway]`` keys of a profile (DOMAIN.md §5) and the dimension of each; "conditions" is a
+#: The ``[pathway]`` keys of a profile (docs/RULES.md §5) and the dimension of each; "conditions" is a
 #: list of names from the pathway vocabulary (``data/pathway.toml``).
 PATHWAY_KEYS: dict[str, units.Dimension | str] = {
     "indication_ome": units.DOSE_RATE,

@@ -1,5 +1,5 @@
 """``pumpsim pathway``: a patient's file against the care pathway of the regional reference
-(DOMAIN.md §5, FORMAT.md §7), steps 1 to 10: indication, contraindications, the file's labs and
+(docs/RULES.md §5, FORMAT.md §7), steps 1 to 10: indication, contraindications, the file's labs and
 imaging, the delays between the steps, the drugs stopped before surgery, the device for the life
 expectancy, the first-refill appointment; with a programming table, the table's device, the first
 intrathecal morphine dose and the pump's low-alarm date.
@@ -45,8 +45,8 @@ class PathRule:
 def catalogue() -> dict[str, PathRule]:
     """The PATH rules and OPIOID-CONVERSION of ``data/pathway.toml``, in pathway order."""
     vocab = library.pathway_vocabulary()
-    ref = vocab["reference"]
-    return {r["id"]: PathRule(r["id"], r["severity"], r["checks"], f"{ref}, {r['basis']}") for r in vocab["rule"]}
+    ref = vocab["source"]
+    return {r["id"]: PathRule(r["id"], r["severity"], r["checks"], f"{ref}, {r['section']}") for r in vocab["rule"]}
 
 
 # --------------------------------------------------------------------------- the inputs

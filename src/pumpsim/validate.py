@@ -1,5 +1,5 @@
 """``validate``: static rules, the exact nominal, worst and programmed simulations, the rules
-that judge them, and the independent cross-check (FORMAT.md §1-3, DOMAIN.md §4).
+that judge them, and the independent cross-check (FORMAT.md §1-3, docs/RULES.md §4).
 
 The pipeline: read (done by the caller) -> static rules -> simulate the nominal, worst and
 programmed cases (:mod:`pumpsim.engine`) -> simulated rules -> recompute the same key numbers independently
