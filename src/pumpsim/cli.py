@@ -265,6 +265,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return res.exit_status
 
 
+def cmd_program(args: argparse.Namespace) -> int:
+    from .program import read_program
+    from .program_report import judge, render_text
+
+    report = judge(read_program(args.program, args.profile))
+    sys.stdout.write(_dump(report.as_json()) + "\n" if args.format == "json" else render_text(report))
+    return report.exit_status
+
+
 def _probability(text: str) -> float:
     try:
         p = float(text)
@@ -399,6 +408,13 @@ def build_parser() -> argparse.ArgumentParser:
     pn.add_argument("-o", "--output", metavar="PLANNED.toml", help="write the table with the plan in it (atomically; "
                     "only if validate passes it)")
     pn.set_defaults(func=cmd_plan)
+
+    pg = sub.add_parser("program", help="check a ketamine or esketamine program (sessions, co-analgesia, reviews, labs)")
+    pg.add_argument("program", help="program file (TOML, schema pumpsim.program/1)")
+    pg.add_argument("--profile", help="guideline profile: a shipped name or a profile file (its [ketamine] section "
+                    "overrides the program data)")
+    pg.add_argument("--format", choices=("text", "json"), default="text")
+    pg.set_defaults(func=cmd_program)
     return p
 
 

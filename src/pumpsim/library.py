@@ -67,6 +67,13 @@ def device_library() -> dict[str, dict[str, Any]]:
     return tomllib.loads(_data_text("devices.toml"))["devices"]
 
 
+@functools.cache
+def ketamine_data() -> dict[str, Any]:
+    """Raw ketamine and esketamine program data (values, lists, templates, each with its source);
+    :mod:`pumpsim.ketamine_rules` resolves them, with a profile file's ``[ketamine]`` overrides."""
+    return tomllib.loads(_data_text("ketamine.toml"))
+
+
 def shipped_profiles() -> list[str]:
     folder = resources.files("pumpsim.data.profiles")
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
@@ -125,9 +132,10 @@ def _read_sourced(entry: Any, kind, dose_factor: float, field: str, probs: Probl
 
 def _profile_from_raw(raw: dict, origin: str, probs: Problems, seen: tuple[str, ...] = ()) -> Profile | None:
     lib = drug_library()
+    top = ("schema", "name", "title", "base", "general", "drugs", "ketamine")  # ketamine: read by pumpsim.program
     for k in raw:
-        if k not in ("schema", "name", "title", "base", "general", "drugs"):
-            probs.add(k, f"unknown key {k!r}", nearest(k, ["schema", "name", "title", "base", "general", "drugs"]))
+        if k not in top:
+            probs.add(k, f"unknown key {k!r}", nearest(k, top))
     if raw.get("schema") != PROFILE_SCHEMA:
         probs.add("schema", f"expected schema = \"{PROFILE_SCHEMA}\", got {raw.get('schema')!r}",
                   f"add schema = \"{PROFILE_SCHEMA}\" at the top")
