@@ -341,11 +341,12 @@ def ket_no_benefit(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
         window = [r for r in p.reviews if lo <= r.at <= hi]
         if any(r.benefit is True for r in window):
             continue
-        head = f"the ketamine infusion started {day0.isoformat()} runs until {_clock(end)} (day {(end.date() - day0).days})"
+        until = f"until {_clock(end)} (day {(end.date() - day0).days})"
+        head = f"the ketamine infusion started {day0.isoformat()} runs {until}"
         if not window:
-            why = (f"no review between day {d_from.value} and day {d_to.value} of the ketamine infusion started "
-                   f"{day0.isoformat()} ({lo.isoformat()} to {hi.isoformat()}): stop it if there is no benefit")
-            msg = f"{why}; {head}"
+            msg = (f"no review between day {d_from.value} and day {d_to.value} of the ketamine infusion started "
+                   f"{day0.isoformat()} ({lo.isoformat()} to {hi.isoformat()}): stop it if there is no benefit; "
+                   f"as written it runs {until}")
         elif any(r.benefit is False for r in window):
             r = next(r for r in window if r.benefit is False)
             msg = (f"the review of {r.at.isoformat()} (day {(r.at - day0).days}) found no benefit, yet {head}: "

@@ -101,7 +101,8 @@ def _admin_text(a: Administration) -> str:
 
 
 def timeline(p: ProgramFile) -> list[tuple[str, str, str]]:
-    """(instant, kind, words) of the course, in time order; a date sorts before that day's doses."""
+    """(instant, kind, words) of the course, in time order: on one day, the psychiatric evaluation
+    first, then the doses, then the reviews and labs of that date."""
     rows: list[tuple[tuple, str, str, str]] = []
     day0 = p.administrations[0].at.date()
 

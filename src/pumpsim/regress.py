@@ -36,6 +36,34 @@ class Outcome:
 
 
 def report_for(path: Path) -> dict:
+    """The JSON report regress stores for one file, by the file's top-level ``schema``
+    (a programming table when it is absent or unknown: its reader then says what is wrong)."""
+    import tomllib
+
+    try:
+        schema = tomllib.loads(path.read_text(encoding="utf-8")).get("schema")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        schema = None
+    return REPORTERS.get(schema, table_report)(path)
+
+
+def program_report(path: Path) -> dict:
+    """The JSON report of ``pumpsim program`` (no prose: messages, sources and the course text)."""
+    from .program import read_program
+    from .program_report import judge
+
+    out = judge(read_program(path)).as_json()
+    for k in ("pumpsim_version", "sources", "program", "course", "template"):
+        out.pop(k, None)
+    for v in out["violations"]:
+        v.pop("message", None)
+        v.pop("source", None)
+    for n in out["notes"]:
+        n.pop("message", None)
+    return out
+
+
+def table_report(path: Path) -> dict:
     """The JSON report regress stores for one table (validate, plus simulate if it has variability)."""
     from . import montecarlo
     from .tableio import read_table
@@ -54,6 +82,10 @@ def report_for(path: Path) -> dict:
         v.pop("message", None)
         v.pop("source", None)
     return out
+
+
+#: top-level ``schema`` of a file -> the function that reports it
+REPORTERS = {"pumpsim.table/1": table_report, "pumpsim.program/1": program_report}
 
 
 def _key(v: dict) -> str:
