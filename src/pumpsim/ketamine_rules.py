@@ -179,6 +179,11 @@ def _violation(rule: str, a: Administration | None, drug: str | None, value: flo
                      a.index if a is not None else None)
 
 
+def _minutes(days: float) -> float:
+    """Days as minutes for a report, rounded to a microminute (60 min is 60, not 60.00000000000001)."""
+    return round(days * MIN_PER_DAY, 6)
+
+
 def _days(td: dt.timedelta) -> float:
     return td.total_seconds() / 86400.0
 
@@ -345,8 +350,8 @@ def ket_no_benefit(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
         head = f"the ketamine infusion started {day0.isoformat()} runs {until}"
         if not window:
             msg = (f"no review between day {d_from.value} and day {d_to.value} of the ketamine infusion started "
-                   f"{day0.isoformat()} ({lo.isoformat()} to {hi.isoformat()}): stop it if there is no benefit; "
-                   f"as written it runs {until}")
+                   f"{day0.isoformat()}: stop it if there is no benefit (book a review from {lo.isoformat()} to "
+                   f"{hi.isoformat()}; as written it runs {until})")
         elif any(r.benefit is False for r in window):
             r = next(r for r in window if r.benefit is False)
             msg = (f"the review of {r.at.isoformat()} (day {(r.at - day0).days}) found no benefit, yet {head}: "
@@ -378,8 +383,8 @@ def ket_setting(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
         if a.setting not in hosp.value:
             reasons.append(f"given {'at ' + a.setting if a.setting else 'with no setting given'}, "
                            f"while esketamine is given only in hospital ({', '.join(hosp.value)})")
-        minutes = None if a.monitoring is None else a.monitoring * MIN_PER_DAY
-        limit_min = float(mon.value) * MIN_PER_DAY
+        minutes = None if a.monitoring is None else _minutes(a.monitoring)
+        limit_min = _minutes(float(mon.value))
         if a.monitoring is None or above(float(mon.value), a.monitoring):
             got = "no monitoring given" if minutes is None else f"{minutes:g} min of monitoring"
             reasons.append(f"{got} after the dose, less than {limit_min:g} min")
@@ -504,7 +509,7 @@ def ket_dose(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
             lim = float(rate_max.value) / HOURS_PER_DAY
             if above(per_h, lim):
                 out.append(_violation("KET-DOSE", a, "ketamine", per_h, lim, "mg/kg/h",
-                                      f"IV infusion {a.index}: {a.dose:g} mg over {a.duration * MIN_PER_DAY:g} min for {w:g} kg "
+                                      f"IV infusion {a.index}: {a.dose:g} mg over {_minutes(a.duration):g} min for {w:g} kg "
                                       f"is {per_h:.4g} mg/kg/h, above {rate_max.text}", rate_max))
         elif above(a.dose / w, float(bolus_max.value)):
             out.append(_violation("KET-DOSE", a, "ketamine", a.dose / w, float(bolus_max.value), "mg/kg",
@@ -532,12 +537,12 @@ def _session_reasons(t: Template, mine: list[Administration], p: ProgramFile) ->
     if extra and t.after_plan == "none":
         reasons.append(f"{extra} session(s) after week {len(plan)}, which the template does not hold")
     if t.duration_min is not None and t.duration_max is not None:
-        lo_m, hi_m = t.duration_min * MIN_PER_DAY, t.duration_max * MIN_PER_DAY
+        lo_m, hi_m = _minutes(t.duration_min), _minutes(t.duration_max)
         for a in mine:
             if a.duration is None:
                 reasons.append(f"session {a.index} has no duration (the template: {lo_m:g}-{hi_m:g} min)")
             elif above(t.duration_min, a.duration) or above(a.duration, t.duration_max):
-                reasons.append(f"session {a.index} lasts {a.duration * MIN_PER_DAY:g} min, outside {lo_m:g}-{hi_m:g} min")
+                reasons.append(f"session {a.index} lasts {_minutes(a.duration):g} min, outside {lo_m:g}-{hi_m:g} min")
     n = t.review_after_session
     if n is not None and len(mine) >= n:
         lo_d = mine[n - 1].at.date()
