@@ -7,6 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pumpsim.cli import main
 from pumpsim.errors import InputError
@@ -521,7 +523,7 @@ def test_six_week_report_shows_the_template_note(capsys):
 def test_validate_ketamine_in_a_subcutaneous_syringe_driver(capsys):
     assert main(["validate", str(REPO / "scenarios" / "ketamine-subcutaneous-coanalgesia.toml"), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["violations"] == []
-    assert main(["validate", str(REPO / "scenarios" / "broken" / "ketamine-phenobarbital-subcutaneous.toml"),
+    assert main(["validate", str(REPO / "scenarios" / "broken" / "ketamine-subcutaneous" / "mix-incompatible.toml"),
                  "--format", "json"]) == 1
     rules = {(v["rule"], v["drug"]) for v in json.loads(capsys.readouterr().out)["violations"]}
     assert ("MIX-INCOMPATIBLE", "ketamine+phenobarbital") in rules
@@ -542,3 +544,28 @@ def test_regress_reports_programs_and_tables_side_by_side(tmp_path):
     assert p["schema"] == "pumpsim.program/1" and [v["rule"] for v in p["violations"]] == ["KET-INDICATION"]
     assert "message" not in p["violations"][0]
     assert json.loads((gold / "t.json").read_text())["schema"] == "pumpsim.report/1"
+
+
+# --------------------------------------------------------------------------- robustness
+_SEEDS = sorted(PROGRAMS.rglob("*.toml"))
+_TOKENS = ["\"\"", "[]", "0", "-1", "\"0 mg\"", "\"1e308 mg\"", "\"nan mg\"", "2027-02-30", "\"35 mg/kg/h\"", "\"7 kg\"",
+           "true", "\"home\"", "\"nasal\"", "\"esketamine\"", "[\"ketamine\", \"diazepam\"]", "{ a = 1 }"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(_SEEDS), st.data())
+def test_a_mutated_program_is_an_input_error_or_a_report_never_a_crash(seed, data):
+    lines = seed.read_text(encoding="utf-8").splitlines()
+    i = data.draw(st.integers(0, len(lines) - 1))
+    if "=" in lines[i] and not lines[i].lstrip().startswith("#"):
+        key = lines[i].split("=", 1)[0]
+        lines[i] = key + "= " + data.draw(st.sampled_from(_TOKENS))
+    else:
+        lines.insert(i, data.draw(st.sampled_from(["[[administration]]", "[[review]]", "[patient]", "x = 1"])))
+    try:
+        rep = judge(parse_program_bytes("\n".join(lines).encode(), "m.toml"))
+    except InputError as e:
+        assert e.problems and all(p.file == "m.toml" for p in e.problems)
+        return
+    assert rep.verdict in ("pass", "warn", "fail")
+    json.dumps(rep.as_json())
