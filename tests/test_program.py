@@ -532,6 +532,30 @@ def test_validate_ketamine_in_a_subcutaneous_syringe_driver(capsys):
     assert ("DRUG-ROUTE", "ketamine") in rules
 
 
+@pytest.mark.parametrize("route,partner,rules", [
+    ("subcutaneous", None, set()), ("intravenous", None, set()), ("intrathecal", None, {"DRUG-ROUTE"}),
+    ("intravenous", "diazepam", {"MIX-INCOMPATIBLE"}),
+])
+def test_ketamine_on_a_syringe_driver_through_the_table_rules(route, partner, rules):
+    from pumpsim.rules import run_static
+    from tests.conftest import parse as parse_table
+
+    mix = 'ketamine = "2 mg/mL"' + (f', {partner} = "0.2 mg/mL"' if partner else "")
+    t, prof = parse_table(f"""
+        schema = "pumpsim.table/1"
+        horizon = "2 day"
+        [pump]
+        model = "syringe-driver-50"
+        route = "{route}"
+        [[session]]
+        at = 2027-03-01T10:00:00
+        refill = {{ volume = "48 mL", mix = {{ {mix} }} }}
+        rate = "0.9 mL/h"
+        """)
+    got = {v.rule for v in run_static(t, prof, only=["DRUG-ROUTE", "MIX-INCOMPATIBLE"]) if isinstance(v, Violation)}
+    assert got == rules
+
+
 def test_regress_reports_programs_and_tables_side_by_side(tmp_path):
     from pumpsim import regress
 
