@@ -127,10 +127,13 @@ def test_doses_and_durations_that_do_not_fit(dose, duration, message):
 
 
 def test_structure_errors():
-    probs = _problems('schema = "pumpsim.table/1"\n' + admin(T0, "35 mg", drug='["morphine"]', setting="ward")
+    (table,) = _problems('schema = "pumpsim.table/1"\n[pump]\nmodel = "syringe-driver-50"\n')
+    assert "schema: this is a programming table (pumpsim.table/1), not a program (fix: check it with: pumpsim validate p.toml)" \
+        in table
+    probs = _problems('schema = "pumpsim.program/2"\n' + admin(T0, "35 mg", drug='["morphine"]', setting="ward")
                       + "[[review]]\nat = \"2027-03-05\"\n" + '[[lab]]\nat = 2027-03-05\nkind = "hepatic"\n')
     joined = "\n".join(probs)
-    assert "schema: unsupported schema 'pumpsim.table/1' (a programming table is checked by pumpsim validate)" in joined
+    assert "schema: unsupported schema 'pumpsim.program/2'" in joined
     assert "administration[1].drug: lists neither ketamine nor esketamine" in joined
     assert "administration[1].setting: unknown setting 'ward'" in joined
     assert "review[1].at: '2027-03-05' is a string" in joined

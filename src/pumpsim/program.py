@@ -214,13 +214,16 @@ class _Reader:
     # -- the file -------------------------------------------------------------------------
     def read(self) -> ProgramFile:
         raw, probs = self.raw, self.probs
-        self.unknown_keys(raw, TOP_KEYS, "")
         schema = raw.get("schema")
+        if schema == "pumpsim.table/1":  # the wrong command, not a broken program: one clear message
+            probs.add("schema", "this is a programming table (pumpsim.table/1), not a program",
+                      f"check it with: pumpsim validate {self.name}")
+            probs.raise_if_any()
+        self.unknown_keys(raw, TOP_KEYS, "")
         if schema is None:
             probs.add("schema", "missing (required)", f"add schema = \"{PROGRAM_SCHEMA}\" at the top")
         elif schema != PROGRAM_SCHEMA:
-            hint = " (a programming table is checked by pumpsim validate)" if schema == "pumpsim.table/1" else ""
-            probs.add("schema", f"unsupported schema {schema!r}{hint}", f"write schema = \"{PROGRAM_SCHEMA}\"")
+            probs.add("schema", f"unsupported schema {schema!r}", f"write schema = \"{PROGRAM_SCHEMA}\"")
         profile_name = raw.get("profile", library.DEFAULT_PROFILE)
         if not isinstance(profile_name, str):
             probs.add("profile", f"expected a profile name, got {_kind(profile_name)}",
