@@ -299,9 +299,12 @@ def test_setting_monitoring_from_a_profile_file(tmp_path):
 # KET-MONITORING: continuous more than 7 days, or more than 4 administrations within 30 days
 @pytest.mark.parametrize("duration,n", [("7 day", 0), ("169 h", 1)])
 def test_monitoring_prolonged_continuous(duration, n):
-    got = found(HEAD + admin(T0, "35 mg/day", duration=duration), "KET-MONITORING")
+    fs = findings(HEAD + admin(T0, "35 mg/day", duration=duration), "KET-MONITORING")
+    got = [f for f in fs if isinstance(f, Violation)]
     assert len(got) == n
+    assert not [f for f in fs if isinstance(f, Note)]  # the violation names the cytology; no second advice
     if n:
+        assert "no urine cytology either" in got[0].message
         assert got[0].severity == "soft" and "no liver tests" in got[0].message and "no renal function" in got[0].message
         assert got[0].verified is False  # the 28-day interval is unverified
 

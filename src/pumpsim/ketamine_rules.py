@@ -447,9 +447,10 @@ def ket_monitoring(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
         out.append(_violation("KET-MONITORING", course[0], "ketamine", value, limit, unit,
                               f"ketamine course from {first.isoformat()} is prolonged or repeated "
                               f"({'; '.join(why)}): " + "; ".join(reasons), interval))
+    judged = {v.at for v in out if isinstance(v, Violation)}
     for course in courses(p, c, "ketamine"):
-        if not _prolonged_or_repeated(course, p, c, ends):
-            continue
+        if iso(course[0].at) in judged or not _prolonged_or_repeated(course, p, c, ends):
+            continue  # a violation of this course already names a missing cytology
         first, last = course[0].at.date(), _course_end(course, ends).date()
         if not any(lab.kind == "urine-cytology" and first <= lab.at <= last for lab in p.labs):
             out.append(Note("KET-MONITORING", iso(course[0].at),
