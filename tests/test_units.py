@@ -59,3 +59,18 @@ def test_unknown_unit_suggests_the_nearest():
     with pytest.raises(QuantityError) as e:
         parse_quantity("5 mgs/mL", units.CONCENTRATION)
     assert "'mg'" in e.value.fix
+
+
+def test_body_weight_and_doses_per_kg():
+    from pumpsim.units import BODY_WEIGHT, DOSE_PER_WEIGHT, DOSE_RATE_PER_WEIGHT, FRACTION, MASS
+    assert parse_quantity("70 kg", BODY_WEIGHT) == 70.0
+    assert parse_quantity("0.35 mg/kg", DOSE_PER_WEIGHT) == 0.35
+    assert parse_quantity("0.5 mg/kg/day", DOSE_RATE_PER_WEIGHT) == 0.5
+    assert parse_quantity("2 mg/kg/h", DOSE_RATE_PER_WEIGHT) == 48.0  # per day: 2 x 24
+    assert parse_quantity("500 mcg/kg/day", DOSE_RATE_PER_WEIGHT) == 0.5
+    with pytest.raises(QuantityError, match="is a body weight, but this field takes a mass"):
+        parse_quantity("70 kg", MASS)  # a patient's weight is no dose
+    with pytest.raises(QuantityError, match="is a dose per body weight, but this field takes a percentage"):
+        parse_quantity("5 mg/kg", FRACTION)
+    with pytest.raises(QuantityError, match="cannot read unit"):
+        parse_quantity("1 mg/mL/day", DOSE_RATE_PER_WEIGHT)  # three parts only as a/kg/b

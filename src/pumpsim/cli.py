@@ -320,6 +320,15 @@ def cmd_pathway(args: argparse.Namespace) -> int:
     return report.exit_status
 
 
+def cmd_program(args: argparse.Namespace) -> int:
+    from .program import read_program
+    from .program_report import judge, render_text
+
+    report = judge(read_program(args.program, args.profile))
+    sys.stdout.write(_dump(report.as_json()) + "\n" if args.format == "json" else render_text(report))
+    return report.exit_status
+
+
 def _probability(text: str) -> float:
     try:
         p = float(text)
@@ -468,6 +477,13 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the file's)")
     pw.add_argument("--format", choices=("text", "json"), default="text")
     pw.set_defaults(func=cmd_pathway)
+
+    pg = sub.add_parser("program", help="check a ketamine or esketamine program (sessions, co-analgesia, reviews, labs)")
+    pg.add_argument("program", help="program file (TOML, schema pumpsim.program/1)")
+    pg.add_argument("--profile", help="guideline profile: a shipped name or a profile file (its [ketamine] section "
+                    "overrides the program data)")
+    pg.add_argument("--format", choices=("text", "json"), default="text")
+    pg.set_defaults(func=cmd_program)
     return p
 
 

@@ -70,7 +70,8 @@ PATHWAY_KEYS: dict[str, units.Dimension | str] = {
     "chemo_resume_min": units.TIME,
     "chemo_resume_max": units.TIME,
 }
-PROFILE_KEYS = ("schema", "name", "title", "base", "general", "drugs", "pathway")
+#: The top-level keys of a profile; ``[ketamine]`` is read by ``pumpsim program`` (:mod:`pumpsim.ketamine_rules`).
+PROFILE_KEYS = ("schema", "name", "title", "base", "general", "drugs", "pathway", "ketamine")
 
 
 def _data_text(*parts: str) -> str:
@@ -99,6 +100,13 @@ def pathway_vocabulary() -> dict[str, Any]:
 def device_library() -> dict[str, dict[str, Any]]:
     """Raw device entries (values still as written); :mod:`pumpsim.tableio` resolves them."""
     return tomllib.loads(_data_text("devices.toml"))["devices"]
+
+
+@functools.cache
+def ketamine_data() -> dict[str, Any]:
+    """Raw ketamine and esketamine program data (values, lists, templates, each with its source);
+    :mod:`pumpsim.ketamine_rules` resolves them, with a profile file's ``[ketamine]`` overrides."""
+    return tomllib.loads(_data_text("ketamine.toml"))
 
 
 def shipped_profiles() -> list[str]:

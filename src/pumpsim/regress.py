@@ -61,6 +61,22 @@ def patient_report(path: Path) -> dict:
     return out
 
 
+def program_report(path: Path) -> dict:
+    """The JSON report of ``pumpsim program`` (no prose: messages, sources and the course text)."""
+    from .program import read_program
+    from .program_report import judge
+
+    out = judge(read_program(path)).as_json()
+    for k in ("pumpsim_version", "sources", "program", "course", "template"):
+        out.pop(k, None)
+    for v in out["violations"]:
+        v.pop("message", None)
+        v.pop("source", None)
+    for n in out["notes"]:
+        n.pop("message", None)
+    return out
+
+
 def table_report(path: Path) -> dict:
     """The JSON report regress stores for one table (validate, plus simulate if it has variability)."""
     from . import montecarlo
@@ -83,8 +99,9 @@ def table_report(path: Path) -> dict:
     return out
 
 
-#: the report regress stores for each schema of file it meets
-REPORTS = {"pumpsim.table/1": table_report, "pumpsim.patient/1": patient_report}
+#: top-level ``schema`` of a file -> the function that makes the report regress stores for it
+REPORTS = {"pumpsim.table/1": table_report, "pumpsim.patient/1": patient_report,
+           "pumpsim.program/1": program_report}
 
 
 def _key(v: dict) -> str:

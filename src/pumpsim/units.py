@@ -12,8 +12,13 @@ volume         mL                             mL, ml, uL, ul, µL
 time           day                            min, h, day, week (month: durations only)
 fraction       1 (so 1 % = 0.01)              %
 cell count     per mm3                        /mm3 (also /uL, /µL: the same volume)
-ratios         mg/mL, mL/day, mg/day, ...      any of the above, ``a/b``
+body weight    kg                             kg (program files: the patient's weight)
+ratios         mg/mL, mL/day, mg/day, ...      any of the above, ``a/b``; per body weight
+                                              ``a/kg`` and ``a/kg/b`` (mg/kg, mg/kg/day, mg/kg/h)
 ============== ============================== =====================================
+
+A patient's weight (kg) is its own dimension, not a mass of drug: "70 kg" cannot be
+typed where a dose is expected, and "mg/kg" is not a fraction.
 
 The model converts masses from mg to each drug's dose unit (mg or mcg, docs/RULES.md §3).
 Nothing here knows about tables or drugs: :func:`parse_quantity` turns one string into one
@@ -26,19 +31,22 @@ import math
 import re
 from dataclasses import dataclass
 
-#: Dimension exponents (mass, volume, time).
-Dimension = tuple[int, int, int]
+#: Dimension exponents (mass, volume, time, body weight).
+Dimension = tuple[int, int, int, int]
 
-MASS: Dimension = (1, 0, 0)
-VOLUME: Dimension = (0, 1, 0)
-TIME: Dimension = (0, 0, 1)
-FRACTION: Dimension = (0, 0, 0)
-CONCENTRATION: Dimension = (1, -1, 0)
-FLOW: Dimension = (0, 1, -1)
-DOSE_RATE: Dimension = (1, 0, -1)
+MASS: Dimension = (1, 0, 0, 0)
+VOLUME: Dimension = (0, 1, 0, 0)
+TIME: Dimension = (0, 0, 1, 0)
+FRACTION: Dimension = (0, 0, 0, 0)
+CONCENTRATION: Dimension = (1, -1, 0, 0)
+FLOW: Dimension = (0, 1, -1, 0)
+DOSE_RATE: Dimension = (1, 0, -1, 0)
 #: A cell count per volume (patient files: neutrophils, platelets). Base unit: per mm3, the
 #: unit laboratories print, so "80000 /mm3" is 80000.0 inside (not per mL).
-CELL_COUNT: Dimension = (0, -1, 0)
+CELL_COUNT: Dimension = (0, -1, 0, 0)
+BODY_WEIGHT: Dimension = (0, 0, 0, 1)
+DOSE_PER_WEIGHT: Dimension = (1, 0, 0, -1)
+DOSE_RATE_PER_WEIGHT: Dimension = (1, 0, -1, -1)
 
 DIMENSION_NAMES: dict[Dimension, str] = {
     MASS: "a mass (e.g. '2 mg')",
@@ -49,6 +57,9 @@ DIMENSION_NAMES: dict[Dimension, str] = {
     FLOW: "a flow rate (e.g. '0.5 mL/day')",
     DOSE_RATE: "a dose rate (e.g. '5 mg/day')",
     CELL_COUNT: "a cell count (e.g. '1800 /mm3')",
+    BODY_WEIGHT: "a body weight (e.g. '70 kg')",
+    DOSE_PER_WEIGHT: "a dose per body weight (e.g. '0.5 mg/kg')",
+    DOSE_RATE_PER_WEIGHT: "a dose rate per body weight (e.g. '0.5 mg/kg/day')",
 }
 
 #: unit spelling -> (dimension, factor to the base unit)
@@ -69,6 +80,7 @@ _SIMPLE_UNITS: dict[str, tuple[Dimension, float]] = {
     "h": (TIME, 1.0 / 24.0),
     "day": (TIME, 1.0),
     "week": (TIME, 7.0),
+    "kg": (BODY_WEIGHT, 1.0),
 }
 #: accepted for plain durations only (FORMAT.md §4): a month is 30 days.
 _DURATION_ONLY = {"month": (TIME, 30.0)}
@@ -131,8 +143,9 @@ def _parse_unit(unit: str) -> tuple[Dimension, float]:
         raise QuantityError(f"unknown unit {unit!r}", "cell counts are written per mm3, e.g. '1800 /mm3'"
                             + (f" (did you mean {close[0]!r}?)" if close else ""))
     parts = [p.strip() for p in unit.split("/")]
-    if len(parts) > 2 or any(p == "" for p in parts):
-        raise QuantityError(f"cannot read unit {unit!r}", "write one unit or one ratio such as 'mg/mL'")
+    per_weight = len(parts) == 3 and parts[1] == "kg"  # mg/kg/day, mg/kg/h: (mg/kg)/day
+    if (len(parts) > 2 and not per_weight) or any(p == "" for p in parts):
+        raise QuantityError(f"cannot read unit {unit!r}", "write one unit or one ratio such as 'mg/mL' (or 'mg/kg/day')")
     looked = []
     for p in parts:
         if p in _DURATION_ONLY:
@@ -146,10 +159,11 @@ def _parse_unit(unit: str) -> tuple[Dimension, float]:
         if found is None:
             raise _unknown_unit(p)
         looked.append(found)
-    if len(looked) == 1:
-        return looked[0]
-    (d1, f1), (d2, f2) = looked
-    return (d1[0] - d2[0], d1[1] - d2[1], d1[2] - d2[2]), f1 / f2
+    (dim, factor), rest = looked[0], looked[1:]
+    for d2, f2 in rest:
+        dim = (dim[0] - d2[0], dim[1] - d2[1], dim[2] - d2[2], dim[3] - d2[3])
+        factor /= f2
+    return dim, factor
 
 
 def parse(text: object) -> Quantity:
@@ -216,6 +230,7 @@ _BASE_SPELLING: dict[Dimension, tuple[str, float]] = {
     MASS: ("mg", 1.0), VOLUME: ("mL", 1.0), TIME: ("day", 1.0), FRACTION: ("%", 100.0),
     CONCENTRATION: ("mg/mL", 1.0), FLOW: ("mL/day", 1.0), DOSE_RATE: ("mg/day", 1.0),
     CELL_COUNT: ("/mm3", 1.0),
+    BODY_WEIGHT: ("kg", 1.0), DOSE_PER_WEIGHT: ("mg/kg", 1.0), DOSE_RATE_PER_WEIGHT: ("mg/kg/day", 1.0),
 }
 
 
