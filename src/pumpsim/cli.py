@@ -110,8 +110,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .validate import validate
 
     inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
+    inputs += [args.records] if args.records else []
     dest = check_destination(args.output, inputs)  # bad destination or input: exit 2, nothing written
     table, profile = read_table(args.table, args.profile)
+    rec = None
+    if args.records:
+        from .reconcile import reconcile
+        from .records import read_records
+
+        rec = reconcile(table, read_records(args.records), args.records)
     report = validate(table, profile)
     mc = None
     if args.simulate:
@@ -122,7 +129,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         report.risk = mc.risk_json(table)
         report.risk_text = montecarlo.describe(mc, table)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    write_atomic(dest, render_html(report, build_figures(table, profile, mc), command_line(sys.argv, args), made))
+    figures = build_figures(table, profile, mc)
+    if rec is not None:
+        from .htmlreport import records_figure
+
+        figures.append(records_figure(rec))
+    write_atomic(dest, render_html(report, figures, command_line(sys.argv, args), made))
     print(f"pumpsim: wrote {dest} ({report.verdict})", file=sys.stderr)
     return report.exit_status
 
@@ -387,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--simulate", action="store_true", help="also run the Monte-Carlo simulation (risks and their figure)")
     rp.add_argument("--runs", type=_positive_int, help="with --simulate: number of runs (default: the table's, else 10000)")
     rp.add_argument("--seed", type=_seed, help="with --simulate: random seed (default: the table's, else 0)")
+    rp.add_argument("--records", metavar="RECORDS.csv", help="add the telemetry reconciliation figure of these records "
+                    "(pumpsim reconcile)")
     rp.set_defaults(func=cmd_report)
 
     bn = sub.add_parser("bench", help="the Numba engine and the plain-Python reference on one workload: speeds and ratio")

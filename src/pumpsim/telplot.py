@@ -38,6 +38,9 @@ def figure(rec: Reconciliation):
     if bad_x:
         ax.plot(bad_x, bad_y, linestyle="none", marker="X", markersize=9, color=OKABE_ITO["vermillion"],
                 label="flagged (over, under or dry)")
+    ys = ok_y + bad_y + [iv.ratio_low for iv in rec.intervals if iv.ratio_low is not None] + \
+        [iv.ratio_high for iv in rec.intervals if iv.ratio_high is not None]
+    ax.set_ylim(min([lo - 0.06] + [y - 0.03 for y in ys]), max([hi + 0.06] + [y + 0.03 for y in ys]))
     ax.set_ylabel("delivered / programmed [-]")
     ax.set_title("Delivery per refill interval (at the refill that ends it), with the bolus range as a bar")
     ax.legend(loc="best", fontsize=8, framealpha=0.9)
