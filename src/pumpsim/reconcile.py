@@ -427,6 +427,9 @@ def reconcile(table: Table, records: list[Record], records_path: str = "<records
         intervals.append(iv)
         between = f"Between the refills of {_day(s.at)} and {_day(e.at)}"
         asked = _asked(iv)
+        seen = [f"{'an MRI' if r.event == 'mri' else 'the alarm ' + (r.note or 'without name')} on {_when(r.time)}"
+                for r in records if not r.counts and s.at <= r.time <= e.at]
+        noted = f"; recorded in this interval: {', '.join(seen)}" if seen else ""
         if iv.empty:
             violations.append(viol("TEL-EMPTY", "hard", e.at, e.aspirated, float(thr.empty_aspirate.value), "mL",
                                    f"{between} the reservoir ran dry: 0 mL was aspirated at the refill of {_day(e.at)} "
@@ -439,12 +442,12 @@ def reconcile(table: Table, records: list[Record], records_path: str = "<records
             violations.append(viol("TEL-OVER-INFUSION", "hard", e.at, rl, 1.0 + a, "ratio",
                                    f"{between} the pump delivered {iv.observed:.1f} mL where the program asked {asked} "
                                    f"({_pct(rl)}{' at least' if iv.empty else ''}, above the {_pct(1.0 + a)} the device "
-                                   f"tolerance allows): check for over-infusion (a pump running fast), a refill volume "
+                                   f"tolerance allows{noted}): check for over-infusion (a pump running fast), a refill volume "
                                    f"entered wrong or a pocket fill, and the patient for overdose", acc))
         if rh is not None and not iv.empty and above(1.0 - a, rh):
             violations.append(viol("TEL-UNDER-INFUSION", "hard", e.at, rh, 1.0 - a, "ratio",
                                    f"{between} the pump delivered {iv.observed:.1f} mL where the program asked {asked} "
-                                   f"({_pct(rh)}, below the {_pct(1.0 - a)} the device tolerance allows): check for a "
+                                   f"({_pct(rh)}, below the {_pct(1.0 - a)} the device tolerance allows{noted}): check for a "
                                    "motor stall or catheter occlusion, and for withdrawal; residuals repeatedly higher or "
                                    "lower than expected can also reveal drug withdrawn from the pump", acc))
         # TEL-DISCREPANCY: the aspirate outside the expected residual range
