@@ -311,3 +311,54 @@ def test_plot_writes_the_figure(tmp_path, capsys):
     assert status == 0
     png = (tmp_path / "figs" / "reconcile.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "figs" / "reconcile.svg").exists()
+
+
+def test_count_straddling_an_unrecorded_refill_is_split_by_the_greedy_bounds(tmp_path, capsys):
+    table = BOLUS + """
+    [[session]]
+    at = 2027-01-11T10:00:00
+    refill = { volume = "20 mL", mix = { morphine = "5 mg/mL" } }
+    """
+    csv = """
+    2027-01-06T10:00:00,interrogation,,19.4,2,
+    2027-01-09T10:00:00,interrogation,,19.4,5,
+    2027-01-11T10:00:00,refill,18.2,,3,
+    """
+    status, rep = run(tmp_path, table, csv, capsys)
+    # the refill of Jan 8 has no row: the interval Jan 5 -> Jan 8 is not checked
+    assert [(iv["from"], iv["to"]) for iv in rep["intervals"]] == [("2027-01-08T10:00:00", "2027-01-11T10:00:00")]
+    assert {s["reason"] for s in rep["not_checked"]} == {
+        "the interval from 5 Jan 2027 to 8 Jan 2027 has no refill row at its end (no aspirated volume recorded)"}
+    # 5 counted over (Jan 6 10:00, Jan 9 10:00]: before the refill, (Jan 6 10:00, Jan 8 10:00) holds
+    # at most 6 (just after 10, 16, 22 h on two days), so at least 5 - 6 -> 0 fall after it; after
+    # it, [Jan 8 10:00, Jan 9 10:00] holds at most 4 (10, 16, 22 h and 10 h the next day)
+    basal = 3 * 0.5
+    iv = rep["intervals"][0]
+    assert iv["delivered_expected_low"] == pytest.approx(basal + (0 + 3) * 0.05)
+    assert iv["delivered_expected_high"] == pytest.approx(basal + (4 + 3) * 0.05)
+    # at Jan 9 10:00 the pump counts from the Jan 8 fill: 20 - 0.5 - (0 to 4) x 0.05
+    est = rep["interrogations"][1]
+    assert est["estimate_expected"] == pytest.approx(20 - 0.5)
+    assert status == 0 and rep["violations"] == []
+
+
+def test_aspirate_at_the_first_refill_is_not_judged(tmp_path, capsys):
+    # a row at the first refill, recorded 1 h late: its 5 mL belong to an earlier fill; the first
+    # interval starts at the recorded time: Jan 5 11:00 -> Jan 8 10:00 = 2 days 23 h at 0.5 mL/day
+    csv = "2027-01-05T11:00:00,refill,5.0,,0,\n2027-01-08T10:00:00,refill,18.55,,0,\n"
+    status, rep = run(tmp_path, BOLUS, csv, capsys)
+    (iv,) = rep["intervals"]
+    assert iv["from"] == "2027-01-05T11:00:00"
+    assert iv["delivered_expected"] == pytest.approx(0.5 * (2 + 23 / 24))
+    assert iv["delivered_observed"] == pytest.approx(20 - 18.55)
+    assert status == 0 and rep["violations"] == []
+
+
+def test_report_with_bad_records_writes_nothing(tmp_path, capsys):
+    t = tmp_path / "t.toml"
+    t.write_text(textwrap.dedent(BOLUS))
+    r = tmp_path / "r.csv"
+    r.write_text("time,event\n2027-01-06T10:00:00,interogation\n")
+    out = tmp_path / "report.html"
+    assert main(["report", str(t), "-o", str(out), "--records", str(r)]) == 2
+    assert "did you mean 'interrogation'" in capsys.readouterr().err and not out.exists()

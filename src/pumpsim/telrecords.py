@@ -39,7 +39,7 @@ import numpy as np
 from . import engine, units
 from .errors import InputError, Problem
 from .model import Distribution, Step, Table
-from .reconcile import instant, moment, span, thresholds
+from .reconcile import duration, instant, moment, span, thresholds
 from .records import Record
 from .results import EV_BOLUS_GRANTED, EV_LOW_ALARM, EV_SESSION, Scenario, SimResult
 from .tableio import resolve_programs
@@ -89,7 +89,7 @@ def parse_faults(specs: Sequence[str], table: Table) -> list[Fault]:
         length = None
         if dur_s is not None:
             try:
-                length = dt.timedelta(days=units.parse_quantity(dur_s.strip(), units.TIME))
+                length = duration(units.parse_quantity(dur_s.strip(), units.TIME))
             except units.QuantityError as e:
                 bad(f"duration: {e.message}", e.fix or "write e.g. 36h or 2 day")
                 continue
@@ -146,12 +146,11 @@ def _draw_factor(rng: np.random.Generator, d: Distribution, accuracy: float) -> 
 
 def _requests(rng: np.random.Generator, table: Table, per_day: float) -> np.ndarray:
     """Poisson requests over the horizon [model time], thinned by the hourly weights if any."""
-    h = table.horizon  # model units
-    days = span(moment(table, h) - table.start)
+    total = moment(table, table.horizon) - table.start
     hourly = table.variability.hourly if table.variability and table.variability.hourly else None
     wmax = 1.0 if hourly is None else max(hourly) / (sum(hourly) / 24.0)
-    n = rng.poisson(per_day * days * wmax)
-    secs = np.sort(rng.uniform(0.0, days * 86400.0, n))
+    n = rng.poisson(per_day * (total / dt.timedelta(days=1)) * wmax)
+    secs = np.sort(rng.uniform(0.0, total.total_seconds(), n))
     keep = []
     for s in secs:
         when = table.start + dt.timedelta(seconds=float(s))
@@ -246,7 +245,7 @@ def scenario(table: Table, faults: list[Fault], seed: int) -> tuple[Scenario, li
                 x = rng.uniform(d.params["low"], d.params["high"])
             else:
                 x = float(rng.choice(np.array(d.params["values"]), p=np.array(d.params["p"])))
-            eff = table.sessions[i].at + dt.timedelta(days=x)
+            eff = table.sessions[i].at + duration(x)
             if i + 1 < n:
                 eff = min(eff, table.sessions[i + 1].at)
             effective[i] = eff
