@@ -42,18 +42,21 @@ def figure(rec: Reconciliation):
         [iv.ratio_high for iv in rec.intervals if iv.ratio_high is not None]
     ax.set_ylim(min([lo - 0.06] + [y - 0.03 for y in ys]), max([hi + 0.06] + [y + 0.03 for y in ys]))
     ax.set_ylabel("delivered / programmed [-]")
-    ax.set_title("Delivery per refill interval (at the refill that ends it), with the bolus range as a bar")
+    ranged = any(iv.ratio_low is not None and iv.ratio_high is not None and iv.ratio_high - iv.ratio_low > 1e-9
+                 for iv in rec.intervals)
+    ax.set_title("Delivery per refill interval, at the refill that ends it"
+                 + (" (bar: the range the uncounted boluses allow)" if ranged else ""))
     ax.legend(loc="best", fontsize=8, framealpha=0.9)
     ax.grid(alpha=0.3)
     h = float(thresholds().drift_threshold.value)
     d = rec.drift
     if d.at:
-        ax2.step(d.at, d.upper, where="post", color=OKABE_ITO["orange"], marker="^", label="CUSUM upwards (delivers more)")
-        ax2.step(d.at, d.lower, where="post", color=OKABE_ITO["green"], marker="v", linestyle="--",
+        ax2.plot(d.at, d.upper, color=OKABE_ITO["orange"], marker="^", label="CUSUM upwards (delivers more)")
+        ax2.plot(d.at, d.lower, color=OKABE_ITO["green"], marker="v", linestyle="--",
                  label="CUSUM downwards (delivers less)")
         for k in d.alarms:
             ax2.plot([d.at[k]], [max(d.upper[k], d.lower[k])], marker="X", markersize=10, color=OKABE_ITO["vermillion"],
-                     linestyle="none", label="TEL-DRIFT" if k == d.alarms[0] else None)
+                     linestyle="none", label="TEL-DRIFT (the sums restart at 0)" if k == d.alarms[0] else None)
     ax2.axhline(h, color=OKABE_ITO["black"], linestyle="-.", linewidth=1, label=f"threshold h = {h:g} sd")
     ax2.set_ylim(bottom=0, top=max([h * 1.3] + [x * 1.1 for x in d.upper + d.lower]))
     ax2.set_ylabel("drift statistic [sd]")
