@@ -272,13 +272,13 @@ def test_drift_through_reconcile(tmp_path, capsys):
 
 @pytest.mark.parametrize("csv, where, what", [
     ("time,event,volume_mL\n2027-01-08T10:00:00,refill,18.3\n", None, None),  # valid: exit 0
-    ("event,volume_mL\nrefill,2\n", "line 1, column time", "missing column 'time'"),
-    ("time,event,volume_mL\n2027-01-08 25:00,refill,2\n", "line 2, column time", "not a date-time"),
-    ("time,event,volume_mL\n2027-01-08T10:00:00,refil,2\n", "line 2, column event", "did you mean 'refill'"),
-    ("time,event,volume_mL\n2027-01-20T10:00:00,refill,2\n", "line 2, column time", "matches no refill"),
-    ("time,event,estimate_mL\n2027-01-08T10:00:00,refill,\n", "line 1, column volume_mL", "missing column"),
-    ("time,event,volume_mL\n2027-01-08T10:00:00,refill,\n", "line 2, column volume_mL", "aspirated volume"),
-    ("time,event,volume_mL,boluses\n2027-01-06T10:00:00,interrogation,,-1\n", "line 2, column boluses", "whole number"),
+    ("event,volume_mL\nrefill,2\n", "header (line 1), column time", "missing column 'time'"),
+    ("time,event,volume_mL\n2027-01-08 25:00,refill,2\n", "row 1 (line 2), column time", "not a date-time"),
+    ("time,event,volume_mL\n2027-01-08T10:00:00,refil,2\n", "row 1 (line 2), column event", "did you mean 'refill'"),
+    ("time,event,volume_mL\n2027-01-20T10:00:00,refill,2\n", "row 1 (line 2), column time", "matches no refill"),
+    ("time,event,estimate_mL\n2027-01-08T10:00:00,refill,\n", "header (line 1), column volume_mL", "missing column"),
+    ("time,event,volume_mL\n2027-01-08T10:00:00,refill,\n", "row 1 (line 2), column volume_mL", "aspirated volume"),
+    ("time,event,volume_mL,boluses\n2027-01-06T10:00:00,interrogation,,-1\n", "row 1 (line 2), column boluses", "whole number"),
 ])
 def test_malformed_records_exit_2_naming_line_and_column(tmp_path, capsys, csv, where, what):
     t = tmp_path / "t.toml"
@@ -302,7 +302,7 @@ def test_every_bad_row_is_reported_at_once(tmp_path, capsys):
     r.write_text(HEADER + "yesterday,refill,1,,,\n2027-01-06T10:00:00,checkup,,,,\n2027-01-06T11:00:00,interrogation,,x,,\n")
     assert main(["reconcile", str(t), str(r)]) == 2
     err = capsys.readouterr().err
-    assert "line 2, column time" in err and "line 3, column event" in err and "line 4, column estimate_mL" in err
+    assert "row 1 (line 2), column time" in err and "row 2 (line 3), column event" in err and "row 3 (line 4), column estimate_mL" in err
 
 
 def test_plot_writes_the_figure(tmp_path, capsys):

@@ -25,6 +25,7 @@ from . import units
 from .errors import InputError, Problem
 from .model import Bolus, Program, Sourced, Step, Table
 from .records import Record
+from .records import field as where
 from .rules import RTOL, Skipped, Violation, above
 
 RECONCILE_SCHEMA = "pumpsim.reconcile/1"
@@ -226,12 +227,12 @@ def match(table: Table, records: list[Record], name: str) -> tuple[list[Refill],
         gap = abs(table.sessions[best].at - r.time)
         if gap > thr.match_window:
             near = table.sessions[best]
-            problems.append(Problem(name, f"line {r.line}, column time",
+            problems.append(Problem(name, where(r.line, "time"),
                                     f"the refill at {r.time.isoformat()} matches no refill of the table within "
                                     f"{thr.raw['match_window'].text} (nearest: session[{near.index}] at {near.at.isoformat()})",
                                     "check the date, or add the refill session to the table"))
         elif best in taken:
-            problems.append(Problem(name, f"line {r.line}, column time",
+            problems.append(Problem(name, where(r.line, "time"),
                                     f"a second refill row for session[{table.sessions[best].index}] "
                                     f"(line {taken[best].line} already matched it)", "remove the duplicate row"))
         else:
@@ -243,7 +244,7 @@ def match(table: Table, records: list[Record], name: str) -> tuple[list[Refill],
         effective[i] = r.time
     first = min(effective[refill_sessions[0]], effective[0])
     counting = [r for r in records if r.counts]
-    bad = [Problem(name, f"line {r.line}, column time", f"{r.event} row at {r.time.isoformat()} is before the table's "
+    bad = [Problem(name, where(r.line, "time"), f"{r.event} row at {r.time.isoformat()} is before the table's "
                    f"first refill ({first.isoformat()})", "remove it or use the table that was in the pump then")
            for r in counting if r.time < first]
     if bad:

@@ -59,8 +59,10 @@ def read_records(path: str | Path) -> list[Record]:
     return parse_records(text, name)
 
 
-def _field(line: int, column: str) -> str:
-    return f"line {line}, column {column}"
+def field(line: int, column: str) -> str:
+    """Where a problem is: ``row 2 (line 3), column time``; the header is line 1."""
+    where = "header (line 1)" if line == 1 else f"row {line - 1} (line {line})"
+    return f"{where}, column {column}"
 
 
 def parse_records(text: str, name: str = "<records>") -> list[Record]:
@@ -73,7 +75,7 @@ def parse_records(text: str, name: str = "<records>") -> list[Record]:
     header = [h.strip() for h in header]
     missing = [c for c in REQUIRED if c not in header]
     for c in missing:
-        probs.add(_field(1, c), f"missing column {c!r} in the header",
+        probs.add(field(1, c), f"missing column {c!r} in the header",
                   f"add the column; the header is {','.join(COLUMNS)} ({nearest(c, [h for h in header if h] or COLUMNS)})")
     probs.raise_if_any()
     col = {h: i for i, h in enumerate(header) if h}
@@ -92,7 +94,7 @@ def parse_records(text: str, name: str = "<records>") -> list[Record]:
         when = _time(cell("time"), line, probs)
         event = cell("event")
         if event not in EVENTS:
-            probs.add(_field(line, "event"), f"unknown event {event!r}" if event else "missing event",
+            probs.add(field(line, "event"), f"unknown event {event!r}" if event else "missing event",
                       (nearest(event, EVENTS) if event else "known events: " + ", ".join(EVENTS)))
             event = ""
         volume = _number(cell("volume_mL"), line, "volume_mL", probs)
@@ -101,17 +103,17 @@ def parse_records(text: str, name: str = "<records>") -> list[Record]:
         if event == "refill":
             refill_rows = True
             if "volume_mL" in col and not cell("volume_mL"):
-                probs.add(_field(line, "volume_mL"), "a refill row needs the aspirated volume",
+                probs.add(field(line, "volume_mL"), "a refill row needs the aspirated volume",
                           "write the residual volume aspirated before the fill, e.g. 2.35 (0 if the pump was dry)")
         if when is not None:
             if previous is not None and when < previous:
-                probs.add(_field(line, "time"), f"{cell('time')} is before the previous row ({previous.isoformat()})",
+                probs.add(field(line, "time"), f"{cell('time')} is before the previous row ({previous.isoformat()})",
                           "sort the rows in time order")
             previous = when
         if when is not None and event:
             out.append(Record(line, when, event, volume, estimate, boluses, cell("note")))
     if refill_rows and "volume_mL" not in col:
-        probs.add(_field(1, "volume_mL"), "missing column 'volume_mL' in the header, needed by the refill rows",
+        probs.add(field(1, "volume_mL"), "missing column 'volume_mL' in the header, needed by the refill rows",
                   "add the column volume_mL with the aspirated residual of each refill")
     probs.raise_if_any()
     return out
@@ -119,19 +121,19 @@ def parse_records(text: str, name: str = "<records>") -> list[Record]:
 
 def _time(text: str, line: int, probs: Problems) -> dt.datetime | None:
     if not text:
-        probs.add(_field(line, "time"), "missing time", "write a local date-time, e.g. 2027-01-05T10:00:00")
+        probs.add(field(line, "time"), "missing time", "write a local date-time, e.g. 2027-01-05T10:00:00")
         return None
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        probs.add(_field(line, "time"), f"{text!r} is not a date-time", "write a local date-time, e.g. 2027-01-05T10:00:00")
+        probs.add(field(line, "time"), f"{text!r} is not a date-time", "write a local date-time, e.g. 2027-01-05T10:00:00")
         return None
     if when.tzinfo is not None:
-        probs.add(_field(line, "time"), f"{text!r} has a UTC offset; times are local wall-clock times, as in the table",
+        probs.add(field(line, "time"), f"{text!r} has a UTC offset; times are local wall-clock times, as in the table",
                   f"write {when.replace(tzinfo=None).isoformat(timespec='seconds')}")
         return None
     if len(text) <= 10:
-        probs.add(_field(line, "time"), f"{text!r} is a date without a time", f"write {text}T09:00:00 (the clock time)")
+        probs.add(field(line, "time"), f"{text!r} is a date without a time", f"write {text}T09:00:00 (the clock time)")
         return None
     return when
 
@@ -142,10 +144,10 @@ def _number(text: str, line: int, column: str, probs: Problems) -> float | None:
     try:
         x = float(text)
     except ValueError:
-        probs.add(_field(line, column), f"{text!r} is not a number", "write a volume in mL as a plain number, e.g. 2.35")
+        probs.add(field(line, column), f"{text!r} is not a number", "write a volume in mL as a plain number, e.g. 2.35")
         return None
     if not math.isfinite(x) or x < 0:
-        probs.add(_field(line, column), f"{text!r}: a volume is a finite number >= 0", "write e.g. 2.35")
+        probs.add(field(line, column), f"{text!r}: a volume is a finite number >= 0", "write e.g. 2.35")
         return None
     return x
 
@@ -158,7 +160,7 @@ def _count(text: str, line: int, probs: Problems) -> int | None:
     except ValueError:
         n = -1
     if n < 0:
-        probs.add(_field(line, "boluses"), f"{text!r} is not a whole number >= 0", "write the number of boluses granted, e.g. 3")
+        probs.add(field(line, "boluses"), f"{text!r} is not a whole number >= 0", "write the number of boluses granted, e.g. 3")
         return None
     return n
 
