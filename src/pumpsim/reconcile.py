@@ -229,7 +229,7 @@ def match(table: Table, records: list[Record], name: str) -> tuple[list[Refill],
             near = table.sessions[best]
             problems.append(Problem(name, where(r.line, "time"),
                                     f"the refill at {r.time.isoformat()} matches no refill of the table within "
-                                    f"{thr.raw['match_window'].text} (nearest: session[{near.index}] at {near.at.isoformat()})",
+                                    f"{thr.match_window / DAY:g} days (nearest: session[{near.index}] at {near.at.isoformat()})",
                                     "check the date, or add the refill session to the table"))
         elif best in taken:
             problems.append(Problem(name, where(r.line, "time"),

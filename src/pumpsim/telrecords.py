@@ -187,7 +187,7 @@ def _nearest_refill(table: Table, when: dt.datetime, spec: str) -> int:
     best = min(refills, key=lambda i: abs(table.sessions[i].at - when))
     if abs(table.sessions[best].at - when) > thresholds().match_window:
         raise InputError([Problem("command line", "--fault", f"{spec!r}: no refill of the table within "
-                                  f"{thresholds().raw['match_window'].text} of {when.isoformat()}",
+                                  f"{thresholds().match_window / dt.timedelta(days=1):g} days of {when.isoformat()}",
                                   "give the date of a refill session")])
     return best
 
