@@ -137,7 +137,7 @@ def monte_carlo_scenarios(draw, horizon: float, n_sessions: int):
 @given(table_specs())
 def test_kernel_and_reference_agree_on_validate_cases(spec):
     t = _table(spec)
-    for sc in (Scenario.nominal(), Scenario.worst(float(t.device.accuracy.value))):
+    for sc in (Scenario.nominal(), Scenario.worst(float(t.device.accuracy.value)), Scenario.programmed()):
         assert_same(engine.simulate(t, sc), reference.simulate(t, sc), t.horizon)
 
 

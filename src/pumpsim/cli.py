@@ -111,7 +111,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
     inputs += [args.records] if args.records else []
-    dest = check_destination(args.output, inputs)  # bad destination or input: exit 2, nothing written
+    dest = check_destination(args.output, inputs + ([args.patient] if args.patient else []))  # exit 2, nothing written
     table, profile = read_table(args.table, args.profile)
     rec = None
     if args.records:
@@ -120,6 +120,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         rec = reconcile(table, read_records(args.records), args.records)
     report = validate(table, profile)
+    pathway = None
+    if args.patient:  # the patient's care pathway, judged with this table (its device, dose, low alarm)
+        from .pathway import check
+        from .patient import read_patient
+
+        pathway = check(*read_patient(args.patient, args.profile), table)
     mc = None
     if args.simulate:
         from . import montecarlo
@@ -130,13 +136,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         report.risk_text = montecarlo.describe(mc, table)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     figures = build_figures(table, profile, mc)
+    if pathway is not None:
+        from .htmlreport import pathway_figure
+
+        figures += [f for f in (pathway_figure(pathway),) if f is not None]
     if rec is not None:
         from .htmlreport import records_figure
 
         figures.append(records_figure(rec))
     write_atomic(dest, render_html(report, figures, command_line(sys.argv, args), made))
-    print(f"pumpsim: wrote {dest} ({report.verdict})", file=sys.stderr)
-    return report.exit_status
+    print(f"pumpsim: wrote {dest} ({report.verdict}" + (f"; pathway {pathway.verdict}" if pathway else "") + ")",
+          file=sys.stderr)
+    return max(report.exit_status, pathway.exit_status if pathway else 0)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -250,7 +261,9 @@ def cmd_profiles(args: argparse.Namespace) -> int:
                               "general": {k: {"value": s.text, "source": s.source, "verified": s.verified}
                                           for k, s in p.general.items()},
                               "drugs": {d: {k: {"value": s.text, "source": s.source, "verified": s.verified}
-                                            for k, s in lim.items()} for d, lim in p.drugs.items()}}
+                                            for k, s in lim.items()} for d, lim in p.drugs.items()},
+                              "pathway": None if p.pathway is None else {
+                                  k: {"value": s.text, "source": s.source, "verified": s.verified} for k, s in p.pathway.items()}}
                      for p in profs}))
         return EXIT_OK
     for p in profs:
@@ -261,6 +274,9 @@ def cmd_profiles(args: argparse.Namespace) -> int:
             print(f"  {d}")
             for k, s in lim.items():
                 print(f"    {k:<28} {s.text:<14} [{'verified' if s.verified else 'UNVERIFIED'}] {s.source}")
+        print("  care pathway" + ("" if p.pathway is not None else ": no [pathway] section (pumpsim pathway judges no PATH rule)"))
+        for k, s in (p.pathway or {}).items():
+            print(f"    {k:<28} {s.text:<14} [{'verified' if s.verified else 'UNVERIFIED'}] {s.source}")
     return EXIT_OK
 
 
@@ -275,6 +291,20 @@ def cmd_rules(args: argparse.Namespace) -> int:
     else:
         for r in rules.values():
             print(f"{r.id:<22} {r.severity:<12} {r.checks}")
+    return EXIT_OK
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from . import bibliography
+
+    if args.format == "json":
+        print(_dump(bibliography.as_json()))
+    elif args.format == "bibtex":
+        sys.stdout.write(bibliography.as_bibtex())
+    elif args.format == "markdown":
+        sys.stdout.write(bibliography.as_markdown())
+    else:
+        sys.stdout.write(bibliography.as_text())
     return EXIT_OK
 
 
@@ -313,6 +343,30 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"pumpsim: no plan: {dest} was not written", file=sys.stderr)
     sys.stdout.write(_dump(res.as_json(args.calendar)) + "\n" if args.format == "json" else describe(res, args.calendar))
     return res.exit_status
+
+
+def cmd_pathway(args: argparse.Namespace) -> int:
+    from .errors import InputError
+    from .pathway import check, render_text
+    from .patient import read_patient
+    from .tableio import read_table
+
+    problems = []
+    patient = profile = table = None
+    try:
+        patient, profile = read_patient(args.patient, args.profile)
+    except InputError as e:
+        problems += e.problems
+    if args.table:
+        try:
+            table, _ = read_table(args.table, args.profile)
+        except InputError as e:
+            problems += e.problems
+    if problems:  # every problem of both files at once
+        raise InputError(problems)
+    report = check(patient, profile, table)
+    sys.stdout.write(_dump(report.as_json()) + "\n" if args.format == "json" else render_text(report))
+    return report.exit_status
 
 
 def _probability(text: str) -> float:
@@ -397,6 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("-o", "--output", required=True, help="HTML file to write (atomically; never the input)")
     rp.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
     rp.add_argument("--simulate", action="store_true", help="also run the Monte-Carlo simulation (risks and their figure)")
+    rp.add_argument("--patient", metavar="PATIENT.toml", help="also check this patient file's care pathway against the "
+                    "table and add its timeline figure (exit 1 if either has a hard violation)")
     rp.add_argument("--runs", type=_positive_int, help="with --simulate: number of runs (default: the table's, else 10000)")
     rp.add_argument("--seed", type=_seed, help="with --simulate: random seed (default: the table's, else 0)")
     rp.add_argument("--records", metavar="RECORDS.csv", help="add the telemetry reconciliation figure of these records "
@@ -451,6 +507,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     r.set_defaults(func=cmd_rules)
 
+    so = sub.add_parser("sources", help="the bibliography: every document the data cites, and the values citing each")
+    so.add_argument("--format", choices=("text", "json", "bibtex", "markdown"), default="text")
+    so.set_defaults(func=cmd_sources)
+
     pn = sub.add_parser("plan", help="plan the last session's refill: the longest safe interval and the mix that gives it")
     pn.add_argument("table", help="programming table (TOML) whose last session holds the refill to plan")
     pn.add_argument("--p-low-alarm", type=_probability, default=1e-3, metavar="P",
@@ -466,6 +526,14 @@ def build_parser() -> argparse.ArgumentParser:
     pn.add_argument("-o", "--output", metavar="PLANNED.toml", help="write the table with the plan in it (atomically; "
                     "only if validate passes it)")
     pn.set_defaults(func=cmd_plan)
+
+    pw = sub.add_parser("pathway", help="check a patient's file against the care pathway (indication, file, delays, "
+                        "drug stops, device, first refill)")
+    pw.add_argument("patient", help="patient file (TOML, schema pumpsim.patient/1)")
+    pw.add_argument("--table", help="programming table: checks its device, first morphine dose and low-alarm date too")
+    pw.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the file's)")
+    pw.add_argument("--format", choices=("text", "json"), default="text")
+    pw.set_defaults(func=cmd_pathway)
     return p
 
 

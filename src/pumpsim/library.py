@@ -43,6 +43,34 @@ GENERAL_KEYS: dict[str, units.Dimension | str] = {
     "oral_to_intrathecal": "ratio",
 }
 CONTRAINDICATION_FLAGS = ("psychosis",)
+#: The ``[pathway]`` keys of a profile (docs/RULES.md §5) and the dimension of each; "conditions" is a
+#: list of names from the pathway vocabulary (``data/pathway.toml``).
+PATHWAY_KEYS: dict[str, units.Dimension | str] = {
+    "indication_ome": units.DOSE_RATE,
+    "absolute_contraindications": "conditions",
+    "relative_contraindications": "conditions",
+    "anti_angiogenic_before_review": units.TIME,
+    "neutrophils_min": units.CELL_COUNT,
+    "platelets_min": units.CELL_COUNT,
+    "lab_max_age": units.TIME,
+    "imaging_max_age": units.TIME,
+    "review_max_delay": units.TIME,
+    "device_life_expectancy": units.TIME,
+    "algology_max_delay": units.TIME,
+    "surgery_min_delay": units.TIME,
+    "surgery_max_delay": units.TIME,
+    "anaesthesia_min_before": units.TIME,
+    "methadone_stop_before": units.TIME,
+    "methadone_admission_before": units.TIME,
+    "other_opioid_stop_before": units.TIME,
+    "aspirin_max_continued": units.DOSE_RATE,
+    "antiplatelet_stop_before": units.TIME,
+    "lmwh_stop_before": units.TIME,
+    "chemo_stop_before": units.TIME,
+    "chemo_resume_min": units.TIME,
+    "chemo_resume_max": units.TIME,
+}
+PROFILE_KEYS = ("schema", "name", "title", "base", "general", "drugs", "pathway")
 
 
 def _data_text(*parts: str) -> str:
@@ -59,6 +87,12 @@ def drug_library() -> DrugLibrary:
         drugs[name] = DrugInfo(name, d["dose_unit"], d["class"], tuple(d["routes"]), pres, d["source"])
     inc = tuple(Incompatibility(frozenset(i["drugs"]), i["source"], bool(i["verified"])) for i in raw["incompatible"])
     return DrugLibrary(frozen_mapping(drugs), inc)
+
+
+@functools.cache
+def pathway_vocabulary() -> dict[str, Any]:
+    """The names a patient file may use and the PATH rule catalogue (``data/pathway.toml``), raw."""
+    return tomllib.loads(_data_text("pathway.toml"))
 
 
 @functools.cache
@@ -104,6 +138,14 @@ def _read_sourced(entry: Any, kind, dose_factor: float, field: str, probs: Probl
             if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not raw > 0 or raw != raw or raw == float("inf"):
                 raise units.QuantityError(f"{raw!r} is not a positive number", "write e.g. value = 300")
             value = float(raw)
+        elif kind == "conditions":
+            known = pathway_vocabulary()["conditions"]
+            if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+                raise units.QuantityError("expected a list of condition names", "write e.g. value = [\"ascites\"]")
+            bad = [x for x in raw if x not in known]
+            if bad:
+                raise units.QuantityError(f"unknown condition {bad[0]!r}", nearest(bad[0], known))
+            value = tuple(raw)
         elif kind == "list":
             if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
                 raise units.QuantityError("expected a list of names", f"write e.g. value = {list(CONTRAINDICATION_FLAGS)}")
@@ -126,8 +168,8 @@ def _read_sourced(entry: Any, kind, dose_factor: float, field: str, probs: Probl
 def _profile_from_raw(raw: dict, origin: str, probs: Problems, seen: tuple[str, ...] = ()) -> Profile | None:
     lib = drug_library()
     for k in raw:
-        if k not in ("schema", "name", "title", "base", "general", "drugs"):
-            probs.add(k, f"unknown key {k!r}", nearest(k, ["schema", "name", "title", "base", "general", "drugs"]))
+        if k not in PROFILE_KEYS:
+            probs.add(k, f"unknown key {k!r}", nearest(k, PROFILE_KEYS))
     if raw.get("schema") != PROFILE_SCHEMA:
         probs.add("schema", f"expected schema = \"{PROFILE_SCHEMA}\", got {raw.get('schema')!r}",
                   f"add schema = \"{PROFILE_SCHEMA}\" at the top")
@@ -137,6 +179,7 @@ def _profile_from_raw(raw: dict, origin: str, probs: Problems, seen: tuple[str, 
         name = "?"
     general: dict[str, Sourced] = {}
     drugs: dict[str, dict[str, Sourced]] = {}
+    pathway: dict[str, Sourced] | None = None
     base = raw.get("base")
     if base is not None:
         if base not in shipped_profiles() or base in seen:
@@ -145,6 +188,8 @@ def _profile_from_raw(raw: dict, origin: str, probs: Problems, seen: tuple[str, 
             parent = shipped_profile(base)
             general.update(parent.general)
             drugs.update({d: dict(v) for d, v in parent.drugs.items()})
+            if parent.pathway is not None:
+                pathway = dict(parent.pathway)
     g = raw.get("general", {})
     if not isinstance(g, dict):
         probs.add("general", "expected a table", "write [general]")
@@ -179,11 +224,25 @@ def _profile_from_raw(raw: dict, origin: str, probs: Problems, seen: tuple[str, 
             s = _read_sourced(v, DRUG_LIMIT_KEYS[k], factor, f"drugs.{drug}.{k}", probs)
             if s is not None:
                 entry[k] = s
+    if "pathway" in raw:
+        pw = raw["pathway"]
+        if not isinstance(pw, dict):
+            probs.add("pathway", "expected a table", "write [pathway]")
+            pw = {}
+        pathway = dict(pathway or {})
+        for k, v in pw.items():
+            if k not in PATHWAY_KEYS:
+                probs.add(f"pathway.{k}", f"unknown key {k!r}", nearest(k, PATHWAY_KEYS))
+                continue
+            s = _read_sourced(v, PATHWAY_KEYS[k], 1.0, f"pathway.{k}", probs)
+            if s is not None:
+                pathway[k] = s
     if probs:
         return None
     title = raw.get("title", name)
     return Profile(name, str(title), origin, frozen_mapping(general),
-                   frozen_mapping({k: frozen_mapping(v) for k, v in drugs.items()}))
+                   frozen_mapping({k: frozen_mapping(v) for k, v in drugs.items()}),
+                   None if pathway is None else frozen_mapping(pathway))
 
 
 @functools.cache

@@ -6,7 +6,7 @@ Base units (one per dimension, everywhere below the input layer)
 - time: days, as float64; an instant is the number of days since the first session's ``at``
   (:attr:`Table.start`); calendar instants are rebuilt with :meth:`Table.datetime_at`
 - flow rate: mL/day
-- dose: the drug's own dose unit, mg or mcg (DOMAIN.md §3, :attr:`DrugInfo.dose_unit`);
+- dose: the drug's own dose unit, mg or mcg (docs/RULES.md §3, :attr:`DrugInfo.dose_unit`);
   concentration is dose unit per mL, a daily dose is dose unit per day
 - fractions: plain numbers (14.5 % is 0.145)
 - clock time of a flex step: fraction of a day after midnight (08:00 is 1/3)
@@ -78,6 +78,9 @@ class Profile:
     max_increases_per_week [count], contraindications [tuple of str].
     ``general`` keys: max_molecules [count], step_down_max [fraction],
     oral_to_intrathecal [ratio].
+    ``pathway``: the care-pathway thresholds of ``pumpsim pathway`` (:data:`pumpsim.library.PATHWAY_KEYS`:
+    delays [day], cell counts [/mm3], doses [mg/day], condition lists), or None when the profile
+    has no ``[pathway]`` section.
     """
 
     name: str
@@ -85,6 +88,7 @@ class Profile:
     origin: str  # "shipped" or the path of a user file
     general: Mapping[str, Sourced]
     drugs: Mapping[str, Mapping[str, Sourced]]
+    pathway: Mapping[str, Sourced] | None = None
 
     def limit(self, drug: str, key: str) -> Sourced | None:
         return self.drugs.get(drug, {}).get(key)
@@ -199,7 +203,7 @@ class Program:
         return total
 
     def daily_dose(self, drug: str) -> float:
-        """Programmed daily dose [dose unit/day]: concentration x mean rate (DOMAIN.md §4)."""
+        """Programmed daily dose [dose unit/day]: concentration x mean rate (docs/RULES.md §4)."""
         return dict(self.mix).get(drug, 0.0) * self.mean_rate
 
 

@@ -1,4 +1,4 @@
-"""Reconciliation of a pump's telemetry records with its programming table (FORMAT.md §6, DOMAIN.md §7).
+"""Reconciliation of a pump's telemetry records with its programming table (docs/FORMAT.md §6, docs/RULES.md §7).
 
 Closed-form arithmetic on the table, no simulation: the programmed basal volume over an
 interval follows the sessions' rates and flex steps on the wall clock; boluses are the
@@ -162,7 +162,7 @@ class Timeline:
         """The most boluses the policies allow between a and b with no earlier grant: (count, volume [mL]).
 
         The first grant at ``a`` (just after it when ``a_open``), each next one at
-        max(last + lockout, the max_per_24h-th latest grant + 24 h) (FORMAT.md §4), a new policy's
+        max(last + lockout, the max_per_24h-th latest grant + 24 h) (docs/FORMAT.md §4), a new policy's
         first grant at the instant it takes effect. ``a_open`` grants sit an instant after the
         times computed, so they count only strictly before ``b``.
         """
@@ -398,7 +398,7 @@ def _boluses(tl: Timeline, refill: Refill, rows: list[Record], upto: int) -> tup
 
 
 def reconcile(table: Table, records: list[Record], records_path: str = "<records>") -> Reconciliation:
-    """Judge the records against the table (FORMAT.md §6): intervals, estimates, TEL-* findings."""
+    """Judge the records against the table (docs/FORMAT.md §6): intervals, estimates, TEL-* findings."""
     thr = thresholds()
     refills, rows, effective = match(table, records, records_path)
     tl = Timeline(table, effective)

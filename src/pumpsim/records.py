@@ -1,4 +1,4 @@
-"""Telemetry records: the CSV a real pump's interrogations produce (FORMAT.md §6), read and written.
+"""Telemetry records: the CSV a real pump's interrogations produce (docs/FORMAT.md §6), read and written.
 
 One row per event in time order: ``time,event,volume_mL,estimate_mL,boluses,note``. Extra
 columns are ignored; empty cells are absent values. Every problem of the file is reported at

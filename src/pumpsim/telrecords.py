@@ -229,7 +229,7 @@ def scenario(table: Table, faults: list[Fault], seed: int) -> tuple[Scenario, li
     acc = float(table.device.accuracy.value)
     end = table.horizon
     n = len(table.sessions)
-    # refill delays, capped at the next session's scheduled time (FORMAT.md §4)
+    # refill delays, capped at the next session's scheduled time (docs/FORMAT.md §4)
     delays = np.zeros(n)
     effective = [s.at for s in table.sessions]
     per_refill = v is not None and v.pump_accuracy is not None and v.pump_accuracy_per == "refill"

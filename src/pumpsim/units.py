@@ -11,10 +11,11 @@ mass           mg (then the drug's dose unit)  mg, mcg, ug, µg, g
 volume         mL                             mL, ml, uL, ul, µL
 time           day                            min, h, day, week (month: durations only)
 fraction       1 (so 1 % = 0.01)              %
+cell count     per mm3                        /mm3 (also /uL, /µL: the same volume)
 ratios         mg/mL, mL/day, mg/day, ...      any of the above, ``a/b``
 ============== ============================== =====================================
 
-The model converts masses from mg to each drug's dose unit (mg or mcg, DOMAIN.md §3).
+The model converts masses from mg to each drug's dose unit (mg or mcg, docs/RULES.md §3).
 Nothing here knows about tables or drugs: :func:`parse_quantity` turns one string into one
 float in base units or raises :class:`QuantityError` with what is wrong and how to fix it.
 """
@@ -35,6 +36,9 @@ FRACTION: Dimension = (0, 0, 0)
 CONCENTRATION: Dimension = (1, -1, 0)
 FLOW: Dimension = (0, 1, -1)
 DOSE_RATE: Dimension = (1, 0, -1)
+#: A cell count per volume (patient files: neutrophils, platelets). Base unit: per mm3, the
+#: unit laboratories print, so "80000 /mm3" is 80000.0 inside (not per mL).
+CELL_COUNT: Dimension = (0, -1, 0)
 
 DIMENSION_NAMES: dict[Dimension, str] = {
     MASS: "a mass (e.g. '2 mg')",
@@ -44,6 +48,7 @@ DIMENSION_NAMES: dict[Dimension, str] = {
     CONCENTRATION: "a concentration (e.g. '5 mg/mL')",
     FLOW: "a flow rate (e.g. '0.5 mL/day')",
     DOSE_RATE: "a dose rate (e.g. '5 mg/day')",
+    CELL_COUNT: "a cell count (e.g. '1800 /mm3')",
 }
 
 #: unit spelling -> (dimension, factor to the base unit)
@@ -68,6 +73,8 @@ _SIMPLE_UNITS: dict[str, tuple[Dimension, float]] = {
 #: accepted for plain durations only (FORMAT.md §4): a month is 30 days.
 _DURATION_ONLY = {"month": (TIME, 30.0)}
 _PERCENT = {"%": (FRACTION, 0.01)}
+#: cell counts (patient files): a count per volume, written with a leading slash
+_PER_VOLUME = {"/mm3": (CELL_COUNT, 1.0), "/uL": (CELL_COUNT, 1.0), "/µL": (CELL_COUNT, 1.0), "/μL": (CELL_COUNT, 1.0)}
 
 _NUMBER = r"(?:[0-9]+(?:_[0-9]+)*)(?:\.[0-9]+(?:_[0-9]+)*)?(?:[eE][+-]?[0-9]+(?:_[0-9]+)*)?"
 _QUANTITY_RE = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>\S(?:.*\S)?)?\s*$")
@@ -93,7 +100,7 @@ class Quantity:
 
 
 def known_units() -> list[str]:
-    return sorted({*_SIMPLE_UNITS, *_DURATION_ONLY, *_PERCENT})
+    return sorted({*_SIMPLE_UNITS, *_DURATION_ONLY, *_PERCENT, *_PER_VOLUME})
 
 
 def _lookup(unit: str) -> tuple[Dimension, float] | None:
@@ -117,6 +124,12 @@ def _parse_unit(unit: str) -> tuple[Dimension, float]:
         return _PERCENT[unit]
     if unit in _DURATION_ONLY:
         return _DURATION_ONLY[unit]
+    if unit.replace(" ", "") in _PER_VOLUME:
+        return _PER_VOLUME[unit.replace(" ", "")]
+    if unit.startswith("/"):
+        close = difflib.get_close_matches(unit, list(_PER_VOLUME), n=1, cutoff=0.3)
+        raise QuantityError(f"unknown unit {unit!r}", "cell counts are written per mm3, e.g. '1800 /mm3'"
+                            + (f" (did you mean {close[0]!r}?)" if close else ""))
     parts = [p.strip() for p in unit.split("/")]
     if len(parts) > 2 or any(p == "" for p in parts):
         raise QuantityError(f"cannot read unit {unit!r}", "write one unit or one ratio such as 'mg/mL'")
@@ -202,6 +215,7 @@ def parse_quantity(text: object, dimension: Dimension) -> float:
 _BASE_SPELLING: dict[Dimension, tuple[str, float]] = {
     MASS: ("mg", 1.0), VOLUME: ("mL", 1.0), TIME: ("day", 1.0), FRACTION: ("%", 100.0),
     CONCENTRATION: ("mg/mL", 1.0), FLOW: ("mL/day", 1.0), DOSE_RATE: ("mg/day", 1.0),
+    CELL_COUNT: ("/mm3", 1.0),
 }
 
 
