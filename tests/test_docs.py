@@ -181,8 +181,15 @@ def plan_json(capsys) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+def reconcile_json(capsys) -> dict:
+    # a year of records with a 5-day motor stall: intervals, interrogations, a violation, an alarm row
+    assert main(["reconcile", str(REPO / "benchmarks" / "tables" / "telemetry-year.toml"),
+                 str(REPO / "scenarios" / "records" / "year-stall.csv"), "--format", "json"]) == 1
+    return json.loads(capsys.readouterr().out)
+
+
 #: docs/FORMAT.md section -> the function giving the real JSON of that section's example.
-JSON_EXAMPLES = {3: report_json, 5: plan_json}
+JSON_EXAMPLES = {3: report_json, 5: plan_json, 6: reconcile_json}
 
 
 @pytest.mark.parametrize("section", sorted(JSON_EXAMPLES))

@@ -110,8 +110,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .validate import validate
 
     inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
+    inputs += [args.records] if args.records else []
     dest = check_destination(args.output, inputs + ([args.patient] if args.patient else []))  # exit 2, nothing written
     table, profile = read_table(args.table, args.profile)
+    rec = None
+    if args.records:
+        from .reconcile import reconcile
+        from .records import read_records
+
+        rec = reconcile(table, read_records(args.records), args.records)
     report = validate(table, profile)
     pathway = None
     if args.patient:  # the patient's care pathway, judged with this table (its device, dose, low alarm)
@@ -133,6 +140,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         from .htmlreport import pathway_figure
 
         figures += [f for f in (pathway_figure(pathway),) if f is not None]
+    if rec is not None:
+        from .htmlreport import records_figure
+
+        figures.append(records_figure(rec))
     write_atomic(dest, render_html(report, figures, command_line(sys.argv, args), made))
     print(f"pumpsim: wrote {dest} ({report.verdict}" + (f"; pathway {pathway.verdict}" if pathway else "") + ")",
           file=sys.stderr)
@@ -174,11 +185,49 @@ def cmd_telemetry(args: argparse.Namespace) -> int:
     inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
     dest = check_destination(args.output, inputs)
     table, _ = read_table(args.table, args.profile)
+    if args.records:
+        from .records import write_records
+        from .telrecords import parse_faults, records
+
+        rows = records(table, parse_faults(args.fault or [], table), args.seed or 0)
+        write_atomic(dest, write_records(rows))
+        print(f"pumpsim: wrote {len(rows)} records (seed {args.seed or 0}, {len(args.fault or [])} fault(s)) to {dest}",
+              file=sys.stderr)
+        return EXIT_OK
+    if args.fault or args.seed is not None:
+        print("pumpsim: --fault and --seed need --records (fix: add --records)", file=sys.stderr)
+        return EXIT_INPUT
     scenario = Scenario.worst(float(table.device.accuracy.value)) if args.case == "worst" else Scenario.nominal()
     result = engine.simulate(table, scenario)
     write_atomic(dest, to_csv(table, result))
     print(f"pumpsim: wrote {len(result.event_t)} events ({args.case} case) to {dest}", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from .reconcile import reconcile, render_text
+    from .records import read_records
+    from .tableio import read_table
+
+    table, _ = read_table(args.table, args.profile)
+    rec = reconcile(table, read_records(args.records), args.records)  # bad rows: exit 2 before any output
+    if args.plot:
+        from pathlib import Path
+
+        from .output import check_destination, write_atomic
+        from .telplot import figure_png, figure_svg
+
+        folder = Path(args.plot)
+        if folder.exists() and not folder.is_dir():
+            print(f"pumpsim: {folder}: --plot must be a folder (fix: give a folder for the figure)", file=sys.stderr)
+            return EXIT_INPUT
+        folder.mkdir(parents=True, exist_ok=True)
+        for ext, draw in (("png", figure_png), ("svg", figure_svg)):
+            dest = check_destination(folder / f"reconcile.{ext}", [args.table, args.records], "--plot")
+            write_atomic(dest, draw(rec))
+            print(f"pumpsim: wrote {dest}", file=sys.stderr)
+    sys.stdout.write(_dump(rec.as_json()) + "\n" if args.format == "json" else render_text(rec))
+    return rec.exit_status
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -415,6 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "table and add its timeline figure (exit 1 if either has a hard violation)")
     rp.add_argument("--runs", type=_positive_int, help="with --simulate: number of runs (default: the table's, else 10000)")
     rp.add_argument("--seed", type=_seed, help="with --simulate: random seed (default: the table's, else 0)")
+    rp.add_argument("--records", metavar="RECORDS.csv", help="add the telemetry reconciliation figure of these records "
+                    "(pumpsim reconcile)")
     rp.set_defaults(func=cmd_report)
 
     bn = sub.add_parser("bench", help="the Numba engine and the plain-Python reference on one workload: speeds and ratio")
@@ -435,7 +486,22 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--case", choices=("nominal", "worst"), default="worst",
                     help="nominal: exact pump, no bolus; worst: fast pump, every bolus allowed (default)")
     tl.add_argument("--profile", help="guideline profile (a shipped name or a file)")
+    tl.add_argument("--records", action="store_true", help="write the records a pump would report instead "
+                    "(refill, interrogation, alarm rows; the CSV that `pumpsim reconcile` reads)")
+    tl.add_argument("--seed", type=_seed, help="with --records: seed of the one run's draws (default 0)")
+    tl.add_argument("--fault", action="append", metavar="SPEC", help="with --records: inject a fault, e.g. "
+                    "over:1.3@2027-01-10, stall@2027-01-10T14:00/36h, occlusion@2027-01-10, pocket:2mL@2027-02-02, "
+                    "program:1.25@2026-12-03 (repeatable; docs/TELEMETRY.md)")
     tl.set_defaults(func=cmd_telemetry)
+
+    rc = sub.add_parser("reconcile", help="compare a pump's telemetry records (CSV) with its table: delivery per refill, "
+                        "displayed estimates, bolus counts (rules TEL-*)")
+    rc.add_argument("table", help="programming table (TOML) that was meant to run on the pump")
+    rc.add_argument("records", help="records CSV: time,event,volume_mL,estimate_mL,boluses,note (docs/TELEMETRY.md)")
+    rc.add_argument("--format", choices=("text", "json"), default="text")
+    rc.add_argument("--plot", metavar="DIR", help="also write the figure (ratios per refill, drift statistic) into DIR")
+    rc.add_argument("--profile", help="guideline profile (a shipped name or a file)")
+    rc.set_defaults(func=cmd_reconcile)
 
     d = sub.add_parser("devices", help="list the device library")
     d.add_argument("--format", choices=("text", "json"), default="text")

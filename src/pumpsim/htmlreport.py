@@ -244,6 +244,18 @@ def build_figures(table: Table, profile: Profile, mc=None) -> list[Figure]:
         return out
 
 
+def records_figure(rec) -> Figure:
+    """The reconciliation figure (``report --records``) with its caption."""
+    from .telplot import figure_png
+
+    hard = sum(v.severity == "hard" for v in rec.violations)
+    caption = (f"Telemetry records {Path(rec.records_path).name} against this table: delivered / programmed volume per "
+               f"refill interval against the band of the pump's accuracy, and the drift statistic (two-sided CUSUM) "
+               f"against its threshold; pumpsim reconcile: {rec.verdict.upper()}, {hard} hard finding(s), "
+               f"{len(rec.violations) - hard} warning(s).")
+    return (caption, figure_png(rec))
+
+
 PATHWAY_CAPTION = ("Care pathway of {patient} (pumpsim pathway: {verdict}{violations}): each date of the pathway "
                    "as a row, the delay to the date it is counted from as a bar, and the dates its limit allows "
                    "shaded (calendar days).")

@@ -231,7 +231,8 @@ class Variability:
     ``recovery_high``: delivery stops), ``fever`` (Poisson ``per_year``, duration uniform
     between ``duration_low`` and ``duration_high``, flow multiplied by ``1 + flow_increase``; for
     constant-flow pumps) and ``missed_refill`` (each refill after the first skipped with
-    probability ``p``).
+    probability ``p``). ``pump_accuracy.per = "refill"`` draws one accuracy factor per refill
+    interval instead of one per run (``pump_accuracy_per``; used by ``telemetry --records``).
     """
 
     runs: int | None = None
@@ -243,6 +244,7 @@ class Variability:
     fever: Distribution | None = None
     missed_refill: Distribution | None = None
     hourly: tuple[float, ...] | None = None  # bolus request weights per wall-clock hour
+    pump_accuracy_per: str = "run"  # "run": one factor per run; "refill": one per refill interval
 
 
 @dataclass(frozen=True)
