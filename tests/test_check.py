@@ -137,7 +137,8 @@ def test_check_agrees_with_the_simulator_on_generated_tables(spec):
     t, _ = parse(to_toml(spec))
     nom = engine.simulate(t, Scenario.nominal())
     worst = engine.simulate(t, Scenario.worst(float(t.device.accuracy.value)))
-    assert check.cross_check(t, nom, worst, engine.max_24h(worst, t.horizon)) == []
+    prog = engine.simulate(t, Scenario.programmed())
+    assert check.cross_check(t, nom, worst, engine.max_24h(worst, t.horizon), prog, engine.max_24h(prog, t.horizon)) == []
 
 
 EXAMPLE_BODY = """

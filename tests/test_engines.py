@@ -227,3 +227,31 @@ def test_kernel_event_codes_match_results():
     for name in dir(results):
         if name.startswith("EV_"):
             assert getattr(pump, name) == getattr(results, name), name
+
+
+FLUSH_WITH_BOLUS = """
+[[session]]
+at = 2026-12-01T00:00:00
+refill = { volume = "20 mL", mix = { morphine = "4 mg/mL" } }
+rate = "0.25 mL/day"
+[[session]]
+at = 2026-12-03T00:00:00
+refill = { volume = "20 mL", mix = { morphine = "1 mg/mL" } }
+rate = "1 mL/day"
+bolus = { volume = "100 uL", lockout = "6 h", max_per_24h = 3 }
+"""
+
+
+def test_programmed_case_is_the_exact_pump_with_every_bolus_and_the_flush(eng):
+    r = eng.simulate(table(FLUSH_WITH_BOLUS, horizon="5 day"), Scenario.programmed())
+    grants = r.event_t[r.event_code == EV_BOLUS_GRANTED]
+    # the policy takes effect at day 2: grants at 2, 2.25, 2.5, then 3 days (the 4th waits for the window)
+    assert grants[:4].tolist() == [2 * DAY, 2 * DAY + 6 * HOUR, 2 * DAY + 12 * HOUR, 3 * DAY]
+    # [2, 3) pushes 1 mL basal + 3 x 0.1 mL with an exact pump; its first 0.2 mL is the old 4 mg/mL
+    # mix in the dead volume: 0.2 x 4 + 1.1 x 1 = 1.9 mg (= 1.3 mg programmed + 0.2 x (4 - 1) flushed).
+    # Before day 2: 0.25 x 4 = 1 mg/day; after the flush: 1 + 0.3 = 1.3 mg
+    assert eng.max_24h(r, 5 * DAY)["morphine"][0] == pytest.approx(1.9, rel=1e-9)
+    # the worst case differs only by the factor on the volume pushed: 1.145 x 1.3 mL, of which
+    # the first 0.2 mL at 4 mg/mL: 0.8 + (1.4885 - 0.2) x 1 = 2.0885 mg
+    w = eng.simulate(table(FLUSH_WITH_BOLUS, horizon="5 day"), Scenario.worst(0.145))
+    assert eng.max_24h(w, 5 * DAY)["morphine"][0] == pytest.approx(2.0885, rel=1e-9)

@@ -148,7 +148,7 @@ OLD_KERNEL = pytest.mark.xfail(strict=False, reason="kernel v2: the temporary da
 @given(table_specs())
 def test_kernel_and_reference_agree_on_validate_cases(spec):
     t = _table(spec)
-    for sc in (Scenario.nominal(), Scenario.worst(float(t.device.accuracy.value))):
+    for sc in (Scenario.nominal(), Scenario.worst(float(t.device.accuracy.value)), Scenario.programmed()):
         assert_same(engine.simulate(t, sc), reference.simulate(t, sc), t.horizon)
 
 
