@@ -14,6 +14,7 @@ import pytest
 from pumpsim import bench, engine, reference
 from pumpsim.kernels.pump import OK, simulate_pump
 from pumpsim.lower import lower
+from pumpsim.model import DAY
 from pumpsim.results import Scenario
 from pumpsim.tableio import read_table
 from pumpsim.validate import validate
@@ -47,7 +48,7 @@ def test_kernel_alone_three_requests_a_day(benchmark, days):
     kernel issue, a 3-step flex schedule with 3 bolus requests a day at random times."""
     t = workload(days)
     rng = np.random.default_rng(7)
-    req = np.sort(rng.uniform(0.0, days, 3 * days))
+    req = np.sort(rng.uniform(0.0, days * DAY, 3 * days))  # [s]
     args = lower(t, Scenario(1.0, "requests", req)).args() + engine._buffers(20_000, len(t.drugs()))
     nbp, _, status, _ = simulate_pump(*args)
     assert status == OK and nbp < 20_000

@@ -9,6 +9,14 @@ than simulating them).
 Integers are exact on every machine; the floating-point transforms (log, sqrt, cos) come from
 the platform's math library, which IEEE 754 does not pin to the last bit: results are identical
 on one machine and within an ulp or so across machines.
+
+References
+----------
+.. [1] D. Blackman and S. Vigna, "Scrambled linear pseudorandom number generators", ACM
+   Transactions on Mathematical Software 47(4), article 36, 2021 (xoshiro256**).
+.. [2] G. L. Steele Jr., D. Lea and C. H. Flood, "Fast splittable pseudorandom number
+   generators", Proceedings of OOPSLA 2014, ACM SIGPLAN Notices 49(10):453-472, 2014
+   (SplitMix64).
 """
 from __future__ import annotations
 

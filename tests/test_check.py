@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 
 from pumpsim import check, engine
 from pumpsim.cli import main
+from pumpsim.model import DAY
 from pumpsim.results import Scenario
 from pumpsim.validate import validate
 from tests.conftest import parse
@@ -39,8 +40,8 @@ refill = { volume = "20 mL", mix = { morphine = "2 mg/mL" } }
 rate = "1 mL/day"
 """)
     # 20 mL at 1 mL/day: 2 mL left at day 18, empty at 20; worst 10 % fast: 18/1.1 and 20/1.1
-    assert check.nominal_reservoir(t) == pytest.approx((18.0, 20.0))
-    assert check.worst_reservoir(t) == pytest.approx((18 / 1.1, 20 / 1.1))
+    assert check.nominal_reservoir(t) == (18 * DAY, 20 * DAY)  # exact: whole seconds
+    assert check.worst_reservoir(t) == pytest.approx((18 * DAY / 1.1, 20 * DAY / 1.1))
     # everything is delivered by day 20: 40 mg
     assert check.nominal_total_delivered(t)["morphine"] == pytest.approx(40.0)
 
@@ -53,7 +54,7 @@ refill = { volume = "19.5 mL", mix = { morphine = "1 mg/mL" } }
 steps = [ { from = "00:00", rate = "0.5 mL/day" }, { from = "12:00", rate = "1.5 mL/day" } ]
 """)
     # 1 mL a day; after 19 days 0.5 mL at 09:00, 0.0625 mL used by noon, then 0.4375 mL at 1.5 mL/day
-    assert check.nominal_reservoir(t)[1] == pytest.approx(19.125 + 0.4375 / 1.5)
+    assert check.nominal_reservoir(t)[1] == pytest.approx((19.125 + 0.4375 / 1.5) * DAY)
 
 
 def test_greedy_boluses_in_the_worst_window():
@@ -101,7 +102,7 @@ bolus = { volume = "0.3 mL", lockout = "6 h", max_per_24h = 4 }
 """, h="5 day")
     # worst: 1.1 x 0.3 = 0.33 mL per bolus at 0, 0.25, 0.5 (0.99 mL plus basal 0.055 mL by 0.5):
     # the third bolus gets what is left, so the pump is empty at 0.5
-    assert check.worst_reservoir(t)[1] == pytest.approx(0.5)
+    assert check.worst_reservoir(t)[1] == pytest.approx(0.5 * DAY)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -136,7 +137,8 @@ def test_check_agrees_with_the_simulator_on_generated_tables(spec):
     t, _ = parse(to_toml(spec))
     nom = engine.simulate(t, Scenario.nominal())
     worst = engine.simulate(t, Scenario.worst(float(t.device.accuracy.value)))
-    assert check.cross_check(t, nom, worst, engine.max_24h(worst, t.horizon)) == []
+    prog = engine.simulate(t, Scenario.programmed())
+    assert check.cross_check(t, nom, worst, engine.max_24h(worst, t.horizon), prog, engine.max_24h(prog, t.horizon)) == []
 
 
 EXAMPLE_BODY = """
@@ -155,7 +157,7 @@ def test_a_fault_in_the_simulator_is_a_cross_check_violation(monkeypatch):
 
     def faulty(table, scenario):  # 0.1 % too little dose, the empty pump 15 min late
         r = real(table, scenario)
-        return dataclasses.replace(r, dose=r.dose * 0.999, empty_at=None if r.empty_at is None else r.empty_at + 0.01)
+        return dataclasses.replace(r, dose=r.dose * 0.999, empty_at=None if r.empty_at is None else r.empty_at + 0.01 * DAY)
 
     monkeypatch.setattr(engine, "simulate", faulty)
     rep = validate(t, profile)
@@ -190,5 +192,5 @@ def test_disagreements_name_quantity_and_tolerance():
     (d,) = check.cross_check(t, nom, worst, bad)
     assert (d.quantity, d.drug, d.unit, d.tolerance) == ("worst max_24h_dose", "morphine", "mg", check.CROSS_CHECK_RTOL)
     assert check.cross_check(t, nom, worst, {k: (v * (1 + 1e-8), s) for k, (v, s) in mx.items()}) == []
-    late = dataclasses.replace(nom, empty_at=np.float64(nom.empty_at) + 2e-6)
+    late = dataclasses.replace(nom, empty_at=np.float64(nom.empty_at) + 2 * check.CROSS_CHECK_ATOL_S)
     assert [x.quantity for x in check.cross_check(t, late, worst, mx)] == ["nominal empty_at"]

@@ -65,8 +65,8 @@ def _cases():
     for text, seconds in DIVIDING:
         n = DAY // seconds
         assert n * seconds == DAY  # the lockout divides 24 h
-        yield pytest.param(text, seconds, n + 1, id=f"{text.replace(' ', '')}-max{n + 1}")
-        yield pytest.param(text, seconds, n + 5, id=f"{text.replace(' ', '')}-max{n + 5}")
+        for mx in (n + 1, n + 5):
+            yield pytest.param(text, seconds, mx, id=f"{text.replace(' ', '')}-max{mx}")
 
 
 @pytest.mark.parametrize("text,seconds,max_per_24h", list(_cases()))

@@ -74,8 +74,11 @@ def test_hard_violation_exits_1_writes_the_report_verdict_first_with_every_rule_
 def test_values_used_command_version_and_disclaimer(tmp_path):
     out = tmp_path / "report.html"
     rc, html = make(CC, out, "--profile", "pacc-2017")
-    # pacc-2017's morphine ceiling of 15 mg/day is hard (fr-ait-2020's is soft): the profile given is the one used
-    assert rc == 1 and "verdict-fail" in html and "above the hard ceiling 15 mg/day" in html
+    # pacc-2017's morphine ceiling of 15 mg/day is hard (fr-ait-2020's is soft): the profile given is the
+    # one used. As programmed the change of mix gives 12 + 0.2 x (20 - 5) = 15 mg, at the ceiling; the
+    # pump 14.5 % fast gives 12 x 1.145 + 3 = 16.74 mg: a warning (DOSE-MAX-WORST)
+    assert rc == 0 and "verdict-warn" in html and "DOSE-MAX-WORST" in html
+    assert "16.74 mg: above the 15 mg/day ceiling" in html
     table, profile = read_table(CC, "pacc-2017")
     used = sources_used(table, profile)
     assert len(used) > 5

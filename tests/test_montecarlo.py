@@ -12,6 +12,7 @@ import pytest
 from pumpsim import montecarlo
 from pumpsim.cli import main
 from pumpsim.kernels.rng import stream, uniform
+from pumpsim.model import DAY
 from tests.conftest import parse
 
 HEAD = """
@@ -291,7 +292,8 @@ def test_fan_without_variability_is_the_nominal_true_volume():
     t, prof = parse(HEAD.format(h="30 day") + TWO_FILLS.format(second="2027-01-20T00:00:00", var="seed = 1"))
     mc = montecarlo.run(t, prof, runs=64, seed=1, chunk=50)
     fan = mc.fan
-    assert fan.t.tolist() == np.linspace(0.0, 30.0, 241).tolist() and fan.resolution == 20.0 / 500
+    assert fan.t == pytest.approx(np.linspace(0.0, 30 * DAY, 241), rel=1e-12, abs=1e-6)  # [s]
+    assert fan.resolution == 20.0 / 500
     nominal = engine.simulate(t, Scenario.nominal())
     expected = montecarlo.sample_volume(nominal.t, nominal.volume_true, fan.t)
     assert expected[151] == pytest.approx(1.125) and expected[152] == pytest.approx(20.0)

@@ -20,6 +20,7 @@ import pytest
 
 from pumpsim import tomlwrite
 from pumpsim.cli import main
+from pumpsim.model import DAY
 from pumpsim.plan import plan
 from pumpsim.tableio import parse_table_bytes, read_table
 
@@ -202,7 +203,7 @@ def test_output_table_validates_and_holds_the_plan(tmp_path):
     rc, out, err = run_plan(table('morphine = "4 mg/mL"'), tmp_path, "-o", str(dest), "--calendar", "3")
     assert rc == 0 and dest.exists()
     t, p = read_table(dest)
-    assert len(t.sessions) == 2 and t.horizon == pytest.approx(90.0)
+    assert len(t.sessions) == 2 and t.horizon == 90 * DAY
     assert t.sessions[1].refill.mix_dict["morphine"] == pytest.approx(out["concentrations"]["morphine"], rel=1e-9)
     assert main(["validate", str(dest)]) == 0
     assert [c["refill_at"] for c in out["calendar"]] == ["2027-03-01T09:00:00", "2027-05-30T09:00:00", "2027-08-28T09:00:00"]
@@ -304,15 +305,36 @@ def _worst_days(rate: float, bolus: float, per_day: int, usable: float = USABLE)
 
 def test_a_hard_daily_ceiling_bounds_the_concentration_when_the_bolus_grows_with_it(tmp_path):
     # clonidine 200 mcg/mL at 1 mL/day (200 mcg/day), boluses of 0.1 mL every 6 h (4 a day):
-    # the worst 24 h holds 1.145 (200 + 4 x 0.1 x 200 k) mcg, at most the hard 600 mcg/day (PACC)
-    # when k <= (600 / 1.145 - 200) / 80 = 4.050 (CONC-MAX 1000 mcg/mL would allow 5). At that k
+    # the worst 24 h holds 1.145 (200 + 4 x 0.1 x 200 k) mcg; no DOSE-MAX-WORST may be added, so
+    # it stays within the hard 600 mcg/day (PACC) when k <= (600 / 1.145 - 200) / 80 = 4.050
+    # (CONC-MAX 1000 mcg/mL would allow 5; as programmed, 200 + 80 k <= 600 would too). At that k
     # the volume sets the interval (floor of the worst-case days at 1/k mL/day plus the boluses).
     bolus = 'bolus = { volume = "0.1 mL", lockout = "6 h", max_per_24h = 4 }'
     rc, out, _ = run_plan(table('clonidine = "200 mcg/mL"', rate="1 mL/day", bolus=bolus), tmp_path)
     k_dose = (600 / ACC - 200) / 80
     assert rc == 0 and out["binding"] == "REFILL-LOW-ALARM"
-    (cap,) = [c for c in out["limits"] if c["rule"] == "DOSE-MAX"]
+    assert [c for c in out["limits"] if c["rule"] == "DOSE-MAX"] == []
+    (cap,) = [c for c in out["limits"] if c["rule"] == "DOSE-MAX-WORST"]
     assert cap["drug"] == "clonidine" and cap["factor"] == pytest.approx(k_dose, rel=1e-6)
     assert out["interval_days"] == math.floor(_worst_days(1 / k_dose, 0.1, 4))
     assert out["concentrations"]["clonidine"] <= 200 * k_dose * (1 + 1e-9)
     assert close(out["daily_doses"]["clonidine"]["value"], 200.0)
+
+
+def test_a_worst_case_already_over_the_ceiling_leaves_only_the_programmed_bound(tmp_path):
+    # clonidine 200 mcg/mL at 2.5 mL/day (500 mcg/day) and 4 boluses of 0.1 mL a day (80 mcg):
+    # 580 mcg as programmed, 1.145 x 580 = 664.1 mcg in the worst case: the table's own last
+    # interval already breaks the 600 mcg/day hard ceiling with a fast pump (DOSE-MAX-WORST), so
+    # only the programmed case bounds the plan (FORMAT.md §5): 500 + 80 k <= 600, k <= 1.25
+    bolus = 'bolus = { volume = "0.1 mL", lockout = "6 h", max_per_24h = 4 }'
+    rc, out, _ = run_plan(table('clonidine = "200 mcg/mL"', rate="2.5 mL/day", bolus=bolus), tmp_path)
+    assert rc == 0
+    assert [c for c in out["limits"] if c["rule"] == "DOSE-MAX-WORST"] == []
+    (cap,) = [c for c in out["limits"] if c["rule"] == "DOSE-MAX"]
+    assert cap["drug"] == "clonidine" and cap["factor"] == pytest.approx(1.25, rel=1e-6)
+    # at k = 1.25 (250 mcg/mL at 2 mL/day) the volume sets the interval; the lowest concentration
+    # that lasts as long is chosen, the daily dose kept
+    assert out["binding"] == "REFILL-LOW-ALARM"
+    assert out["interval_days"] == math.floor(_worst_days(2.0, 0.1, 4))
+    assert out["concentrations"]["clonidine"] <= 250.0 * (1 + 1e-9)
+    assert close(out["daily_doses"]["clonidine"]["value"], 500.0)

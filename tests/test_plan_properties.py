@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pumpsim import check
+from pumpsim.model import DAY
 from pumpsim.plan import one_session_table, plan
 from pumpsim.tableio import parse_table_bytes
 from pumpsim.validate import validate
@@ -52,16 +53,16 @@ def test_plan_is_safe_longest_and_least_concentrated(tp):
     assert res.interval_days is not None, res.notes
     T, k = res.interval_days, res.k
     assert validate(res.planned, p).exit_status == 0
-    low, _ = check.worst_reservoir(one_session_table(t, k, float(T)))
-    assert low is None or low >= T - 1e-6
+    low, _ = check.worst_reservoir(one_session_table(t, k, T * DAY))
+    assert low is None or low >= T * DAY - 1e-6 * DAY
     if res.binding == "REFILL-LOW-ALARM":
         k_hi = min(c.k for c in res.upper_caps)
-        low1, _ = check.worst_reservoir(one_session_table(t, k_hi, T + 1.0))
-        assert low1 is not None and low1 < T + 1
+        low1, _ = check.worst_reservoir(one_session_table(t, k_hi, (T + 1) * DAY))
+        assert low1 is not None and low1 < (T + 1) * DAY
     lower = max(c.k for c in res.lower_caps) if res.lower_caps else 0.0
     if k * 0.99 > lower:
-        low2, _ = check.worst_reservoir(one_session_table(t, k * 0.99, float(T)))
-        assert low2 is not None and low2 < T
+        low2, _ = check.worst_reservoir(one_session_table(t, k * 0.99, T * DAY))
+        assert low2 is not None and low2 < T * DAY
 
 
 BINDINGS = {"REFILL-LOW-ALARM", "REFILL-STABILITY", "RATE-RANGE", "HORIZON"}
@@ -90,4 +91,4 @@ def test_plan_on_any_table_ending_with_a_refill(spec, keep):
     before, after = t.programs[-1], written.programs[-2]
     for d, c in before.mix:
         assert after.daily_dose(d) == pytest.approx(c * before.mean_rate, rel=1e-8)
-    assert written.horizon == pytest.approx(t.sessions[-1].t + res.interval_days, abs=1e-9)
+    assert written.horizon == t.sessions[-1].t + res.interval_days * DAY  # exact: whole seconds

@@ -6,6 +6,7 @@ import pytest
 
 from pumpsim import engine, plots
 from pumpsim.cli import main
+from pumpsim.model import DAY
 from pumpsim.results import Scenario
 from pumpsim.tableio import read_table
 from tests.conftest import REPO
@@ -18,10 +19,10 @@ def test_reservoir_data_starts_full_and_marks_alarm_refills_and_empty_periods():
     t, _ = read_table(LATE)
     d = plots.reservoir_data(t)
     assert d.true["nominal"][0] == 20.0 and d.t["nominal"][0] == 0.0
-    assert d.low_alarm == 2.0 and d.refills == [0.0, 38.0]
+    assert d.low_alarm == 2.0 and d.refills == [0, 38 * DAY]
     # worst case: 20 mL at 0.5 x 1.145 mL/day is empty from day 34.93 to the refill at day 38
     (a, b), = d.empty["worst"]
-    assert a == pytest.approx(20 / 0.5725) and b == pytest.approx(38.0)
+    assert a == pytest.approx(20 / 0.5725 * DAY) and b == pytest.approx(38 * DAY)
     assert d.empty["nominal"] == []
 
 
@@ -34,7 +35,7 @@ def test_dose_data_is_the_exact_rolling_24h_dose_with_the_profile_ceilings():
     # the curve reaches the validate maximum (the dead-volume transient), first at its start
     assert d.dose.max() == pytest.approx(best, rel=1e-12)
     first = int(np.flatnonzero(d.dose >= best * (1 - 1e-9))[0])
-    assert d.t[first] == pytest.approx(start, abs=1e-9)
+    assert d.t[first] == pytest.approx(start, abs=1e-9 * DAY)
     # and away from the transient it is the programmed 12 mg/day on a 14.5 % fast pump
     assert np.median(d.dose) == pytest.approx(12 * 1.145, rel=1e-9)
 
@@ -62,7 +63,7 @@ def test_ziconotide_staircase_envelope_and_violations():
     assert z.dose[:2] == pytest.approx([2.4, 7.2])
     # the envelope: 2.4 at the start, +2.4 every 48 h, capped at the 21.6 ceiling
     assert z.envelope[:4] == pytest.approx([2.4, 4.8, 7.2, 9.6])
-    assert np.diff(z.envelope_t[:4]) == pytest.approx([2.0, 2.0, 2.0])
+    assert np.diff(z.envelope_t[:4]).tolist() == [2 * DAY, 2 * DAY, 2 * DAY]
     assert z.envelope.max() == pytest.approx(21.6) and z.ceiling == pytest.approx(21.6)
     assert ("ZIC-STEP" in {r for _, r in z.violations})
     assert plots.ziconotide_data(*read_table(LATE)) is None  # no ziconotide, no figure
@@ -114,7 +115,7 @@ def test_fan_data_are_ordered_monte_carlo_bands_from_a_full_reservoir():
     t, p = read_table(REPO / "scenarios" / "variability-late-refills.toml")
     mc = montecarlo.run(t, p, runs=1000, seed=3)
     f = plots.fan_data(mc)
-    assert f.t.tolist() == np.linspace(0.0, 120.0, 241).tolist() and f.runs == 1000
+    assert f.t == pytest.approx(np.linspace(0.0, 120 * DAY, 241), rel=1e-12, abs=1e-6) and f.runs == 1000
     bands = [f.p05, f.p25, f.p50, f.p75, f.p95]
     assert all(b.shape == f.t.shape for b in bands)
     for lo, hi in zip(bands, bands[1:]):
@@ -156,7 +157,8 @@ seed = 4
     f = d.fan
     # the nominal true volume of the figure at each instant of the grid: 20 - t mL until the
     # day-19 refill, then 15 - (t - 19) mL (the state after the refill at day 19 itself)
-    nominal = np.where(f.t < 19.0, 20.0 - f.t, 15.0 - (f.t - 19.0))
+    days = f.t / DAY
+    nominal = np.where(days < 19.0, 20.0 - days, 15.0 - (days - 19.0))
     assert montecarlo.sample_volume(d.t["nominal"], d.true["nominal"], f.t) == pytest.approx(nominal, abs=1e-9)
     for band in (f.p05, f.p25, f.p50, f.p75, f.p95):
         assert np.abs(band - nominal).max() <= f.resolution

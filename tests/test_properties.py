@@ -6,10 +6,12 @@ import copy
 import datetime as dt
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pumpsim import engine, reference
+from pumpsim.model import DAY
 from pumpsim.results import Scenario, SimResult
 from tests.conftest import parse
 from tests.strategies.tables import table_specs, to_toml
@@ -119,15 +121,16 @@ def assert_same(k: SimResult, r: SimResult, horizon: float):
 
 @st.composite
 def monte_carlo_scenarios(draw, horizon: float, n_sessions: int):
-    """A scenario with explicit requests, late sessions and stalls, as simulate draws them."""
+    """A scenario with explicit requests, late sessions and stalls, as simulate draws them
+    (``horizon`` and every instant in seconds)."""
     factor = draw(st.floats(0.8, 1.2))
     req = sorted(draw(st.lists(st.floats(0.0, horizon), max_size=30)))
-    delays = np.array([0.0] + [draw(st.floats(0.0, 5.0)) for _ in range(n_sessions - 1)])
+    delays = np.array([0.0] + [draw(st.floats(0.0, 5.0)) * DAY for _ in range(n_sessions - 1)])  # [s]
     mods = []
     t = 0.0
     for _ in range(draw(st.integers(0, 3))):
         a = t + draw(st.floats(0.0, horizon / 3))
-        b = a + draw(st.floats(0.01, 2.0))
+        b = a + draw(st.floats(0.01, 2.0)) * DAY
         mods.append((a, b, draw(st.sampled_from([0.0, 1.1]))))
         t = b
     return Scenario(factor, "requests", np.array(req), delays, np.array(mods).reshape(-1, 3))
@@ -137,7 +140,7 @@ def monte_carlo_scenarios(draw, horizon: float, n_sessions: int):
 @given(table_specs())
 def test_kernel_and_reference_agree_on_validate_cases(spec):
     t = _table(spec)
-    for sc in (Scenario.nominal(), Scenario.worst(float(t.device.accuracy.value))):
+    for sc in (Scenario.nominal(), Scenario.worst(float(t.device.accuracy.value)), Scenario.programmed()):
         assert_same(engine.simulate(t, sc), reference.simulate(t, sc), t.horizon)
 
 

@@ -19,13 +19,14 @@ def test_shipped_scenarios_match_their_goldens(capsys):
     assert len(regress.tables_under(SCEN, GOLD)) >= 25
 
 
-def _lower_morphine_soft_ceiling(monkeypatch):
+def _lower_ceilings(monkeypatch):
     real = library._data_text
 
     def patched(*parts):
         text = real(*parts)
         if parts[-1] == "fr-ait-2020.toml":
-            text = text.replace('daily_soft = { value = "15 mg/day"', 'daily_soft = { value = "4 mg/day"', 1)
+            text = text.replace('daily_soft = { value = "15 mg/day"', 'daily_soft = { value = "3 mg/day"', 1)
+            text = text.replace('daily_hard = { value = "20 mg/day"', 'daily_hard = { value = "19 mg/day"', 1)
         return text
 
     monkeypatch.setattr(library, "_data_text", patched)
@@ -33,7 +34,7 @@ def _lower_morphine_soft_ceiling(monkeypatch):
 
 
 def test_a_threshold_changed_in_the_data_is_reported(monkeypatch, tmp_path):
-    _lower_morphine_soft_ceiling(monkeypatch)
+    _lower_ceilings(monkeypatch)
     try:
         outcomes = regress.run(SCEN, GOLD)
         text, status = regress.render(outcomes, update=False)
@@ -41,10 +42,13 @@ def test_a_threshold_changed_in_the_data_is_reported(monkeypatch, tmp_path):
         library.shipped_profile.cache_clear()
     assert status == 1
     by_table = {o.table: o for o in outcomes}
-    # concentration-change already broke the 15 mg soft ceiling (16.74 mg): now the limit moves
+    # broken/dose-max already broke the 20 mg bupivacaine hard ceiling (20.5 mg as programmed): the limit moves
+    dm = by_table["broken/dose-max.toml"].changes
+    assert any(c.startswith("DOSE-MAX (hard) bupivacaine") and c.endswith(": limit 20.0 -> 19.0") for c in dm), dm
+    # concentration-change gives 12 + 3 = 15 mg of morphine as programmed, now above 3 mg/day
     cc = by_table["concentration-change.toml"].changes
-    assert any(c.startswith("DOSE-MAX (soft) morphine") and c.endswith(": limit 15.0 -> 4.0") for c in cc), cc
-    # morphine-titration peaks at 4.58 mg: a soft DOSE-MAX appears and the verdict turns to warn
+    assert any(c.startswith("rule added: DOSE-MAX (soft) morphine") for c in cc), cc
+    # morphine-titration peaks at 3.8 mg as programmed: a soft DOSE-MAX appears and the verdict turns to warn
     mt = by_table["morphine-titration.toml"].changes
     assert "verdict pass -> warn" in mt and any(c.startswith("rule added: DOSE-MAX (soft) morphine") for c in mt), mt
     assert "CHANGED morphine-titration.toml:" in text
@@ -53,7 +57,7 @@ def test_a_threshold_changed_in_the_data_is_reported(monkeypatch, tmp_path):
 def test_update_rewrites_the_goldens(monkeypatch, tmp_path):
     gold = tmp_path / "golden"
     shutil.copytree(GOLD, gold)
-    _lower_morphine_soft_ceiling(monkeypatch)
+    _lower_ceilings(monkeypatch)
     try:
         assert regress.render(regress.run(SCEN, gold, update=True), update=True)[1] == 0
         assert regress.render(regress.run(SCEN, gold), update=False)[1] == 0

@@ -15,10 +15,10 @@ from pumpsim.units import QuantityError, format_duration, parse_duration, parse_
     ("1 g/mL", units.CONCENTRATION, 1000.0),
     ("2.4 µg/day", units.DOSE_RATE, 2.4e-3),
     ("2.4 μg/day", units.DOSE_RATE, 2.4e-3),          # greek mu
-    ("6 h", units.TIME, 6 * 3600),                  # durations in seconds
-    ("90 min", units.TIME, 90 * 60),
-    ("2 week", units.TIME, 14 * 86400),
-    ("6 month", units.TIME, 180 * 86400),           # a month is 30 days
+    ("6 h", units.TIME, 0.25),                      # in days here (calendar modules);
+    ("90 min", units.TIME, 90 / 1440),              # parse_duration gives exact seconds
+    ("2 week", units.TIME, 14.0),
+    ("6 month", units.TIME, 180.0),
     ("14.5 %", units.FRACTION, 0.145),
     ("20mL", units.VOLUME, 20.0),
     ("10 ul", units.VOLUME, 0.01),
@@ -110,3 +110,18 @@ def test_bad_durations_say_what_is_wrong(text, words):
 def test_durations_are_written_back_exactly(seconds, text):
     assert format_duration(seconds) == text
     assert parse_duration(text) == seconds
+
+
+def test_body_weight_and_doses_per_kg():
+    from pumpsim.units import BODY_WEIGHT, DOSE_PER_WEIGHT, DOSE_RATE_PER_WEIGHT, FRACTION, MASS
+    assert parse_quantity("70 kg", BODY_WEIGHT) == 70.0
+    assert parse_quantity("0.35 mg/kg", DOSE_PER_WEIGHT) == 0.35
+    assert parse_quantity("0.5 mg/kg/day", DOSE_RATE_PER_WEIGHT) == 0.5
+    assert parse_quantity("2 mg/kg/h", DOSE_RATE_PER_WEIGHT) == 48.0  # per day: 2 x 24
+    assert parse_quantity("500 mcg/kg/day", DOSE_RATE_PER_WEIGHT) == 0.5
+    with pytest.raises(QuantityError, match="is a body weight, but this field takes a mass"):
+        parse_quantity("70 kg", MASS)  # a patient's weight is no dose
+    with pytest.raises(QuantityError, match="is a dose per body weight, but this field takes a percentage"):
+        parse_quantity("5 mg/kg", FRACTION)
+    with pytest.raises(QuantityError, match="cannot read unit"):
+        parse_quantity("1 mg/mL/day", DOSE_RATE_PER_WEIGHT)  # three parts only as a/kg/b

@@ -51,10 +51,13 @@ def test_late_refill_warns_but_passes():
 
 def test_dose_max_includes_the_dead_volume_flush():
     rep = validate(*read_table(REPO / "scenarios" / "concentration-change.toml"))
-    (v,) = [v for v in rep.violations if v.rule == "DOSE-MAX"]
-    # 12 mg/day x 1.145 plus the 0.2 mL of 20 mg/mL flushed by 5 mg/mL: 0.2 x (20 - 5) = 3 mg more
-    assert v.value == pytest.approx(12 * 1.145 + 3.0)
-    assert v.severity == "soft" and v.session == 2
+    m = rep.drugs["morphine"]
+    # 12 mg/day plus the 0.2 mL of 20 mg/mL flushed by 5 mg/mL: 0.2 x (20 - 5) = 3 mg more, as
+    # programmed: 15 mg, exactly the soft ceiling (15 mg/day), not above it
+    assert m["max_24h_dose_programmed"] == pytest.approx(12 + 3.0)
+    assert [v for v in rep.violations if v.rule.startswith("DOSE-MAX")] == []
+    # the worst case pushes 1.145 x 2.4 mL in the 24 h, the flush first: 12 x 1.145 + 3 mg
+    assert m["max_24h_dose"] == pytest.approx(12 * 1.145 + 3.0)
 
 
 def _report(text: str) -> dict:
@@ -191,10 +194,11 @@ rate = "0.5 mL/day"
 at = 2027-01-02T12:00:00
 rate = "0.4 mL/day"
 """)
-    # 20 mg/day x 1.145 on the first day only: the worst window is [day 0, day 1), which ends
-    # exactly when session 2 lowers the rate: it belongs to session 1
+    # 20 mg/day programmed on the first day only (above the soft 15 mg/day): the worst window is
+    # [day 0, day 1), which ends exactly when session 2 lowers the rate: it belongs to session 1
     (v,) = [v for v in rep.violations if v.rule == "DOSE-MAX"]
-    assert v.at == "2027-01-01T00:00:00" and v.session == 1 and v.value == pytest.approx(22.9)
+    assert v.at == "2027-01-01T00:00:00" and v.session == 1 and v.value == pytest.approx(20.0)
+    assert v.severity == "soft" and rep.drugs["morphine"]["max_24h_dose"] == pytest.approx(22.9)
 
 
 def test_ziconotide_added_later_is_a_start_not_a_step():

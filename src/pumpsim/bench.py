@@ -42,12 +42,12 @@ def workload_table(days: int = DAYS):
 
 def scenarios(n: int, days: int, seed: int = 0) -> list[Scenario]:
     """n request scenarios, each from its own stream (the Monte-Carlo generator)."""
-    from pumpsim.kernels.montecarlo import draw_requests
+    from pumpsim.kernels.draws import draw_requests
     from pumpsim.kernels.rng import stream
 
     flat = np.ones(24)
-    # TEMPORARY (kernel v2 replaces this): the old generator draws in days, scenarios are in seconds
-    return [Scenario(1.0, "requests", draw_requests(stream(seed, r), REQUESTS_PER_DAY, float(days), flat, 0.375) * DAY)
+    return [Scenario(1.0, "requests", draw_requests(stream(seed, r), REQUESTS_PER_DAY / DAY, float(days * DAY), flat,
+                                                    0.375 * DAY))
             for r in range(n)]
 
 

@@ -23,6 +23,8 @@ instants and durations are seconds, whole wherever the table makes them whole, s
   ``C(W) = integral of c(w - V_d) over [0, W]`` the dose contained in the first ``W`` mL to
   leave the tip (dead volume first in, first out), ``c`` piecewise constant over the mixes in
   the order they entered the line.
+- The programmed case (exact pump, every bolus allowed) is the worst-case computation with
+  the factor 1.
 - The maximum over rolling 24 h windows evaluates ``F`` directly (not by interpolating a stored
   trajectory) at every knot ``p`` and ``p - 24 h``.
 
@@ -375,6 +377,12 @@ def worst_max_24h(table: Table) -> dict[str, tuple[float, float]]:
     return {d: max_24h(r, d) for d in table.drugs()}
 
 
+def programmed_max_24h(table: Table) -> dict[str, tuple[float, float]]:
+    """The same in the programmed case: exact pump, every bolus allowed, the dead-volume flush."""
+    r = _run(table, 1.0, True)
+    return {d: max_24h(r, d) for d in table.drugs()}
+
+
 def _dose_unit(drug: str) -> str:
     from .library import drug_library
 
@@ -383,8 +391,10 @@ def _dose_unit(drug: str) -> str:
 
 
 def cross_check(table: Table, nominal: SimResult, worst: SimResult,
-                worst_max: dict[str, tuple[float, float]]) -> list[Disagreement]:
-    """Where the simulator's numbers differ from this module's beyond tolerance."""
+                worst_max: dict[str, tuple[float, float]], programmed: SimResult | None = None,
+                programmed_max: dict[str, tuple[float, float]] | None = None) -> list[Disagreement]:
+    """Where the simulator's numbers differ from this module's beyond tolerance (the programmed
+    case is compared too when it is given)."""
     out: list[Disagreement] = []
 
     # an instant within tolerance of a refill or of the horizon may fall on either side of it,
@@ -411,9 +421,16 @@ def cross_check(table: Table, nominal: SimResult, worst: SimResult,
     instant("nominal empty_at", nominal.empty_at, nom.empty_at)
     instant("worst low_alarm_at", worst.low_alarm_at, wst.low_alarm_at)
     instant("worst empty_at", worst.empty_at, wst.empty_at)
+    prg = None
+    if programmed is not None:  # the worst-case path with an exact pump
+        prg = _run(table, 1.0, True)
+        instant("programmed low_alarm_at", programmed.low_alarm_at, prg.low_alarm_at)
+        instant("programmed empty_at", programmed.empty_at, prg.empty_at)
     totals = nominal.total_delivered()
     for d in table.drugs():
         unit = _dose_unit(d)
         amount("nominal total_delivered", d, totals[d], nom.F(table.horizon, d), unit)
         amount("worst max_24h_dose", d, worst_max[d][0], max_24h(wst, d)[0], unit)
+        if prg is not None and programmed_max is not None:
+            amount("programmed max_24h_dose", d, programmed_max[d][0], max_24h(prg, d)[0], unit)
     return out

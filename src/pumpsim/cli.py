@@ -110,9 +110,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .validate import validate
 
     inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
-    dest = check_destination(args.output, inputs)  # bad destination or input: exit 2, nothing written
+    inputs += [args.records] if args.records else []
+    dest = check_destination(args.output, inputs + ([args.patient] if args.patient else []))  # exit 2, nothing written
     table, profile = read_table(args.table, args.profile)
+    rec = None
+    if args.records:
+        from .reconcile import reconcile
+        from .records import read_records
+
+        rec = reconcile(table, read_records(args.records), args.records)
     report = validate(table, profile)
+    pathway = None
+    if args.patient:  # the patient's care pathway, judged with this table (its device, dose, low alarm)
+        from .pathway import check
+        from .patient import read_patient
+
+        pathway = check(*read_patient(args.patient, args.profile), table)
     mc = None
     if args.simulate:
         from . import montecarlo
@@ -122,9 +135,19 @@ def cmd_report(args: argparse.Namespace) -> int:
         report.risk = mc.risk_json(table)
         report.risk_text = montecarlo.describe(mc, table)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    write_atomic(dest, render_html(report, build_figures(table, profile, mc), command_line(sys.argv, args), made))
-    print(f"pumpsim: wrote {dest} ({report.verdict})", file=sys.stderr)
-    return report.exit_status
+    figures = build_figures(table, profile, mc)
+    if pathway is not None:
+        from .htmlreport import pathway_figure
+
+        figures += [f for f in (pathway_figure(pathway),) if f is not None]
+    if rec is not None:
+        from .htmlreport import records_figure
+
+        figures.append(records_figure(rec))
+    write_atomic(dest, render_html(report, figures, command_line(sys.argv, args), made))
+    print(f"pumpsim: wrote {dest} ({report.verdict}" + (f"; pathway {pathway.verdict}" if pathway else "") + ")",
+          file=sys.stderr)
+    return max(report.exit_status, pathway.exit_status if pathway else 0)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -162,11 +185,49 @@ def cmd_telemetry(args: argparse.Namespace) -> int:
     inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
     dest = check_destination(args.output, inputs)
     table, _ = read_table(args.table, args.profile)
+    if args.records:
+        from .records import write_records
+        from .telrecords import parse_faults, records
+
+        rows = records(table, parse_faults(args.fault or [], table), args.seed or 0)
+        write_atomic(dest, write_records(rows))
+        print(f"pumpsim: wrote {len(rows)} records (seed {args.seed or 0}, {len(args.fault or [])} fault(s)) to {dest}",
+              file=sys.stderr)
+        return EXIT_OK
+    if args.fault or args.seed is not None:
+        print("pumpsim: --fault and --seed need --records (fix: add --records)", file=sys.stderr)
+        return EXIT_INPUT
     scenario = Scenario.worst(float(table.device.accuracy.value)) if args.case == "worst" else Scenario.nominal()
     result = engine.simulate(table, scenario)
     write_atomic(dest, to_csv(table, result))
     print(f"pumpsim: wrote {len(result.event_t)} events ({args.case} case) to {dest}", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from .reconcile import reconcile, render_text
+    from .records import read_records
+    from .tableio import read_table
+
+    table, _ = read_table(args.table, args.profile)
+    rec = reconcile(table, read_records(args.records), args.records)  # bad rows: exit 2 before any output
+    if args.plot:
+        from pathlib import Path
+
+        from .output import check_destination, write_atomic
+        from .telplot import figure_png, figure_svg
+
+        folder = Path(args.plot)
+        if folder.exists() and not folder.is_dir():
+            print(f"pumpsim: {folder}: --plot must be a folder (fix: give a folder for the figure)", file=sys.stderr)
+            return EXIT_INPUT
+        folder.mkdir(parents=True, exist_ok=True)
+        for ext, draw in (("png", figure_png), ("svg", figure_svg)):
+            dest = check_destination(folder / f"reconcile.{ext}", [args.table, args.records], "--plot")
+            write_atomic(dest, draw(rec))
+            print(f"pumpsim: wrote {dest}", file=sys.stderr)
+    sys.stdout.write(_dump(rec.as_json()) + "\n" if args.format == "json" else render_text(rec))
+    return rec.exit_status
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -200,7 +261,9 @@ def cmd_profiles(args: argparse.Namespace) -> int:
                               "general": {k: {"value": s.text, "source": s.source, "verified": s.verified}
                                           for k, s in p.general.items()},
                               "drugs": {d: {k: {"value": s.text, "source": s.source, "verified": s.verified}
-                                            for k, s in lim.items()} for d, lim in p.drugs.items()}}
+                                            for k, s in lim.items()} for d, lim in p.drugs.items()},
+                              "pathway": None if p.pathway is None else {
+                                  k: {"value": s.text, "source": s.source, "verified": s.verified} for k, s in p.pathway.items()}}
                      for p in profs}))
         return EXIT_OK
     for p in profs:
@@ -211,6 +274,9 @@ def cmd_profiles(args: argparse.Namespace) -> int:
             print(f"  {d}")
             for k, s in lim.items():
                 print(f"    {k:<28} {s.text:<14} [{'verified' if s.verified else 'UNVERIFIED'}] {s.source}")
+        print("  care pathway" + ("" if p.pathway is not None else ": no [pathway] section (pumpsim pathway judges no PATH rule)"))
+        for k, s in (p.pathway or {}).items():
+            print(f"    {k:<28} {s.text:<14} [{'verified' if s.verified else 'UNVERIFIED'}] {s.source}")
     return EXIT_OK
 
 
@@ -225,6 +291,20 @@ def cmd_rules(args: argparse.Namespace) -> int:
     else:
         for r in rules.values():
             print(f"{r.id:<22} {r.severity:<12} {r.checks}")
+    return EXIT_OK
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from . import bibliography
+
+    if args.format == "json":
+        print(_dump(bibliography.as_json()))
+    elif args.format == "bibtex":
+        sys.stdout.write(bibliography.as_bibtex())
+    elif args.format == "markdown":
+        sys.stdout.write(bibliography.as_markdown())
+    else:
+        sys.stdout.write(bibliography.as_text())
     return EXIT_OK
 
 
@@ -263,6 +343,39 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"pumpsim: no plan: {dest} was not written", file=sys.stderr)
     sys.stdout.write(_dump(res.as_json(args.calendar)) + "\n" if args.format == "json" else describe(res, args.calendar))
     return res.exit_status
+
+
+def cmd_pathway(args: argparse.Namespace) -> int:
+    from .errors import InputError
+    from .pathway import check, render_text
+    from .patient import read_patient
+    from .tableio import read_table
+
+    problems = []
+    patient = profile = table = None
+    try:
+        patient, profile = read_patient(args.patient, args.profile)
+    except InputError as e:
+        problems += e.problems
+    if args.table:
+        try:
+            table, _ = read_table(args.table, args.profile)
+        except InputError as e:
+            problems += e.problems
+    if problems:  # every problem of both files at once
+        raise InputError(problems)
+    report = check(patient, profile, table)
+    sys.stdout.write(_dump(report.as_json()) + "\n" if args.format == "json" else render_text(report))
+    return report.exit_status
+
+
+def cmd_program(args: argparse.Namespace) -> int:
+    from .program import read_program
+    from .program_report import judge, render_text
+
+    report = judge(read_program(args.program, args.profile))
+    sys.stdout.write(_dump(report.as_json()) + "\n" if args.format == "json" else render_text(report))
+    return report.exit_status
 
 
 def _probability(text: str) -> float:
@@ -347,8 +460,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("-o", "--output", required=True, help="HTML file to write (atomically; never the input)")
     rp.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
     rp.add_argument("--simulate", action="store_true", help="also run the Monte-Carlo simulation (risks and their figure)")
+    rp.add_argument("--patient", metavar="PATIENT.toml", help="also check this patient file's care pathway against the "
+                    "table and add its timeline figure (exit 1 if either has a hard violation)")
     rp.add_argument("--runs", type=_positive_int, help="with --simulate: number of runs (default: the table's, else 10000)")
     rp.add_argument("--seed", type=_seed, help="with --simulate: random seed (default: the table's, else 0)")
+    rp.add_argument("--records", metavar="RECORDS.csv", help="add the telemetry reconciliation figure of these records "
+                    "(pumpsim reconcile)")
     rp.set_defaults(func=cmd_report)
 
     bn = sub.add_parser("bench", help="the Numba engine and the plain-Python reference on one workload: speeds and ratio")
@@ -369,7 +486,22 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--case", choices=("nominal", "worst"), default="worst",
                     help="nominal: exact pump, no bolus; worst: fast pump, every bolus allowed (default)")
     tl.add_argument("--profile", help="guideline profile (a shipped name or a file)")
+    tl.add_argument("--records", action="store_true", help="write the records a pump would report instead "
+                    "(refill, interrogation, alarm rows; the CSV that `pumpsim reconcile` reads)")
+    tl.add_argument("--seed", type=_seed, help="with --records: seed of the one run's draws (default 0)")
+    tl.add_argument("--fault", action="append", metavar="SPEC", help="with --records: inject a fault, e.g. "
+                    "over:1.3@2027-01-10, stall@2027-01-10T14:00/36h, occlusion@2027-01-10, pocket:2mL@2027-02-02, "
+                    "program:1.25@2026-12-03 (repeatable; docs/TELEMETRY.md)")
     tl.set_defaults(func=cmd_telemetry)
+
+    rc = sub.add_parser("reconcile", help="compare a pump's telemetry records (CSV) with its table: delivery per refill, "
+                        "displayed estimates, bolus counts (rules TEL-*)")
+    rc.add_argument("table", help="programming table (TOML) that was meant to run on the pump")
+    rc.add_argument("records", help="records CSV: time,event,volume_mL,estimate_mL,boluses,note (docs/TELEMETRY.md)")
+    rc.add_argument("--format", choices=("text", "json"), default="text")
+    rc.add_argument("--plot", metavar="DIR", help="also write the figure (ratios per refill, drift statistic) into DIR")
+    rc.add_argument("--profile", help="guideline profile (a shipped name or a file)")
+    rc.set_defaults(func=cmd_reconcile)
 
     d = sub.add_parser("devices", help="list the device library")
     d.add_argument("--format", choices=("text", "json"), default="text")
@@ -383,6 +515,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rules", help="list the safety rules")
     r.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     r.set_defaults(func=cmd_rules)
+
+    so = sub.add_parser("sources", help="the bibliography: every document the data cites, and the values citing each")
+    so.add_argument("--format", choices=("text", "json", "bibtex", "markdown"), default="text")
+    so.set_defaults(func=cmd_sources)
 
     pn = sub.add_parser("plan", help="plan the last session's refill: the longest safe interval and the mix that gives it")
     pn.add_argument("table", help="programming table (TOML) whose last session holds the refill to plan")
@@ -399,6 +535,21 @@ def build_parser() -> argparse.ArgumentParser:
     pn.add_argument("-o", "--output", metavar="PLANNED.toml", help="write the table with the plan in it (atomically; "
                     "only if validate passes it)")
     pn.set_defaults(func=cmd_plan)
+
+    pw = sub.add_parser("pathway", help="check a patient's file against the care pathway (indication, file, delays, "
+                        "drug stops, device, first refill)")
+    pw.add_argument("patient", help="patient file (TOML, schema pumpsim.patient/1)")
+    pw.add_argument("--table", help="programming table: checks its device, first morphine dose and low-alarm date too")
+    pw.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the file's)")
+    pw.add_argument("--format", choices=("text", "json"), default="text")
+    pw.set_defaults(func=cmd_pathway)
+
+    pg = sub.add_parser("program", help="check a ketamine or esketamine program (sessions, co-analgesia, reviews, labs)")
+    pg.add_argument("program", help="program file (TOML, schema pumpsim.program/1)")
+    pg.add_argument("--profile", help="guideline profile: a shipped name or a profile file (its [ketamine] section "
+                    "overrides the program data)")
+    pg.add_argument("--format", choices=("text", "json"), default="text")
+    pg.set_defaults(func=cmd_program)
     return p
 
 

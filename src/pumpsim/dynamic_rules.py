@@ -1,5 +1,5 @@
 """The rules that judge simulated quantities: REFILL-EMPTY, REFILL-EMPTY-WORST,
-REFILL-LOW-ALARM and DOSE-MAX (DOMAIN.md §4, FORMAT.md §4).
+REFILL-LOW-ALARM, DOSE-MAX and DOSE-MAX-WORST (docs/RULES.md §4, FORMAT.md §4).
 
 Each is a small pure function of the table, the profile and numbers (instants in seconds, doses
 in the drug's dose unit), not of an engine: :mod:`pumpsim.validate` passes what the simulator
@@ -64,23 +64,56 @@ def refill_low_alarm(table: Table, profile: Profile, nominal_low_alarm_at: float
                       "before the next refill", _session_at(table, nominal_low_alarm_at))]
 
 
-def dose_max(table: Table, profile: Profile, worst_max: dict[str, tuple[float, float]]) -> list[Finding]:
-    """DOSE-MAX (hard / soft): the worst-case dose in some rolling 24 h window above a ceiling.
+def _window_session(table: Table, start: float) -> int:
+    """The session a 24 h window starting at ``start`` belongs to: the one in force at its end
+    (a dead-volume transient after a change of mix is the doing of the session that changed it,
+    even when the worst window opens a little before it)."""
+    return _session_at(table, min(start + DAY, table.horizon), before=True)
 
-    Reported once per drug, at its highest tier, ``at`` the start of the worst window. The
-    session named is the one in force at the end of that window: a dead-volume transient
-    after a change of mix is the doing of the session that changed it, even when the worst
-    window opens a little before it.
+
+def dose_max(table: Table, profile: Profile, programmed_max: dict[str, tuple[float, float]]) -> list[Finding]:
+    """DOSE-MAX (hard / soft): the programmed-case dose in some rolling 24 h window above a ceiling.
+
+    The programmed case is what the clinician programs: an exact pump, every bolus the policy
+    allows as early as it allows, and the old mix flushed from the dead volume after a change of
+    mix (the flush is programmed, not tolerance). Reported once per drug, at its highest tier,
+    ``at`` the start of the worst window, named after the session in force at its end.
     """
     out: list[Finding] = []
-    for drug, (dose, start) in sorted(worst_max.items()):
+    for drug, (dose, start) in sorted(programmed_max.items()):
         unit = f"{dose_unit(drug)}/day"
         for sev, key in (("hard", "daily_hard"), ("soft", "daily_soft")):
             lim = profile.limit(drug, key)
             if lim is not None and above(dose, lim.value):
                 out.append(violation(table, "DOSE-MAX", sev, start, drug, dose, lim, unit,
-                                     f"worst case: {dose:.6g} {dose_unit(drug)} of {drug} in the 24 h from {table.iso(start)}, "
-                                     f"above the {'hard' if sev == 'hard' else 'soft'} ceiling {lim.value:.6g} {unit}",
-                                     _session_at(table, min(start + DAY, table.horizon), before=True)))
+                                     f"as programmed (exact pump, every bolus the policy allows, the dead-volume flush): "
+                                     f"{dose:.6g} {dose_unit(drug)} of {drug} in the 24 h from {table.iso(start)}, "
+                                     f"above the {sev} ceiling {lim.value:.6g} {unit}",
+                                     _window_session(table, start)))
                 break
+    return out
+
+
+def dose_max_worst(table: Table, profile: Profile, programmed_max: dict[str, tuple[float, float]],
+                   worst_max: dict[str, tuple[float, float]]) -> list[Finding]:
+    """DOSE-MAX-WORST (soft): the worst-case 24 h maximum (pump fast by its full tolerance) above
+    the hard ceiling while the programmed-case maximum is not: the tolerance alone could carry
+    the patient over it. Reported once per drug, ``at`` the earliest start of a worst window."""
+    out: list[Finding] = []
+    acc = table.device.accuracy
+    factor = 1.0 + float(acc.value)
+    for drug, (worst, start) in sorted(worst_max.items()):
+        lim = profile.limit(drug, "daily_hard")
+        prog = programmed_max[drug][0]
+        if lim is None or not above(worst, lim.value) or above(prog, lim.value):
+            continue
+        u = dose_unit(drug)
+        ceiling = float(lim.value)
+        out.append(violation(table, "DOSE-MAX-WORST", "soft", start, drug, worst, lim, f"{u}/day",
+                             f"the program gives at most {prog:.4g} {u} in any 24 h; if the pump runs "
+                             f"{float(acc.value) * 100:g} % fast, as its tolerance allows, {worst:.4g} {u}: "
+                             f"above the {ceiling:.4g} {u}/day ceiling. "
+                             f"Monitor, or program at most {ceiling / factor:.4g} {u}/day to stay within it",
+                             _window_session(table, start),
+                             source=f"{lim.source}; pump accuracy: {acc.source}"))
     return out

@@ -190,17 +190,20 @@ def render_html(report: Report, figures: list[Figure], command: str, made: str |
         h += [f"<li><b>{_e(s.rule)}</b>: {_e(s.reason)}</li>" for s in report.skipped]
         h.append("</ul>")
     if report.drugs:
-        h += ["<h2>Doses</h2>", "<p>Worst-case maximum in any 24 h; nominal total over the horizon.</p>",
-              "<table class=\"compact\"><thead><tr><th>drug</th><th>max 24 h (worst case)</th><th>total (nominal)</th><th>unit</th>"
-              "</tr></thead><tbody>"]
+        h += ["<h2>Doses</h2>", "<p>Maximum in any 24 h as programmed and in the worst case; nominal total over the horizon.</p>",
+              "<table class=\"compact\"><thead><tr><th>drug</th><th>max 24 h (programmed)</th><th>max 24 h (worst case)</th>"
+              "<th>total (nominal)</th><th>unit</th></tr></thead><tbody>"]
         for d, info in report.drugs.items():
-            h.append(f"<tr><td>{_e(d)}</td><td class=\"num\">{_num(info['max_24h_dose'])}</td>"
+            h.append(f"<tr><td>{_e(d)}</td><td class=\"num\">{_num(info.get('max_24h_dose_programmed'))}</td>"
+                     f"<td class=\"num\">{_num(info['max_24h_dose'])}</td>"
                      f"<td class=\"num\">{_num(info['total_delivered'])}</td><td>{_e(info['unit'])}</td></tr>")
         h.append("</tbody></table>")
     if report.reservoir:
         h += ["<h2>Reservoir</h2>", "<table class=\"compact\"><thead><tr><th>case</th><th>low alarm at</th><th>empty at</th></tr></thead><tbody>"]
-        for case in ("nominal", "worst"):
-            r = report.reservoir.get(case, {})
+        for case in ("nominal", "worst", "programmed"):
+            if case not in report.reservoir:
+                continue
+            r = report.reservoir[case]
             h.append(f"<tr><td>{case}</td><td>{_e(r.get('low_alarm_at') or 'never')}</td>"
                      f"<td>{_e(r.get('empty_at') or 'never')}</td></tr>")
         h.append("</tbody></table>")
@@ -241,6 +244,36 @@ def build_figures(table: Table, profile: Profile, mc=None) -> list[Figure]:
         return out
 
 
+def records_figure(rec) -> Figure:
+    """The reconciliation figure (``report --records``) with its caption."""
+    from .telplot import figure_png
+
+    hard = sum(v.severity == "hard" for v in rec.violations)
+    caption = (f"Telemetry records {Path(rec.records_path).name} against this table: delivered / programmed volume per "
+               f"refill interval against the band of the pump's accuracy, and the drift statistic (two-sided CUSUM) "
+               f"against its threshold; pumpsim reconcile: {rec.verdict.upper()}, {hard} hard finding(s), "
+               f"{len(rec.violations) - hard} warning(s).")
+    return (caption, figure_png(rec))
+
+
+PATHWAY_CAPTION = ("Care pathway of {patient} (pumpsim pathway: {verdict}{violations}): each date of the pathway "
+                   "as a row, the delay to the date it is counted from as a bar, and the dates its limit allows "
+                   "shaded (calendar days).")
+
+
+def pathway_figure(report) -> Figure | None:
+    """The timeline of a :class:`pumpsim.pathway.PathwayReport` as a captioned PNG (None without dates)."""
+    from .pathway_plot import timeline_png
+
+    name = Path(report.patient.path).name
+    png = timeline_png(report.steps, f"Care pathway of {name} ({report.verdict.upper()})")
+    if png is None:
+        return None
+    found = ", ".join(f"{v.rule} ({v.severity})" for v in report.violations)
+    return (PATHWAY_CAPTION.format(patient=name, verdict=report.verdict.upper(),
+                                   violations=f"; {found}" if found else ""), png)
+
+
 def command_line(argv: list[str], args) -> str:
     """The command that made the report, shell-quoted: ``argv`` (the process's ``sys.argv``) when the
     process ran ``pumpsim report``, else (``main([...])`` called from Python) the equivalent command
@@ -250,6 +283,8 @@ def command_line(argv: list[str], args) -> str:
     out = ["pumpsim", "report", str(args.table), "-o", str(args.output)]
     if args.profile:
         out += ["--profile", args.profile]
+    if getattr(args, "patient", None):
+        out += ["--patient", args.patient]
     if args.simulate:
         out.append("--simulate")
         if args.runs is not None:

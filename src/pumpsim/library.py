@@ -46,6 +46,35 @@ GENERAL_KEYS: dict[str, units.Dimension | str] = {
     "oral_to_intrathecal": "ratio",
 }
 CONTRAINDICATION_FLAGS = ("psychosis",)
+#: The ``[pathway]`` keys of a profile (docs/RULES.md §5) and the dimension of each; "conditions" is a
+#: list of names from the pathway vocabulary (``data/pathway.toml``).
+PATHWAY_KEYS: dict[str, units.Dimension | str] = {
+    "indication_ome": units.DOSE_RATE,
+    "absolute_contraindications": "conditions",
+    "relative_contraindications": "conditions",
+    "anti_angiogenic_before_review": units.TIME,
+    "neutrophils_min": units.CELL_COUNT,
+    "platelets_min": units.CELL_COUNT,
+    "lab_max_age": units.TIME,
+    "imaging_max_age": units.TIME,
+    "review_max_delay": units.TIME,
+    "device_life_expectancy": units.TIME,
+    "algology_max_delay": units.TIME,
+    "surgery_min_delay": units.TIME,
+    "surgery_max_delay": units.TIME,
+    "anaesthesia_min_before": units.TIME,
+    "methadone_stop_before": units.TIME,
+    "methadone_admission_before": units.TIME,
+    "other_opioid_stop_before": units.TIME,
+    "aspirin_max_continued": units.DOSE_RATE,
+    "antiplatelet_stop_before": units.TIME,
+    "lmwh_stop_before": units.TIME,
+    "chemo_stop_before": units.TIME,
+    "chemo_resume_min": units.TIME,
+    "chemo_resume_max": units.TIME,
+}
+#: The top-level keys of a profile; ``[ketamine]`` is read by ``pumpsim program`` (:mod:`pumpsim.ketamine_rules`).
+PROFILE_KEYS = ("schema", "name", "title", "base", "general", "drugs", "pathway", "ketamine")
 
 
 def _data_text(*parts: str) -> str:
@@ -65,9 +94,22 @@ def drug_library() -> DrugLibrary:
 
 
 @functools.cache
+def pathway_vocabulary() -> dict[str, Any]:
+    """The names a patient file may use and the PATH rule catalogue (``data/pathway.toml``), raw."""
+    return tomllib.loads(_data_text("pathway.toml"))
+
+
+@functools.cache
 def device_library() -> dict[str, dict[str, Any]]:
     """Raw device entries (values still as written); :mod:`pumpsim.tableio` resolves them."""
     return tomllib.loads(_data_text("devices.toml"))["devices"]
+
+
+@functools.cache
+def ketamine_data() -> dict[str, Any]:
+    """Raw ketamine and esketamine program data (values, lists, templates, each with its source);
+    :mod:`pumpsim.ketamine_rules` resolves them, with a profile file's ``[ketamine]`` overrides."""
+    return tomllib.loads(_data_text("ketamine.toml"))
 
 
 def shipped_profiles() -> list[str]:
@@ -75,7 +117,11 @@ def shipped_profiles() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def _read_sourced(entry: Any, kind, dose_factor: float, field: str, probs: Problems) -> Sourced | None:
+def _read_sourced(entry: Any, kind, dose_factor: float, field: str, probs: Problems,
+                  days: bool = False) -> Sourced | None:
+    """One ``{ value, source, verified }`` entry. A duration is read exactly in seconds
+    (:func:`pumpsim.units.parse_duration`), or in days with ``days`` (the pathway's calendar
+    limits)."""
     if not isinstance(entry, dict):
         probs.add(field, "expected a table { value = ..., source = \"...\", verified = true|false }",
                   f"write {field.rsplit('.', 1)[-1]} = {{ value = ..., source = \"...\", verified = false }}")
@@ -107,6 +153,14 @@ def _read_sourced(entry: Any, kind, dose_factor: float, field: str, probs: Probl
             if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not raw > 0 or raw != raw or raw == float("inf"):
                 raise units.QuantityError(f"{raw!r} is not a positive number", "write e.g. value = 300")
             value = float(raw)
+        elif kind == "conditions":
+            known = pathway_vocabulary()["conditions"]
+            if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+                raise units.QuantityError("expected a list of condition names", "write e.g. value = [\"ascites\"]")
+            bad = [x for x in raw if x not in known]
+            if bad:
+                raise units.QuantityError(f"unknown condition {bad[0]!r}", nearest(bad[0], known))
+            value = tuple(raw)
         elif kind == "list":
             if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
                 raise units.QuantityError("expected a list of names", f"write e.g. value = {list(CONTRAINDICATION_FLAGS)}")
@@ -115,7 +169,7 @@ def _read_sourced(entry: Any, kind, dose_factor: float, field: str, probs: Probl
                 raise units.QuantityError(f"unknown condition {bad[0]!r}", f"known conditions: {', '.join(CONTRAINDICATION_FLAGS)}")
             value = tuple(raw)
         else:
-            value = units.parse_quantity(raw, kind)
+            value = units.parse_duration(raw) if kind == units.TIME and not days else units.parse_quantity(raw, kind)
             if kind in (units.CONCENTRATION, units.DOSE_RATE):
                 value *= dose_factor
     except units.QuantityError as e:
@@ -129,8 +183,8 @@ def _read_sourced(entry: Any, kind, dose_factor: float, field: str, probs: Probl
 def _profile_from_raw(raw: dict, origin: str, probs: Problems, seen: tuple[str, ...] = ()) -> Profile | None:
     lib = drug_library()
     for k in raw:
-        if k not in ("schema", "name", "title", "base", "general", "drugs"):
-            probs.add(k, f"unknown key {k!r}", nearest(k, ["schema", "name", "title", "base", "general", "drugs"]))
+        if k not in PROFILE_KEYS:
+            probs.add(k, f"unknown key {k!r}", nearest(k, PROFILE_KEYS))
     if raw.get("schema") != PROFILE_SCHEMA:
         probs.add("schema", f"expected schema = \"{PROFILE_SCHEMA}\", got {raw.get('schema')!r}",
                   f"add schema = \"{PROFILE_SCHEMA}\" at the top")
@@ -140,6 +194,7 @@ def _profile_from_raw(raw: dict, origin: str, probs: Problems, seen: tuple[str, 
         name = "?"
     general: dict[str, Sourced] = {}
     drugs: dict[str, dict[str, Sourced]] = {}
+    pathway: dict[str, Sourced] | None = None
     base = raw.get("base")
     if base is not None:
         if base not in shipped_profiles() or base in seen:
@@ -148,6 +203,8 @@ def _profile_from_raw(raw: dict, origin: str, probs: Problems, seen: tuple[str, 
             parent = shipped_profile(base)
             general.update(parent.general)
             drugs.update({d: dict(v) for d, v in parent.drugs.items()})
+            if parent.pathway is not None:
+                pathway = dict(parent.pathway)
     g = raw.get("general", {})
     if not isinstance(g, dict):
         probs.add("general", "expected a table", "write [general]")
@@ -182,11 +239,25 @@ def _profile_from_raw(raw: dict, origin: str, probs: Problems, seen: tuple[str, 
             s = _read_sourced(v, DRUG_LIMIT_KEYS[k], factor, f"drugs.{drug}.{k}", probs)
             if s is not None:
                 entry[k] = s
+    if "pathway" in raw:
+        pw = raw["pathway"]
+        if not isinstance(pw, dict):
+            probs.add("pathway", "expected a table", "write [pathway]")
+            pw = {}
+        pathway = dict(pathway or {})
+        for k, v in pw.items():
+            if k not in PATHWAY_KEYS:
+                probs.add(f"pathway.{k}", f"unknown key {k!r}", nearest(k, PATHWAY_KEYS))
+                continue
+            s = _read_sourced(v, PATHWAY_KEYS[k], 1.0, f"pathway.{k}", probs, days=True)
+            if s is not None:
+                pathway[k] = s
     if probs:
         return None
     title = raw.get("title", name)
     return Profile(name, str(title), origin, frozen_mapping(general),
-                   frozen_mapping({k: frozen_mapping(v) for k, v in drugs.items()}))
+                   frozen_mapping({k: frozen_mapping(v) for k, v in drugs.items()}),
+                   None if pathway is None else frozen_mapping(pathway))
 
 
 @functools.cache

@@ -12,7 +12,7 @@ Base units (one per dimension, everywhere below the input layer)
   :data:`MINUTE`, :data:`HOUR` and :data:`DAY` are the integer seconds of each.
 - flow rate: mL/day; dose rate: dose unit/day (a rate times a duration in seconds divides by
   :data:`DAY`)
-- dose: the drug's own dose unit, mg or mcg (DOMAIN.md §3, :attr:`DrugInfo.dose_unit`);
+- dose: the drug's own dose unit, mg or mcg (docs/RULES.md §3, :attr:`DrugInfo.dose_unit`);
   concentration is dose unit per mL, a daily dose is dose unit per day
 - fractions: plain numbers (14.5 % is 0.145)
 - clock time of a flex step and of the first session: whole seconds after midnight
@@ -87,6 +87,9 @@ class Profile:
     max_increases_per_week [count], contraindications [tuple of str].
     ``general`` keys: max_molecules [count], step_down_max [fraction],
     oral_to_intrathecal [ratio].
+    ``pathway``: the care-pathway thresholds of ``pumpsim pathway`` (:data:`pumpsim.library.PATHWAY_KEYS`:
+    delays [day], cell counts [/mm3], doses [mg/day], condition lists), or None when the profile
+    has no ``[pathway]`` section.
     """
 
     name: str
@@ -94,6 +97,7 @@ class Profile:
     origin: str  # "shipped" or the path of a user file
     general: Mapping[str, Sourced]
     drugs: Mapping[str, Mapping[str, Sourced]]
+    pathway: Mapping[str, Sourced] | None = None
 
     def limit(self, drug: str, key: str) -> Sourced | None:
         return self.drugs.get(drug, {}).get(key)
@@ -208,7 +212,7 @@ class Program:
         return total
 
     def daily_dose(self, drug: str) -> float:
-        """Programmed daily dose [dose unit/day]: concentration x mean rate (DOMAIN.md §4)."""
+        """Programmed daily dose [dose unit/day]: concentration x mean rate (docs/RULES.md §4)."""
         return dict(self.mix).get(drug, 0.0) * self.mean_rate
 
 
@@ -238,7 +242,8 @@ class Variability:
     ``recovery_high``: delivery stops), ``fever`` (Poisson ``per_year``, duration uniform
     between ``duration_low`` and ``duration_high``, flow multiplied by ``1 + flow_increase``; for
     constant-flow pumps) and ``missed_refill`` (each refill after the first skipped with
-    probability ``p``).
+    probability ``p``). ``pump_accuracy.per = "refill"`` draws one accuracy factor per refill
+    interval instead of one per run (``pump_accuracy_per``; used by ``telemetry --records``).
     """
 
     runs: int | None = None
@@ -250,6 +255,7 @@ class Variability:
     fever: Distribution | None = None
     missed_refill: Distribution | None = None
     hourly: tuple[float, ...] | None = None  # bolus request weights per wall-clock hour
+    pump_accuracy_per: str = "run"  # "run": one factor per run; "refill": one per refill interval
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ The search
 1. Bounds on ``k`` from the data, each with its source: CONC-MAX (``k c <= max``), no added
    GRANULOMA-RISK (``k c`` below the threshold, or not above the current concentration if that
    is already at or above it), RATE-RANGE (every step ``r / k`` within the device range), and
-   DOSE-MAX where the profile has a hard daily ceiling (a bolus grows with ``k``; found by
-   bisection on the worst-case 24 h dose of the planned table). A constant-flow pump has a fixed
+   the hard daily ceilings (a bolus grows with ``k``; found by bisection on the 24 h doses of
+   the planned refill, in the windows that end after it): DOSE-MAX on the programmed case and,
+   since no DOSE-MAX-WORST may be added, the worst case too, unless the table's own last
+   interval already breaks that ceiling in the worst case. A constant-flow pump has a fixed
    rate: there, as with ``--keep-concentration``, ``k = 1``.
 2. The time the volume lasts, ``tau(k)``, from the planned refill to the low-alarm volume (to
    empty where the device has none): without ``[variability]`` the worst case of ``validate``
@@ -24,10 +26,10 @@ The search
    ``k`` (a lower rate), and the runs share their random numbers across ``k`` (same seed, same
    run streams), so the quantile does too.
 3. ``T(k) = min(floor(tau(k)), stability(k), 365)``. Stability is not smooth in ``k``:
-   ziconotide alone at a presentation (25 or 100 mcg/mL) keeps 84 days, diluted 40 (DOMAIN.md
+   ziconotide alone at a presentation (25 or 100 mcg/mL) keeps 84 days, diluted 40 (docs/RULES.md
    §3), so each presentation within the bounds is a candidate besides the largest ``k``.
    ``T* = max T(candidates)``; then the lowest ``k`` with ``T(k) >= T*`` (FORMAT.md §5: the
-   lowest concentration that reaches the longest interval), by Brent's root finding
+   lowest concentration that reaches the longest interval), by Brent's root finding [1]_
    (:func:`scipy.optimize.brentq`) on ``tau(k) - T*``.
 
 The time to the alarm is measured on a one-session table that starts at the planned refill
@@ -38,6 +40,11 @@ then written into the whole table and judged by every rule of ``validate``.
 Units are the base units of :mod:`pumpsim.model` inside (mL, seconds, each drug's dose unit);
 the interval ``T`` is a whole number of days at the interface (FORMAT.md §5), ``T x 86,400`` s
 inside.
+
+References
+----------
+.. [1] R. P. Brent, Algorithms for Minimization without Derivatives, Prentice-Hall, 1973,
+   chapter 4 (finding a zero of a function).
 """
 from __future__ import annotations
 
@@ -53,7 +60,7 @@ from . import __version__, engine, montecarlo
 from .library import drug_library
 from .model import BOLUS_OFF, DAY, Profile, Refill, Session, Sourced, Step, Table
 from .results import Scenario
-from .rules import RTOL, Violation, stability_limit
+from .rules import RTOL, Violation, above, stability_limit
 from .tableio import _clock, resolve_programs
 
 PLAN_SCHEMA = "pumpsim.plan/1"
@@ -318,9 +325,9 @@ class _Search:
         sub = one_session_table(self.table, k, h, var)
         mplan = montecarlo.make_plan(sub, self.profile, self.seed, worst_max={})
         key = "low" if self.alarm is not None else "empty"
-        hit = np.concatenate([montecarlo.per_run(mplan, first, n)[key]
+        hit = np.concatenate([getattr(montecarlo.per_run(mplan, first, n), key)
                               for first, n in montecarlo._chunks(self.runs, montecarlo.DEFAULT_CHUNK)])
-        hit = np.where(np.isnan(hit), np.inf, hit * DAY)  # TEMPORARY (kernel v2 replaces this): kernel days
+        hit = np.where(np.isnan(hit), np.inf, hit)
         self._margin_cache[k] = hit + self.d1 - self.d2
         return self._margin_cache[k]
 
@@ -382,7 +389,11 @@ def plan(table: Table, profile: Profile, *, p_max: float = DEFAULT_P_LOW_ALARM, 
     if not lower:
         lower = [Cap(min(1.0, min(c.k for c in upper)) / MAX_FACTOR, "PLANNER", None,
                      f"at least 1/{MAX_FACTOR:g} of the written concentrations", planner, True)]
-    for _attempt in range(2):  # DOSE-MAX may lower the upper bound once; validate judges the result
+    last_t = table.sessions[-1].t
+    # FORMAT.md §5: no DOSE-MAX-WORST is added, unless the table's own last interval already breaks
+    # the hard ceiling in the worst case (then only the programmed case bounds that drug)
+    exempt = set(_over_ceilings(table, profile, Scenario.worst(float(table.device.accuracy.value)), last_t))
+    for _attempt in range(2):  # the dose ceilings may lower the upper bound once; validate judges the result
         k_hi = min(c.k for c in upper)
         k_lo = max(c.k for c in lower)
         res = PlanResult(table, None, "", runs=S.runs, seed=S.seed, p_max=p_max if S.var is not None else None,
@@ -409,16 +420,12 @@ def plan(table: Table, profile: Profile, *, p_max: float = DEFAULT_P_LOW_ALARM, 
             res.binding, res.notes = "CROSS-CHECK", notes + [disagreement]
             return res
         planned = planned_table(table, k, best_t)
-        report = validate(planned, profile)
-        dose_hard = [v for v in report.violations if v.severity == "hard" and v.rule == "DOSE-MAX"
-                     and (v.session or 0) >= len(table.sessions)]
-        if dose_hard and _attempt == 0 and k > k_lo:
-            kd = _dose_cap(table, profile, k_lo, k, best_t)
-            if kd is not None:
-                v = dose_hard[0]
-                upper = upper + [Cap(kd, "DOSE-MAX", v.drug, f"worst-case {v.drug} within its hard daily ceiling "
-                                     f"{v.limit:g} {v.unit} (a bolus grows with the concentration)", v.source, v.verified)]
+        if _attempt == 0 and k > k_lo and _dose_breaches(planned, profile, last_t, exempt):
+            cap = _dose_cap(table, profile, k_lo, k, best_t, exempt)
+            if cap is not None:
+                upper = upper + [cap]
                 continue
+        report = validate(planned, profile)
         hard = [v for v in report.violations if v.severity == "hard"]
         if hard:
             res.binding, res.violations = hard[0].rule, hard
@@ -440,7 +447,7 @@ def _lowest_k(S: _Search, k_lo: float, k_hi: float, target: int, cands: list[flo
         else:
             hi = min(k for k in [k_hi] + cands if S.interval(k) >= target)
             xtol = (BRENT_XTOL_MC if S.var is not None else BRENT_XTOL_EXACT) * hi
-            root = brentq(lambda x: S.tau(x) * (1 + RTOL) + RTOL - target, k_lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
+            root = brentq(lambda x: S.tau(x) * (1 + RTOL) / DAY + RTOL - target, k_lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
             x = root
             while S.interval(x) < target and x < hi:  # the root may sit an ulp (or a bin) on the short side
                 x = min(hi, x + xtol)
@@ -480,24 +487,68 @@ def _generic(S: _Search, lo: float, hi: float) -> float:
     return hi
 
 
-def _dose_cap(table: Table, profile: Profile, lo: float, hi: float, interval: int) -> float | None:
-    """The largest factor in [lo, hi] at which the planned session breaks no hard DOSE-MAX (bisection)."""
-    from .validate import validate
+def _over_ceilings(table: Table, profile: Profile, scenario: Scenario, since: float) -> dict[str, float]:
+    """The drugs whose dose in some rolling 24 h window ending after ``since`` (in ``scenario``)
+    is above their hard daily ceiling, with that maximum [dose unit]."""
+    if since >= table.horizon:
+        return {}
+    r = engine.simulate(table, scenario)
+    a = since - engine.WINDOW  # the windows that end after ``since`` start after ``a``
+    i = int(np.searchsorted(r.t, a, side="left"))
+    if 0 < i < len(r.t) and r.t[i] > a:  # cut the record at ``a`` (linear between breakpoints)
+        w = (a - r.t[i - 1]) / (r.t[i] - r.t[i - 1])
+        d = r.dose[i - 1] + w * (r.dose[i] - r.dose[i - 1])
+        r = dataclasses.replace(r, t=np.concatenate(([a], r.t[i:])), dose=np.vstack((d, r.dose[i:])))
+    elif i > 0:
+        r = dataclasses.replace(r, t=r.t[i:], dose=r.dose[i:])
+    out = {}
+    for d, (dose, _) in engine.max_24h(r, table.horizon).items():
+        lim = profile.limit(d, "daily_hard")
+        if lim is not None and above(dose, float(lim.value)):
+            out[d] = dose
+    return out
 
-    def ok(k: float) -> bool:
-        r = validate(planned_table(table, k, interval), profile)
-        return not any(v.rule == "DOSE-MAX" and v.severity == "hard" and (v.session or 0) >= len(table.sessions)
-                       for v in r.violations)
 
-    if not ok(lo):
+def _dose_breaches(planned: Table, profile: Profile, since: float, exempt: set[str]) -> dict[str, str]:
+    """Hard ceilings the planned refill breaks (drug -> rule): DOSE-MAX, the programmed case above
+    it; DOSE-MAX-WORST, the worst case above it (a drug in ``exempt`` is judged as programmed only)."""
+    out = {d: "DOSE-MAX" for d in _over_ceilings(planned, profile, Scenario.programmed(), since)}
+    worst = _over_ceilings(planned, profile, Scenario.worst(float(planned.device.accuracy.value)), since)
+    for d in worst:
+        if d not in exempt and d not in out:
+            out[d] = "DOSE-MAX-WORST"
+    return out
+
+
+def _dose_cap(table: Table, profile: Profile, lo: float, hi: float, interval: int, exempt: set[str]) -> Cap | None:
+    """The largest factor in [lo, hi] at which the planned refill breaks no hard daily ceiling, as
+    programmed or (outside ``exempt``) in the worst case (bisection), and what bounds it."""
+    since = table.sessions[-1].t
+
+    def breaches(k: float) -> dict[str, str]:
+        return _dose_breaches(planned_table(table, k, interval), profile, since, exempt)
+
+    if breaches(lo):
         return None
     a, b = lo, hi
+    at_b = breaches(hi)
     for _ in range(60):
         m = 0.5 * (a + b)
-        a, b = (m, b) if ok(m) else (a, m)
+        hit = breaches(m)
+        if hit:
+            b, at_b = m, hit
+        else:
+            a = m
         if b - a <= 1e-9 * b:
             break
-    return a
+    drug, rule = sorted(at_b.items())[0]
+    lim = profile.limit(drug, "daily_hard")
+    assert lim is not None
+    unit = f"{drug_library().drugs[drug].dose_unit}/day"
+    case = "as programmed" if rule == "DOSE-MAX" else \
+        f"in the worst case (pump {float(table.device.accuracy.value) * 100:g} % fast)"
+    return Cap(a, rule, drug, f"{drug} {case} within its hard daily ceiling {float(lim.value):g} {unit} "
+               "(a bolus grows with the concentration)", lim.source, lim.verified)
 
 
 def _finish(S: _Search, res: PlanResult, k: float, interval: int, planned: Table, k_hi: float, upper: list[Cap]) -> PlanResult:

@@ -36,6 +36,48 @@ class Outcome:
 
 
 def report_for(path: Path) -> dict:
+    """The JSON report regress stores for one file, by the file's top-level ``schema`` (:data:`REPORTS`);
+    a file whose schema is unknown or unreadable goes to the table reader, which says what is wrong."""
+    import tomllib
+
+    try:
+        schema = tomllib.loads(path.read_text(encoding="utf-8")).get("schema")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        schema = None
+    return REPORTS.get(schema, table_report)(path)
+
+
+def patient_report(path: Path) -> dict:
+    """The JSON report of ``pumpsim pathway`` on one patient file, without its paths and version."""
+    from .pathway import check
+    from .patient import read_patient
+
+    out = check(*read_patient(path)).as_json()
+    for k in ("patient", "pumpsim_version"):
+        out.pop(k, None)
+    for v in out["violations"]:
+        v.pop("message", None)
+        v.pop("source", None)
+    return out
+
+
+def program_report(path: Path) -> dict:
+    """The JSON report of ``pumpsim program`` (no prose: messages, sources and the course text)."""
+    from .program import read_program
+    from .program_report import judge
+
+    out = judge(read_program(path)).as_json()
+    for k in ("pumpsim_version", "sources", "program", "course", "template"):
+        out.pop(k, None)
+    for v in out["violations"]:
+        v.pop("message", None)
+        v.pop("source", None)
+    for n in out["notes"]:
+        n.pop("message", None)
+    return out
+
+
+def table_report(path: Path) -> dict:
     """The JSON report regress stores for one table (validate, plus simulate if it has variability)."""
     from . import montecarlo
     from .tableio import read_table
@@ -50,10 +92,16 @@ def report_for(path: Path) -> dict:
     out = rep.as_json()
     for k in IGNORED:
         out.pop(k, None)
+    out.pop("not_checked", None)  # the same list as "skipped", which is compared (the goldens keep that name)
     for v in out["violations"]:
         v.pop("message", None)
         v.pop("source", None)
     return out
+
+
+#: top-level ``schema`` of a file -> the function that makes the report regress stores for it
+REPORTS = {"pumpsim.table/1": table_report, "pumpsim.patient/1": patient_report,
+           "pumpsim.program/1": program_report}
 
 
 def _key(v: dict) -> str:

@@ -58,7 +58,8 @@ class Report:
         }
         if self.risk is not None:
             out["risk"] = self.risk
-        out["skipped"] = [{"rule": s.rule, "reason": s.reason} for s in self.skipped]
+        out["not_checked"] = [{"rule": s.rule, "reason": s.reason} for s in self.skipped]  # docs/FORMAT.md §3
+        out["skipped"] = out["not_checked"]  # the name of pumpsim 0.1, kept for existing readers
         out["device"] = {"model": self.table.device.model, "route": self.table.device.route}
         out["sources"] = [{"what": w, "value": v, "source": s.source, "verified": s.verified}
                           for w, v, s in sources_used(self.table, self.profile)]
@@ -119,16 +120,20 @@ def render_text(report: Report) -> str:
                 lines.append(f"      source: {v.source}")
     if report.drugs:
         lines.append("")
-        lines.append("Doses (worst-case maximum in any 24 h; nominal total over the horizon)")
+        lines.append("Doses (maximum in any 24 h as programmed and in the worst case; nominal total over the horizon)")
         for d, info in report.drugs.items():
-            lines.append(f"  {d:<14} max 24 h {_num(info['max_24h_dose'])} {info['unit']}, "
+            prog = info.get("max_24h_dose_programmed")
+            lines.append(f"  {d:<14} max 24 h " + (f"{_num(prog)} {info['unit']} programmed, " if prog is not None else "")
+                         + f"{_num(info['max_24h_dose'])} {info['unit']} worst case, "
                          f"total {_num(info['total_delivered'])} {info['unit']}")
     if report.reservoir:
         lines.append("")
         lines.append("Reservoir")
-        for case in ("nominal", "worst"):
-            r = report.reservoir.get(case, {})
-            lines.append(f"  {case:<8} low alarm at {r.get('low_alarm_at') or 'never'}, empty at {r.get('empty_at') or 'never'}")
+        for case in ("nominal", "worst", "programmed"):
+            if case not in report.reservoir:
+                continue
+            r = report.reservoir[case]
+            lines.append(f"  {case:<10} low alarm at {r.get('low_alarm_at') or 'never'}, empty at {r.get('empty_at') or 'never'}")
     if report.risk_text:
         lines.append("")
         lines.extend(report.risk_text)

@@ -54,8 +54,8 @@ class Scenario:
         True delivery = factor x programmed delivery, basal and bolus alike (1.0 exact pump;
         ``1 + accuracy`` the fast end used by the worst case) [-].
     bolus : str
-        ``"none"`` (no request), ``"greedy"`` (worst case: a request at every instant a grant is
-        possible) or ``"requests"`` (the times in ``request_times``).
+        ``"none"`` (no request), ``"greedy"`` (worst and programmed cases: a request at every instant
+        a grant is possible) or ``"requests"`` (the times in ``request_times``).
     request_times : numpy.ndarray
         Sorted bolus request times [s since the first session] when ``bolus == "requests"``.
     session_delays : numpy.ndarray or None
@@ -87,6 +87,12 @@ class Scenario:
     def worst(accuracy: float) -> Scenario:
         """Fast end of the tolerance, every bolus the policy allows as early as allowed."""
         return Scenario(1.0 + accuracy, "greedy")
+
+    @staticmethod
+    def programmed() -> Scenario:
+        """Exact pump, every bolus the policy allows as early as allowed: what is programmed
+        (basal, boluses, the dead-volume flush), judged by DOSE-MAX (FORMAT.md §1)."""
+        return Scenario(1.0, "greedy")
 
 
 @dataclass

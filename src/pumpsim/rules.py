@@ -1,4 +1,4 @@
-"""The static safety rules: one small pure function per rule identifier (DOMAIN.md §4).
+"""The static safety rules: one small pure function per rule identifier (docs/RULES.md §4).
 
 Each rule reads the table, the profile and the device, and returns :class:`Violation` and
 :class:`Skipped` findings. No threshold is written here: every limit is a
@@ -82,7 +82,7 @@ class RuleInfo:
 
 @functools.cache
 def catalogue() -> dict[str, RuleInfo]:
-    """The rule catalogue (``data/rules.toml``), in DOMAIN.md order."""
+    """The rule catalogue (``data/rules.toml``), in docs/RULES.md order."""
     raw = tomllib.loads(resources.files("pumpsim.data").joinpath("rules.toml").read_text(encoding="utf-8"))
     return {r["id"]: RuleInfo(r["id"], r["severity"], r["needs"], r["checks"], r["basis"]) for r in raw["rule"]}
 

@@ -125,7 +125,7 @@ class _Reader:
     def quantity(self, value: Any, field: str, dim: units.Dimension, *, positive: bool = True,
                  cap: float | None = None) -> float | None:
         try:
-            v = units.parse_quantity(value, dim)
+            v = units.parse_duration(value) if dim == units.TIME else units.parse_quantity(value, dim)
         except units.QuantityError as e:
             self.probs.add(field, e.message, e.fix)
             return None
@@ -304,7 +304,7 @@ class _Reader:
                 self.probs.add(f"{f}.steps", "a session sets either 'rate' or 'steps', not both", "keep one of them")
             elif "rate" in s:
                 r = self.quantity(s["rate"], f"{f}.rate", units.FLOW, cap=PLAUSIBLE_MAX["rate_mL_per_day"])
-                steps = (Step(0.0, r),) if r is not None else None
+                steps = (Step(0, r),) if r is not None else None
             elif "steps" in s:
                 steps = self.read_steps(s["steps"], f"{f}.steps")
                 flex = True
@@ -471,7 +471,16 @@ class _Reader:
         self.unknown_keys(v, VARIABILITY_KEYS, "variability")
         runs = self.count(v["runs"], "variability.runs", minimum=1, cap=PLAUSIBLE_MAX["runs"]) if "runs" in v else None
         seed = self.count(v["seed"], "variability.seed", minimum=0, cap=2**63 - 1) if "seed" in v else None
-        acc = self.read_dist(v.get("pump_accuracy"), "variability.pump_accuracy",
+        raw_acc = v.get("pump_accuracy")
+        per = "run"
+        if isinstance(raw_acc, dict) and "per" in raw_acc:
+            raw_acc = dict(raw_acc)
+            per = raw_acc.pop("per")
+            if per not in ("run", "refill"):
+                self.probs.add("variability.pump_accuracy.per", f"expected \"run\" or \"refill\", got {per!r}",
+                               "write per = \"refill\" (one factor per refill interval) or leave it out (one per run)")
+                per = "run"
+        acc = self.read_dist(raw_acc, "variability.pump_accuracy",
                              {"normal": {"sd": units.FRACTION, "clip": units.FRACTION, "mean": units.FRACTION}},
                              required={"normal": ("sd",)})
         raw_bol = v.get("bolus_requests")
@@ -505,7 +514,7 @@ class _Reader:
                               {"bernoulli": {"p": "number"}}, required={"bernoulli": ("p",)})
         if miss is not None and miss.params.get("p", 0.0) > 1.0:
             self.probs.add("variability.missed_refill.p", "a probability above 1", "give p between 0 and 1")
-        return Variability(runs, seed, acc, bol, rd, mri, fev, miss, hourly)
+        return Variability(runs, seed, acc, bol, rd, mri, fev, miss, hourly, per)
 
     def read_discrete_delay(self, d: dict, field: str) -> Distribution | None:
         """refill_delay = { dist = "discrete", values = ["0 day", "2 day"], p = [0.8, 0.2] }"""

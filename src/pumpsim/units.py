@@ -9,13 +9,19 @@ dimension      base unit                      accepted spellings
 ============== ============================== =====================================
 mass           mg (then the drug's dose unit)  mg, mcg, ug, µg, g
 volume         mL                             mL, ml, uL, ul, µL
-time           second (durations, exact)      min, h, day, week (month: durations only)
-               day (inside ratios: mL/day)
+time           second (exact, parse_duration)   min, h, day, week (month: durations only)
+               day (parse_quantity; ratios)
 fraction       1 (so 1 % = 0.01)              %
-ratios         mg/mL, mL/day, mg/day, ...      any of the above, ``a/b``
+cell count     per mm3                        /mm3 (also /uL, /µL: the same volume)
+body weight    kg                             kg (program files: the patient's weight)
+ratios         mg/mL, mL/day, mg/day, ...      any of the above, ``a/b``; per body weight
+                                              ``a/kg`` and ``a/kg/b`` (mg/kg, mg/kg/day, mg/kg/h)
 ============== ============================== =====================================
 
-The model converts masses from mg to each drug's dose unit (mg or mcg, DOMAIN.md §3).
+A patient's weight (kg) is its own dimension, not a mass of drug: "70 kg" cannot be
+typed where a dose is expected, and "mg/kg" is not a fraction.
+
+The model converts masses from mg to each drug's dose unit (mg or mcg, docs/RULES.md §3).
 Nothing here knows about tables or drugs: :func:`parse_quantity` turns one string into one
 float in base units or raises :class:`QuantityError` with what is wrong and how to fix it.
 
@@ -35,16 +41,22 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-#: Dimension exponents (mass, volume, time).
-Dimension = tuple[int, int, int]
+#: Dimension exponents (mass, volume, time, body weight).
+Dimension = tuple[int, int, int, int]
 
-MASS: Dimension = (1, 0, 0)
-VOLUME: Dimension = (0, 1, 0)
-TIME: Dimension = (0, 0, 1)
-FRACTION: Dimension = (0, 0, 0)
-CONCENTRATION: Dimension = (1, -1, 0)
-FLOW: Dimension = (0, 1, -1)
-DOSE_RATE: Dimension = (1, 0, -1)
+MASS: Dimension = (1, 0, 0, 0)
+VOLUME: Dimension = (0, 1, 0, 0)
+TIME: Dimension = (0, 0, 1, 0)
+FRACTION: Dimension = (0, 0, 0, 0)
+CONCENTRATION: Dimension = (1, -1, 0, 0)
+FLOW: Dimension = (0, 1, -1, 0)
+DOSE_RATE: Dimension = (1, 0, -1, 0)
+#: A cell count per volume (patient files: neutrophils, platelets). Base unit: per mm3, the
+#: unit laboratories print, so "80000 /mm3" is 80000.0 inside (not per mL).
+CELL_COUNT: Dimension = (0, -1, 0, 0)
+BODY_WEIGHT: Dimension = (0, 0, 0, 1)
+DOSE_PER_WEIGHT: Dimension = (1, 0, 0, -1)
+DOSE_RATE_PER_WEIGHT: Dimension = (1, 0, -1, -1)
 
 DIMENSION_NAMES: dict[Dimension, str] = {
     MASS: "a mass (e.g. '2 mg')",
@@ -54,6 +66,10 @@ DIMENSION_NAMES: dict[Dimension, str] = {
     CONCENTRATION: "a concentration (e.g. '5 mg/mL')",
     FLOW: "a flow rate (e.g. '0.5 mL/day')",
     DOSE_RATE: "a dose rate (e.g. '5 mg/day')",
+    CELL_COUNT: "a cell count (e.g. '1800 /mm3')",
+    BODY_WEIGHT: "a body weight (e.g. '70 kg')",
+    DOSE_PER_WEIGHT: "a dose per body weight (e.g. '0.5 mg/kg')",
+    DOSE_RATE_PER_WEIGHT: "a dose rate per body weight (e.g. '0.5 mg/kg/day')",
 }
 
 #: unit spelling -> (dimension, factor to the base unit)
@@ -74,6 +90,7 @@ _SIMPLE_UNITS: dict[str, tuple[Dimension, float]] = {
     "h": (TIME, 1.0 / 24.0),
     "day": (TIME, 1.0),
     "week": (TIME, 7.0),
+    "kg": (BODY_WEIGHT, 1.0),
 }
 #: accepted for plain durations only (FORMAT.md §4): a month is 30 days.
 _DURATION_ONLY = {"month": (TIME, 30.0)}
@@ -84,6 +101,8 @@ DURATION_SECONDS: dict[str, int] = {"min": 60, "h": 3600, "day": SECONDS_PER_DAY
 #: beyond this a whole number of seconds is no longer exact in a float64 (2**53 s, 285 million years)
 _EXACT_SECONDS_MAX = 2**53
 _PERCENT = {"%": (FRACTION, 0.01)}
+#: cell counts (patient files): a count per volume, written with a leading slash
+_PER_VOLUME = {"/mm3": (CELL_COUNT, 1.0), "/uL": (CELL_COUNT, 1.0), "/µL": (CELL_COUNT, 1.0), "/μL": (CELL_COUNT, 1.0)}
 
 _NUMBER = r"(?:[0-9]+(?:_[0-9]+)*)(?:\.[0-9]+(?:_[0-9]+)*)?(?:[eE][+-]?[0-9]+(?:_[0-9]+)*)?"
 _QUANTITY_RE = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>\S(?:.*\S)?)?\s*$")
@@ -109,7 +128,7 @@ class Quantity:
 
 
 def known_units() -> list[str]:
-    return sorted({*_SIMPLE_UNITS, *_DURATION_ONLY, *_PERCENT})
+    return sorted({*_SIMPLE_UNITS, *_DURATION_ONLY, *_PERCENT, *_PER_VOLUME})
 
 
 def _lookup(unit: str) -> tuple[Dimension, float] | None:
@@ -133,9 +152,16 @@ def _parse_unit(unit: str) -> tuple[Dimension, float]:
         return _PERCENT[unit]
     if unit in _DURATION_ONLY:
         return _DURATION_ONLY[unit]
+    if unit.replace(" ", "") in _PER_VOLUME:
+        return _PER_VOLUME[unit.replace(" ", "")]
+    if unit.startswith("/"):
+        close = difflib.get_close_matches(unit, list(_PER_VOLUME), n=1, cutoff=0.3)
+        raise QuantityError(f"unknown unit {unit!r}", "cell counts are written per mm3, e.g. '1800 /mm3'"
+                            + (f" (did you mean {close[0]!r}?)" if close else ""))
     parts = [p.strip() for p in unit.split("/")]
-    if len(parts) > 2 or any(p == "" for p in parts):
-        raise QuantityError(f"cannot read unit {unit!r}", "write one unit or one ratio such as 'mg/mL'")
+    per_weight = len(parts) == 3 and parts[1] == "kg"  # mg/kg/day, mg/kg/h: (mg/kg)/day
+    if (len(parts) > 2 and not per_weight) or any(p == "" for p in parts):
+        raise QuantityError(f"cannot read unit {unit!r}", "write one unit or one ratio such as 'mg/mL' (or 'mg/kg/day')")
     looked = []
     for p in parts:
         if p in _DURATION_ONLY:
@@ -149,10 +175,11 @@ def _parse_unit(unit: str) -> tuple[Dimension, float]:
         if found is None:
             raise _unknown_unit(p)
         looked.append(found)
-    if len(looked) == 1:
-        return looked[0]
-    (d1, f1), (d2, f2) = looked
-    return (d1[0] - d2[0], d1[1] - d2[1], d1[2] - d2[2]), f1 / f2
+    (dim, factor), rest = looked[0], looked[1:]
+    for d2, f2 in rest:
+        dim = (dim[0] - d2[0], dim[1] - d2[1], dim[2] - d2[2], dim[3] - d2[3])
+        factor /= f2
+    return dim, factor
 
 
 def parse(text: object) -> Quantity:
@@ -252,7 +279,9 @@ def format_duration(seconds: int | float) -> str:
 def parse_quantity(text: object, dimension: Dimension) -> float:
     """Read ``text`` as a quantity of ``dimension`` and return it in base units.
 
-    A duration (:data:`TIME`) is read exactly by :func:`parse_duration`, in seconds.
+    A duration (:data:`TIME`) is returned here in days (float), for the modules that count
+    calendar days (pathway, programs); the pump model reads its durations exactly in seconds
+    with :func:`parse_duration`.
 
     Parameters
     ----------
@@ -264,8 +293,7 @@ def parse_quantity(text: object, dimension: Dimension) -> float:
     Returns
     -------
     float
-        The value in the base unit of that dimension (mL, mg, fraction, ratios per day; a
-        duration in seconds, exact: see :func:`parse_duration`).
+        The value in the base unit of that dimension (mL, day, mg, fraction and ratios).
 
     Examples
     --------
@@ -274,8 +302,6 @@ def parse_quantity(text: object, dimension: Dimension) -> float:
     >>> parse_quantity("25 mcg/mL", CONCENTRATION)
     0.025
     """
-    if dimension == TIME:
-        return parse_duration(text)
     q = parse(text)
     if q.dimension != dimension:
         got = DIMENSION_NAMES.get(q.dimension, "a quantity of another dimension")
@@ -289,6 +315,8 @@ def parse_quantity(text: object, dimension: Dimension) -> float:
 _BASE_SPELLING: dict[Dimension, tuple[str, float]] = {
     MASS: ("mg", 1.0), VOLUME: ("mL", 1.0), FRACTION: ("%", 100.0),
     CONCENTRATION: ("mg/mL", 1.0), FLOW: ("mL/day", 1.0), DOSE_RATE: ("mg/day", 1.0),
+    CELL_COUNT: ("/mm3", 1.0),
+    BODY_WEIGHT: ("kg", 1.0), DOSE_PER_WEIGHT: ("mg/kg", 1.0), DOSE_RATE_PER_WEIGHT: ("mg/kg/day", 1.0),
 }
 
 

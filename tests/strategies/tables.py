@@ -48,6 +48,17 @@ def dur(x_day: float, alt: bool) -> str:
     return f"{_num(x_day * 24 * 60)} min" if alt else f"{_num(x_day * 24)} h"
 
 
+def clock_dur(x_day: float, alt: bool) -> str:
+    """A lockout or bolus duration: a whole number of minutes, written exactly ("4 h", "135 min"),
+    as people type them (FORMAT.md §4: time is exact on what the table types)."""
+    from pumpsim.units import format_duration
+
+    minutes = round(x_day * 1440)
+    if abs(minutes - x_day * 1440) > 1e-6:
+        return dur(x_day, alt)
+    return f"{minutes} min" if alt else format_duration(minutes * 60)
+
+
 @st.composite
 def mixes(draw, max_drugs: int = 3) -> dict[str, float]:
     names = draw(st.lists(st.sampled_from(sorted(DRUG_RANGES)), min_size=1, max_size=max_drugs, unique=True))
@@ -90,9 +101,10 @@ def table_specs(draw, max_sessions: int = 6, max_horizon: float = 90.0, devices=
             if draw(st.booleans()):
                 s["bolus"] = "off"
             else:
-                lock = draw(st.floats(0.0, 1.0))
-                s["bolus"] = (draw(st.floats(0.001, 0.5)), lock, draw(st.integers(1, 6)),
-                              draw(st.one_of(st.just(0.0), st.floats(1 / 1440, lock))) if lock >= 1 / 1440 else 0.0)
+                # lockouts and durations in whole minutes, as typed (exact in seconds)
+                lock_min = draw(st.integers(0, 1440))
+                dur_min = draw(st.one_of(st.just(0), st.integers(1, lock_min))) if lock_min >= 1 else 0
+                s["bolus"] = (draw(st.floats(0.001, 0.5)), lock_min / 1440, draw(st.integers(1, 6)), dur_min / 1440)
         spec["sessions"].append(s)
     return spec
 
@@ -126,8 +138,8 @@ def to_toml(spec: dict, alt_units: bool = False, steps_layout: bool = False) -> 
                 lines.append('bolus = "off"')
             else:
                 v, lock, mx, d = b
-                extra = f', duration = "{dur(d, a)}"' if d > 0 else ""
-                lines.append(f'bolus = {{ volume = "{vol(v, a)}", lockout = "{dur(lock, a)}", max_per_24h = {mx}{extra} }}')
+                extra = f', duration = "{clock_dur(d, a)}"' if d > 0 else ""
+                lines.append(f'bolus = {{ volume = "{vol(v, a)}", lockout = "{clock_dur(lock, a)}", max_per_24h = {mx}{extra} }}')
     return "\n".join(x for x in lines if x) + "\n"
 
 
