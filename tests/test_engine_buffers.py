@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from pumpsim import engine, reference
-from pumpsim.kernels.pump import OK, simulate_pump
+from pumpsim.kernels.pump import simulate_pump
+from pumpsim.kernels.structs import OK, new_work
 from pumpsim.lower import lower
 from pumpsim.results import EV_BOLUS_GRANTED, Scenario
 from tests.conftest import parse
@@ -25,10 +26,9 @@ bolus = { volume = "1 uL", lockout = "1 min", max_per_24h = 1440 }
 
 def test_too_small_buffers_are_reported_not_overrun():
     t, _ = parse(MANY)
-    args = lower(t, Scenario.worst(0.145)).args()
-    nbp, nev, status, _ = simulate_pump(*args, *engine._buffers(16, 1))
-    assert status != OK
-    assert nbp <= 16 and nev <= 16
+    sess, pump, cond = lower(t, Scenario.worst(0.145))
+    out = simulate_pump(sess, pump, cond, new_work(16, 1))
+    assert out.status != OK
 
 
 def test_engine_enlarges_buffers_until_everything_fits():

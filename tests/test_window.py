@@ -10,9 +10,15 @@ from hypothesis import strategies as st
 from pumpsim.kernels.window import max_window, max_window_sweep_columns
 
 
+def every_knot(t):
+    """Every knot marked irregular: the sweep then skips no flex-step knot (arbitrary F)."""
+    return np.unique(t)
+
+
 def sweep(t, f):
     out = np.empty(1)
-    max_window_sweep_columns(t, f.reshape(-1, 1).copy(), 1.0, out)
+    irr = every_knot(t)
+    max_window_sweep_columns(t, f.reshape(-1, 1).copy(), len(t), 1.0, out, irr, len(irr))
     return out[0]
 
 
@@ -34,7 +40,8 @@ def test_sweep_equals_binary_search(tf):
     a = max_window(t, f, 1.0, 1e-9)[0]
     cols = np.stack([f, 2 * f, np.zeros_like(f)], axis=1)
     out = np.empty(3)
-    max_window_sweep_columns(t, cols, 1.0, out)
+    irr = every_knot(t)
+    max_window_sweep_columns(t, cols, len(t), 1.0, out, irr, len(irr))
     assert out == pytest.approx([a, 2 * a, 0.0], rel=1e-12, abs=1e-12)
 
 

@@ -16,6 +16,7 @@ from .lower import lower
 from .model import Table
 from .results import Scenario, SimResult
 
+WINDOW = DAY  # [s]: the rolling window of DOSE-MAX
 PLATEAU_RTOL = 1e-9  # candidates this close to the maximum count as reaching it (earliest wins)
 
 
@@ -41,6 +42,6 @@ def max_24h(result: SimResult, horizon: float) -> dict[str, tuple[float, float]]
     """Each drug's maximum dose in any window [t, t + 24 h) and the start of the worst window [s]."""
     out = {}
     for j, d in enumerate(result.drugs):
-        best, at = max_window(result.t, result.dose[:, j].copy(), DAY, PLATEAU_RTOL)
+        best, at = max_window(result.t, result.dose[:, j].copy(), WINDOW, PLATEAU_RTOL)
         out[d] = (float(best), float(min(max(at, 0.0), horizon)))
     return out
