@@ -463,6 +463,32 @@ def simulate_pump(sess, pump, cond, work):
                         tg = tk
             if ext_on and ext_end > tg:
                 tg = ext_end
+        t_empty = INF
+        t_low = INF
+        t_tip = INF
+        if q > 0.0:
+            t_empty = t + v / q
+            if has_low and v > low_alarm:
+                t_low = t + (v - low_alarm) / q
+            if j + 1 < nchg:
+                t_tip = t + (chg_u[j + 1] + dead_volume - w) / q
+        t_e0 = INF
+        t_pl = INF
+        if qe > 0.0:
+            t_e0 = t + vest / qe
+            if has_low and pump_armed and vest > low_alarm:
+                t_pl = t + (vest - low_alarm) / qe
+        if t_empty < tn:
+            tn = t_empty
+        if t_low < tn:
+            tn = t_low
+        if t_tip < tn:
+            tn = t_tip
+        if t_e0 < tn:
+            tn = t_e0
+        if t_pl < tn:
+            tn = t_pl
+        # bolus requests last: a request is the next event only if nothing comes before it
         if bolus_mode == BOLUS_REQUESTS:
             # requests before that instant are denied and change nothing: logged here, in
             # time order, without ending the segment
@@ -489,31 +515,6 @@ def simulate_pump(sess, pump, cond, work):
                 tn = requests[ir]
         elif bolus_mode == BOLUS_GREEDY and tg > t and tg < tn:
             tn = tg
-        t_empty = INF
-        t_low = INF
-        t_tip = INF
-        if q > 0.0:
-            t_empty = t + v / q
-            if has_low and v > low_alarm:
-                t_low = t + (v - low_alarm) / q
-            if j + 1 < nchg:
-                t_tip = t + (chg_u[j + 1] + dead_volume - w) / q
-        t_e0 = INF
-        t_pl = INF
-        if qe > 0.0:
-            t_e0 = t + vest / qe
-            if has_low and pump_armed and vest > low_alarm:
-                t_pl = t + (vest - low_alarm) / qe
-        if t_empty < tn:
-            tn = t_empty
-        if t_low < tn:
-            tn = t_low
-        if t_tip < tn:
-            tn = t_tip
-        if t_e0 < tn:
-            tn = t_e0
-        if t_pl < tn:
-            tn = t_pl
         if tn < t:
             tn = t
 

@@ -80,9 +80,10 @@ bolus = { volume = "0.1 mL", lockout = "4 h", max_per_24h = 2 }
 def test_denied_requests_are_logged_in_order_without_a_breakpoint():
     t, _ = parse(BOLUS)
     h = 3600.0
-    # requests at 1, 2, 3, 6, 7, 30 h: granted 1 h; 2 h and 3 h in the lockout (until 5 h);
-    # 6 h granted; 7 h denied: two grants in the last 24 h; 30 h granted (1 h + 24 h passed)
-    req = np.array([1, 2, 3, 6, 7, 30]) * h
+    # requests at 1, 2, 3, 6, 11, 30 h: granted 1 h; 2 h and 3 h in the lockout (until 5 h);
+    # 6 h granted; 11 h past the lockout (10 h) but two grants in the last 24 h: denied; 30 h
+    # granted (the window (6 h, 30 h) holds none)
+    req = np.array([1, 2, 3, 6, 11, 30]) * h
     sc = Scenario(1.0, "requests", req)
     a, b = engine.simulate(t, sc), reference.simulate(t, sc)
     codes = [EV_BOLUS_GRANTED, EV_BOLUS_DENIED_LOCKOUT, EV_BOLUS_DENIED_LOCKOUT, EV_BOLUS_GRANTED,
@@ -92,7 +93,7 @@ def test_denied_requests_are_logged_in_order_without_a_breakpoint():
         assert r.event_code[mask].tolist() == codes
         assert r.event_t[mask].tolist() == req.tolist()
         assert np.all(np.diff(r.event_t) >= 0)
-    # a denial changes no slope: the engine keeps no breakpoint at 2, 3 or 7 h
+    # a denial changes no slope: the engine keeps no breakpoint at 2, 3 or 11 h
     assert not np.isin(req[[1, 2, 4]], a.t).any()
     # three grants of 0.1 mL at 1 mg/mL plus 3 days of 0.5 mg/day
     assert a.total_delivered()["morphine"] == pytest.approx(1.8, rel=1e-12)
@@ -100,7 +101,8 @@ def test_denied_requests_are_logged_in_order_without_a_breakpoint():
 
 
 def test_the_sized_call_grows_the_buffers_and_simulates_again():
-    t, _ = parse(BOLUS.replace('lockout = "4 h", max_per_24h = 2', 'lockout = "1 min", max_per_24h = 1440'))
+    t, _ = parse(BOLUS.replace('volume = "0.1 mL", lockout = "4 h", max_per_24h = 2',
+                               'volume = "1 uL", lockout = "1 min", max_per_24h = 1440'))
     sess, pump, cond = lower(t, Scenario.worst(0.145))
     res, work = simulate_sized(sess, pump, cond, new_work(16, 1))
     assert res.status == OK

@@ -192,11 +192,12 @@ fever = { dist = "poisson", per_year = 7.305, duration_low = "2 day", duration_h
 
 
 def test_hourly_profile_puts_requests_in_their_hours():
-    from pumpsim.kernels.montecarlo import draw_requests
+    from pumpsim.kernels.draws import draw_requests
     w = np.zeros(24)
     w[2] = 24.0  # every request between 02:00 and 03:00
-    times = draw_requests(stream(5, 0), 3.0, 1000.0, w, 0.25)  # t = 0 is 06:00
-    hours = np.floor(((0.25 + times) % 1.0) * 24)
+    day = 86400.0
+    times = draw_requests(stream(5, 0), 3.0 / day, 1000.0 * day, w, 0.25 * day)  # t = 0 is 06:00 [s]
+    hours = np.floor(((0.25 * day + times) % day) / 3600.0)
     assert set(hours.tolist()) == {2.0}
     # the daily count keeps its mean: Poisson(3 x 1000) within 4 sd
     assert abs(len(times) - 3000) <= 4 * math.sqrt(3000)
