@@ -176,7 +176,7 @@ def cmd_regress(args: argparse.Namespace) -> int:
 
 
 def cmd_telemetry(args: argparse.Namespace) -> int:
-    from . import engine
+    from . import simulation
     from .output import check_destination, write_atomic
     from .results import Scenario
     from .tableio import read_table
@@ -198,7 +198,7 @@ def cmd_telemetry(args: argparse.Namespace) -> int:
         print("pumpsim: --fault and --seed need --records (fix: add --records)", file=sys.stderr)
         return EXIT_INPUT
     scenario = Scenario.worst(float(table.device.accuracy.value)) if args.case == "worst" else Scenario.nominal()
-    result = engine.simulate(table, scenario)
+    result = simulation.simulate(table, scenario)
     write_atomic(dest, to_csv(table, result))
     print(f"pumpsim: wrote {len(result.event_t)} events ({args.case} case) to {dest}", file=sys.stderr)
     return EXIT_OK

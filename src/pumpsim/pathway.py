@@ -54,10 +54,10 @@ def programmed_low_alarm_at(table: Table) -> dt.datetime | None:
     """The table's programmed-case low-alarm instant: exact pump, every bolus the policy allows as
     early as it allows (FORMAT.md §3, ``reservoir.programmed.low_alarm_at``); None if never within
     the horizon or the device has no low-alarm volume. The one place that asks the simulator."""
-    from . import engine
+    from . import simulation
     from .results import Scenario
 
-    t = engine.simulate(table, Scenario(1.0, "greedy")).low_alarm_at
+    t = simulation.simulate(table, Scenario.programmed()).low_alarm_at
     return None if t is None else table.datetime_at(t)
 
 

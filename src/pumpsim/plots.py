@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import engine
+from . import simulation
 from .model import DAY, Profile, Table
 from .output import write_atomic
 from .results import Scenario, SimResult
@@ -75,8 +75,8 @@ def _empty_periods(r: SimResult, horizon: float) -> list[tuple[float, float]]:
 
 def reservoir_data(table: Table, mc=None) -> ReservoirData:
     """The nominal and worst cases of ``table``; with a Monte-Carlo result ``mc``, its fan too."""
-    runs = {"nominal": engine.simulate(table, Scenario.nominal()),
-            "worst": engine.simulate(table, Scenario.worst(float(table.device.accuracy.value)))}
+    runs = {"nominal": simulation.simulate(table, Scenario.nominal()),
+            "worst": simulation.simulate(table, Scenario.worst(float(table.device.accuracy.value)))}
     low = table.device.low_alarm
     # from the state after the first fill (the row before it, an empty pump at t = 0, is not drawn)
     first = {k: int(np.searchsorted(r.t, 0.0, side="right")) - 1 for k, r in runs.items()}
@@ -113,7 +113,7 @@ def rolling_24h(r: SimResult, j: int, horizon: float) -> tuple[np.ndarray, np.nd
 def dose_data(table: Table, profile: Profile) -> list[DoseData]:
     from .report import dose_unit
 
-    worst = engine.simulate(table, Scenario.worst(float(table.device.accuracy.value)))
+    worst = simulation.simulate(table, Scenario.worst(float(table.device.accuracy.value)))
     out = []
     for j, d in enumerate(worst.drugs):
         s, g = rolling_24h(worst, j, table.horizon)

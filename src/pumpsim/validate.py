@@ -2,14 +2,14 @@
 that judge them, and the independent cross-check (FORMAT.md §1-3, docs/RULES.md §4).
 
 The pipeline: read (done by the caller) -> static rules -> simulate the nominal, worst and
-programmed cases (:mod:`pumpsim.engine`) -> simulated rules -> recompute the same key numbers independently
+programmed cases (:mod:`pumpsim.simulation`: the Numba engine, or the plain-Python reference for a small table) -> simulated rules -> recompute the same key numbers independently
 (:mod:`pumpsim.check`) -> CROSS-CHECK if they disagree -> :class:`pumpsim.report.Report`.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from . import check, dynamic_rules, engine
+from . import check, dynamic_rules, simulation
 from .model import Profile, Table
 from .report import Report, dose_unit
 from .results import Scenario, SimResult
@@ -29,11 +29,11 @@ class Cases(NamedTuple):
 
 def simulate_cases(table: Table) -> Cases:
     """The nominal, worst-case and programmed-case runs, and their 24 h maxima per drug."""
-    nominal = engine.simulate(table, Scenario.nominal())
-    worst = engine.simulate(table, Scenario.worst(float(table.device.accuracy.value)))
-    programmed = engine.simulate(table, Scenario.programmed())
-    return Cases(nominal, worst, programmed, engine.max_24h(worst, table.horizon),
-                 engine.max_24h(programmed, table.horizon))
+    nominal = simulation.simulate(table, Scenario.nominal())
+    worst = simulation.simulate(table, Scenario.worst(float(table.device.accuracy.value)))
+    programmed = simulation.simulate(table, Scenario.programmed())
+    return Cases(nominal, worst, programmed, simulation.max_24h(worst, table.horizon),
+                 simulation.max_24h(programmed, table.horizon))
 
 
 def cross_check_findings(table: Table, c: Cases) -> list[Finding]:
