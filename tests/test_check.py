@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
-from pumpsim import check, engine
+from pumpsim import check, engine, simulation
 from pumpsim.cli import main
 from pumpsim.model import DAY
 from pumpsim.results import Scenario
@@ -153,13 +153,13 @@ bolus = { volume = "50 uL", lockout = "6 h", max_per_24h = 3 }
 def test_a_fault_in_the_simulator_is_a_cross_check_violation(monkeypatch):
     t, profile = tab(EXAMPLE_BODY)
     assert not any(v.rule == "CROSS-CHECK" for v in validate(t, profile).violations)
-    real = engine.simulate
+    real = simulation.simulate  # the simulator validate uses (reference or kernel)
 
     def faulty(table, scenario):  # 0.1 % too little dose, the empty pump 15 min late
         r = real(table, scenario)
         return dataclasses.replace(r, dose=r.dose * 0.999, empty_at=None if r.empty_at is None else r.empty_at + 0.01 * DAY)
 
-    monkeypatch.setattr(engine, "simulate", faulty)
+    monkeypatch.setattr(simulation, "simulate", faulty)
     rep = validate(t, profile)
     cc = [v for v in rep.violations if v.rule == "CROSS-CHECK"]
     assert cc and all(v.severity == "hard" for v in cc)

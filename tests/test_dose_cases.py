@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from pumpsim import check, engine
+from pumpsim import check, simulation
 from pumpsim.cli import main
 from pumpsim.validate import simulate_cases, validate
 from tests.conftest import parse
@@ -158,7 +158,7 @@ def test_the_check_recomputes_the_programmed_case():
 def test_a_wrong_programmed_case_is_a_cross_check_violation(monkeypatch):
     t, p = parse(zic_titration(HAS))
     assert rules(validate(t, p), "CROSS-CHECK") == []
-    real = engine.simulate
+    real = simulation.simulate  # the simulator validate uses (reference or kernel)
 
     def faulty(table, scenario):  # the programmed case loses 0.1 % of its dose; the others are right
         r = real(table, scenario)
@@ -166,7 +166,7 @@ def test_a_wrong_programmed_case_is_a_cross_check_violation(monkeypatch):
             r = dataclasses.replace(r, dose=r.dose * 0.999)
         return r
 
-    monkeypatch.setattr(engine, "simulate", faulty)
+    monkeypatch.setattr(simulation, "simulate", faulty)
     rep = validate(t, p)
     (v,) = rules(rep, "CROSS-CHECK")
     assert v.severity == "hard" and v.drug == "ziconotide"

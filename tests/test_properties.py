@@ -6,7 +6,6 @@ import copy
 import datetime as dt
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 

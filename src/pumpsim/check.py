@@ -355,32 +355,45 @@ def nominal_total_delivered(table: Table) -> dict[str, float]:
     return {d: r.F(table.horizon, d) for d in table.drugs()}
 
 
-def max_24h(run: _Run, drug: str) -> tuple[float, float]:
-    """The largest dose in any window [s, s + 24 h) and its earliest start [s]."""
+def max_24h_all(run: _Run, drugs: list[str]) -> dict[str, tuple[float, float]]:
+    """Each drug's largest dose in any window [s, s + 24 h) and its earliest start [s].
+
+    The windows are those with a knot as an exact end ([p, p + 24 h) and [p - 24 h, p), never
+    p - 24 h + 24 h); the pushed volume W is evaluated once at each window end, left and right,
+    and every drug reads its dose off it (F = C(W))."""
     windows = set()
-    for p in run.knots():  # the knot is an exact end of its windows (never p - 1 + 1)
+    for p in run.knots():
         windows.add((p, p + WINDOW))
         windows.add((p - WINDOW, p))
-    vals = []
-    for a, b in sorted(windows):
-        g = run.F(b, drug, left=True) - run.F(a, drug, left=True)
-        gr = run.F(b, drug) - run.F(a, drug)
-        vals.append((max(g, gr), max(a, 0.0)))
-    best = max(v for v, _ in vals)
-    start = min(c for v, c in vals if v >= best - PLATEAU_RTOL * abs(best))
-    return best, start
+    ordered = sorted(windows)
+    ends = {x for w in ordered for x in w}
+
+    def w_at(x: float, left: bool) -> float:
+        return run.W(run.horizon, False) if x > run.horizon else run.W(x, left)
+
+    wl = {x: w_at(x, True) for x in ends}
+    wr = {x: w_at(x, False) for x in ends}
+    out = {}
+    for drug in drugs:
+        dose_l = {x: run.C(w, drug) for x, w in wl.items()}
+        dose_r = {x: run.C(w, drug) for x, w in wr.items()}
+        vals = [(max(dose_l[b] - dose_l[a], dose_r[b] - dose_r[a]), max(a, 0.0)) for a, b in ordered]
+        best = max(v for v, _ in vals)
+        start = min(c for v, c in vals if v >= best - PLATEAU_RTOL * abs(best))
+        out[drug] = (best, start)
+    return out
 
 
 def worst_max_24h(table: Table) -> dict[str, tuple[float, float]]:
     """Each drug's worst-case maximum dose in any rolling 24 h [dose unit] and the window start."""
     r = _run(table, 1.0 + float(table.device.accuracy.value), True)
-    return {d: max_24h(r, d) for d in table.drugs()}
+    return max_24h_all(r, table.drugs())
 
 
 def programmed_max_24h(table: Table) -> dict[str, tuple[float, float]]:
     """The same in the programmed case: exact pump, every bolus allowed, the dead-volume flush."""
     r = _run(table, 1.0, True)
-    return {d: max_24h(r, d) for d in table.drugs()}
+    return max_24h_all(r, table.drugs())
 
 
 def _dose_unit(drug: str) -> str:
@@ -427,10 +440,12 @@ def cross_check(table: Table, nominal: SimResult, worst: SimResult,
         instant("programmed low_alarm_at", programmed.low_alarm_at, prg.low_alarm_at)
         instant("programmed empty_at", programmed.empty_at, prg.empty_at)
     totals = nominal.total_delivered()
+    wst_max = max_24h_all(wst, table.drugs())
+    prg_max = max_24h_all(prg, table.drugs()) if prg is not None and programmed_max is not None else None
     for d in table.drugs():
         unit = _dose_unit(d)
         amount("nominal total_delivered", d, totals[d], nom.F(table.horizon, d), unit)
-        amount("worst max_24h_dose", d, worst_max[d][0], max_24h(wst, d)[0], unit)
-        if prg is not None and programmed_max is not None:
-            amount("programmed max_24h_dose", d, programmed_max[d][0], max_24h(prg, d)[0], unit)
+        amount("worst max_24h_dose", d, worst_max[d][0], wst_max[d][0], unit)
+        if prg_max is not None:
+            amount("programmed max_24h_dose", d, programmed_max[d][0], prg_max[d][0], unit)
     return out
