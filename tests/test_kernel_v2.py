@@ -198,3 +198,42 @@ def test_the_python_side_uses_the_compiled_draws():
     assert sc.request_times.tolist() == cond.requests.tolist()
     assert (plan.sessions.t + sc.session_delays).tolist() == cond.t_eff.tolist()
     assert sc.accuracy_factor == cond.factor[0]
+
+
+PER_REFILL = """
+schema = "pumpsim.table/1"
+horizon = "84 day"
+[pump]
+model = "synchromed-ii-20"
+[[session]]
+at = 2027-01-04T09:00:00
+refill = { volume = "20 mL", mix = { morphine = "10 mg/mL" } }
+rate = "0.5 mL/day"
+[[session]]
+at = 2027-02-01T09:00:00
+refill = { volume = "20 mL", mix = { morphine = "10 mg/mL" } }
+[[session]]
+at = 2027-03-01T09:00:00
+refill = { volume = "20 mL", mix = { morphine = "10 mg/mL" } }
+[variability]
+seed = 3
+pump_accuracy = { dist = "normal", sd = "7.7 %", clip = "30 %"PER }
+"""
+
+
+@pytest.mark.parametrize("per", ["run", "refill"])
+def test_simulate_draws_the_accuracy_per_run_or_per_refill(per):
+    t, profile = parse(PER_REFILL.replace("PER", f', per = "{per}"'))
+    plan = montecarlo.make_plan(t, profile, 3, None)
+    out = montecarlo.per_run(plan, 0, 20_000)
+    # 28 days at 0.5 mL/day = 14 mL programmed per interval: left before each refill 20 - 14 f,
+    # f normal with sd 7.7 %: mean 6 mL, sd 14 x 0.077 = 1.078 mL (the 30 % clip is 3.9 sd away)
+    r2, r3 = out.residual[:, 1], out.residual[:, 2]
+    for r in (r2, r3):
+        assert abs(r.mean() - 6.0) < 5 * 1.078 / np.sqrt(r.size)
+        assert abs(r.std() - 1.078) < 0.03
+    corr = np.corrcoef(r2, r3)[0, 1]
+    if per == "run":
+        assert corr == pytest.approx(1.0, abs=1e-9)  # one factor for the whole run
+    else:
+        assert abs(corr) < 5 / np.sqrt(r2.size)  # a new factor at each refill: independent

@@ -243,7 +243,7 @@ class Variability:
     between ``duration_low`` and ``duration_high``, flow multiplied by ``1 + flow_increase``; for
     constant-flow pumps) and ``missed_refill`` (each refill after the first skipped with
     probability ``p``). ``pump_accuracy.per = "refill"`` draws one accuracy factor per refill
-    interval instead of one per run (``pump_accuracy_per``; used by ``telemetry --records``).
+    interval instead of one per run (``pump_accuracy_per``; used by ``simulate`` and ``telemetry --records``).
     """
 
     runs: int | None = None

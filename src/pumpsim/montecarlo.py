@@ -239,7 +239,7 @@ def variation(table: Table) -> Variation:
         # without a clip the tolerance of the device bounds the factor
         kw.update(acc_on=True, acc_mean=float(p.get("mean", 0.0)), acc_sd=float(p["sd"]),
                   acc_clip=float(p.get("clip", float(table.device.accuracy.value))),
-                  acc_per_refill=getattr(v.pump_accuracy, "per", "run") == "refill")
+                  acc_per_refill=v.pump_accuracy_per == "refill")
     if v.bolus_requests is not None:
         kw["req_rate"] = float(v.bolus_requests.params["per_day"]) / DAY
     if v.refill_delay is not None and v.refill_delay.dist == "uniform":

@@ -24,8 +24,9 @@ transform the table before the simulation (:func:`dataclasses.replace`) while th
 the table's nominal values: the pump's displayed estimate is that of the volume entered in it.
 
 Per-refill pump accuracy (``[variability].pump_accuracy`` with ``per = "refill"``) is one
-modifier per refill interval with its own factor (accuracy_factor 1): modifiers scale the basal
-flow and extended boluses, not a bolus given at once (docs/TELEMETRY.md §2).
+factor drawn at each refill and in force until the next (``Scenario.session_factors``): it
+scales the basal flow and every bolus alike, as the run's single factor does otherwise
+(docs/TELEMETRY.md §2).
 """
 from __future__ import annotations
 
@@ -250,14 +251,15 @@ def scenario(table: Table, faults: list[Fault], seed: int) -> tuple[Scenario, li
                 eff = min(eff, table.sessions[i + 1].at)
             effective[i] = eff
             delays[i] = span(eff - table.sessions[i].at)
+    session_factors = None
+    if per_refill:  # a new factor from each refill on, basal and boluses alike (the kernel's own mechanism)
+        session_factors = np.ones(n)
+        g = 1.0
+        for i, s in enumerate(table.sessions):
+            if s.refill is not None:
+                g = _draw_factor(rng, v.pump_accuracy, acc)
+            session_factors[i] = g
     mods: list[tuple[float, float, float]] = []
-    if per_refill:
-        starts = [effective[i] for i, s in enumerate(table.sessions) if s.refill is not None]
-        for k, a in enumerate(starts):
-            b = min(instant(table, starts[k + 1]), end) if k + 1 < len(starts) else end
-            g = _draw_factor(rng, v.pump_accuracy, acc)
-            if instant(table, a) < b:
-                mods.append((instant(table, a), b, g))
     for f in faults:
         if f.kind in ("pocket", "program"):
             continue
@@ -269,7 +271,7 @@ def scenario(table: Table, faults: list[Fault], seed: int) -> tuple[Scenario, li
     if v is not None and v.bolus_requests is not None:
         requests = _requests(rng, table, float(v.bolus_requests.params["per_day"]))
     sc = Scenario(factor, "requests" if len(requests) else "none", requests,
-                  delays if delays.any() else None, _merge(mods))
+                  delays if delays.any() else None, _merge(mods), session_factors=session_factors)
     return sc, effective
 
 
