@@ -273,7 +273,7 @@ def zic_interval(table: Table, profile: Profile) -> list[Finding]:
                                      f"{_fmt(lim.value * HOURS_PER_DAY)} h", s.index, limit_value=lim.value * HOURS_PER_DAY))
             increases.append(s.t)
             if per_week is not None:
-                recent = [t for t in increases if t > s.t - 7.0]
+                recent = [t for t in increases if above(t + 7.0, s.t)]  # within (s.t - 7 days, s.t], FORMAT.md §4 tolerance
                 if len(recent) > per_week.value:
                     out.append(violation(table, "ZIC-INTERVAL", "hard", s.t, "ziconotide", len(recent), per_week, "increases",
                                          f"{len(recent)} ziconotide increases within 7 days; at most {per_week.value}", s.index))
