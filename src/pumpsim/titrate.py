@@ -15,7 +15,8 @@ the target as soon as the profile allows:
    rate, so the other drugs' doses, kept); then the worst case of ``validate`` is simulated and a
    refill is added at the latest clinic instant before the low-alarm volume, the stability limit
    or the 14-day first-fill limit would be passed, until none is.
-4. The whole table, with the schedule appended and the horizon one day past ``reached_at``, is
+4. The whole table, with the schedule appended and the horizon kept or extended to one day past
+   ``reached_at``, is
    judged by ``validate``: any hard violation makes the exit status 1, naming that rule.
 
 Scheduling is done in :mod:`datetime` (clinic days and hours are calendar notions); the model's
@@ -212,7 +213,7 @@ def parse_target(text: str, drug: str, file: str) -> float:
     """``--target`` as a daily dose in the drug's dose unit per day (exit 2 when it is not one)."""
     info = drug_library().drugs[drug]
     try:
-        value = units.parse_quantity(text, units.DOSE_RATE) * info.mass_factor
+        value = _tidy(units.parse_quantity(text, units.DOSE_RATE) * info.mass_factor)
     except units.QuantityError as e:
         raise InputError([Problem(file, "--target", str(e), f"write a daily dose such as \"9.6 {info.dose_unit}/day\"")]) from None
     if not value > 0:
@@ -505,6 +506,9 @@ def _refill_need(cand: Table, profile: Profile, since: dt.datetime, first_kept: 
     return best
 
 
+_SCHEDULE_FIXES = {"REFILL-STABILITY", "REFILL-EMPTY"}  # judged to the horizon: the appended refills may cure them
+
+
 def titrate(table: Table, profile: Profile, drug: str, target: float, *, pace: str = "fast",
             clinic: Clinic | None = None) -> TitrateResult:
     """The fastest compliant schedule raising ``drug`` to ``target`` [dose/day] (FORMAT.md §9)."""
@@ -528,16 +532,10 @@ def titrate(table: Table, profile: Profile, drug: str, target: float, *, pace: s
                                     f"the target {target:g} {unit} is above the hard daily ceiling "
                                     f"{float(lim.ceiling.value):g} {unit} of {profile.name}", None)]
         return res
-    before = validate(table, profile)
-    hard = [v for v in before.violations if v.severity == "hard"]
-    if hard:
-        res.rule, res.violations = hard[0].rule, hard
-        res.notes.append("the table breaks a hard rule before any step: correct it first")
-        return res
     token = "ZIC-INTERVAL" if drug == "ziconotide" else "step-interval"
     step_rows = _step_times(table, drug, _doses(d0, target, lim), d0, lim, clinic, token)
     reached = step_rows[-1].at if step_rows else (_changes(table, drug) or [(last.at, 0, 0)])[-1][0]
-    end = max(reached, last.at) + PAST_REACHED
+    end = max(max(reached, last.at) + PAST_REACHED, _when(table, table.horizon))  # the table's horizon, or further
     builder = _Builder(table, profile, drug, target)
     forced: dict[dt.datetime, str] = {}
     boost: set[dt.datetime] = set()
@@ -572,7 +570,9 @@ def titrate(table: Table, profile: Profile, drug: str, target: float, *, pace: s
     hard = [v for v in report.violations if v.severity == "hard"]
     if hard:
         res.rule, res.violations = hard[0].rule, hard
-        res.notes.append("the fastest schedule breaks a hard rule of validate; pumpsim titrate does not avoid it")
+        own = [v for v in hard if v.session is not None and v.session <= last.index and v.rule not in _SCHEDULE_FIXES]
+        res.notes.append("the table breaks a hard rule before the schedule: correct it first" if own else
+                         "the fastest schedule breaks a hard rule of validate; pumpsim titrate does not avoid it")
         return res
     res.rows, res.titrated, res.reached_at = rows, cand, reached
     res.warnings = [v for v in report.violations if v.severity == "soft"]
@@ -585,7 +585,8 @@ def titrate(table: Table, profile: Profile, drug: str, target: float, *, pace: s
 _WAIT_WORDS = {"ZIC-INTERVAL": "the minimum interval", "step-interval": "the minimum interval",
                "weekly-count": "the weekly count of increases", "previous-session": "the previous session",
                "clinic-day": "a clinic day", "clinic-hours": "clinic hours"}
-_REFILL_WORDS = {"REFILL-LOW-ALARM": "low alarm", "REFILL-EMPTY-WORST": "reservoir empty", "REFILL-STABILITY": "stability",
+_REFILL_WORDS = {"REFILL-LOW-ALARM": "before the low alarm", "REFILL-EMPTY-WORST": "before the reservoir empties",
+                 "REFILL-STABILITY": "stability limit",
                  "RATE-RANGE": "new concentration (rate range)", "MIX": "mix: new concentration"}
 
 
@@ -667,7 +668,7 @@ def titrated_toml(raw: dict, res: TitrateResult, source_name: str, command: str)
     out["horizon"] = _horizon_text(_when(t, t.horizon) - t.start)
     header = [f"Titrated by pumpsim {__version__} from {source_name}: {command}",
               f"{res.drug} to {res.target:g} {res.unit}, reached {_iso(res.reached_at)}; {len(res.rows)} session(s) appended, "
-              "horizon one day past it.",
+              "horizon at least one day past it.",
               "Decision support for professionals, not a medical device: check before entering it into the pump."]
     return tomlwrite.dumps(out, header)
 
