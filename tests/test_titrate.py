@@ -138,6 +138,25 @@ def test_a_naive_pump_is_refilled_at_day_14(tmp_path, capsys):
     assert refills[0]["fill_volume"] == 20.0
 
 
+def test_the_low_alarm_forces_a_refill_at_the_last_clinic_time_before_it(tmp_path, capsys):
+    # a 5 mL reservoir (low alarm 2 mL: 3 mL usable), worst case 14.5 % fast; every day a clinic day.
+    # 2.4, 4.8, 7.2 mcg/day for 48 h each at 25 mcg/mL use 1.145 x (0.096 + 0.192 + 0.288) x 2 mL by Tue 8 09:00;
+    # then 9.6 mcg/day is 1.145 x 0.384 mL/day: the alarm comes (3 - used) / that days later, early on Sat 12;
+    # the refill is at the last clinic time before it, Fri 11 17:00; then 3 mL last beyond the 14-day horizon
+    used = 1.145 * (0.096 + 0.192 + 0.288) * 2
+    alarm = dt.datetime(2026, 12, 8, 9) + dt.timedelta(days=(3 - used) / (1.145 * 0.384))
+    assert dt.datetime(2026, 12, 12, 4) < alarm < dt.datetime(2026, 12, 12, 5)
+    assert 3 / (1.145 * 0.384) > (dt.datetime(2026, 12, 16, 9) - dt.datetime(2026, 12, 11, 17)).total_seconds() / 86400
+    text = table(pump='reservoir = "5 mL"').replace('volume = "20 mL"', 'volume = "5 mL"').replace('"2 day"', '"14 day"')
+    status, out = run(tmp_path, text, "--drug", "ziconotide", "--target", "9.6 mcg/day", "--clinic-days", ALL_DAYS,
+                      capsys=capsys)
+    assert status == 0
+    refills = [r for r in out["schedule"] if r["refill"]]
+    assert [(r["at"], r["refill_reason"], r["daily_dose"], r["fill_volume"]) for r in refills] == [
+        ("2026-12-11T17:00:00", "REFILL-LOW-ALARM", 9.6, 5.0)]
+    assert out["reached_at"] == "2026-12-08T09:00:00"
+
+
 def test_a_target_above_the_ceiling_exits_1_naming_dose_max(tmp_path, capsys):
     status, out = run(tmp_path, table(), "--drug", "ziconotide", "--target", "21.7 mcg/day", capsys=capsys)
     assert status == 1
@@ -165,6 +184,7 @@ def test_a_low_concentration_is_refilled_at_a_higher_presentation(tmp_path, caps
                       "--target", "9.6 mcg/day", capsys=capsys)
     # 1.2 + 2.4 = 3.6 needs 0.144 at 25, 0.036 at 100 (below the 0.048 minimum): no concentration delivers it
     assert status == 1 and out["rule"] == "RATE-RANGE" and out["reached_at"] is None
+    assert out["violations"][0]["rule"] == "RATE-RANGE" and "PRIALT" in out["violations"][0]["source"]  # the device minimum
 
 
 def test_slow_pace_follows_the_profile_slow_schedule(tmp_path, capsys):

@@ -480,28 +480,31 @@ def _crossing(t: np.ndarray, v: np.ndarray, level: float, t0: float, t1: float) 
     return None
 
 
-def _refill_need(cand: Table, profile: Profile, since: dt.datetime, first_kept: int) -> tuple[dt.datetime, str, dt.datetime] | None:
-    """The earliest instant after ``since`` by which a refill is needed: (deadline, rule, the refill it follows)."""
+def _refill_need(cand: Table, profile: Profile, since: dt.datetime,
+                 first_kept: int) -> tuple[dt.datetime, str, dt.datetime, Sourced] | None:
+    """The earliest instant after ``since`` by which a refill is needed: (deadline, rule, the refill it follows,
+    the limit that sets it)."""
     refills = [s for s in cand.sessions if s.refill is not None]
     first_zic = next((s.index for s in refills if "ziconotide" in s.refill.mix_dict), None)
     worst = engine.simulate(cand, Scenario.worst(float(cand.device.accuracy.value)))
     alarm = cand.device.low_alarm
     level = 0.0 if alarm is None else float(alarm.value)
     end = _when(cand, cand.horizon)
-    best: tuple[dt.datetime, str, dt.datetime] | None = None
+    best: tuple[dt.datetime, str, dt.datetime, Sourced] | None = None
     for k, s in enumerate(refills):
         if s.index < first_kept:
             continue
         nxt = refills[k + 1].at if k + 1 < len(refills) else end
         lim, _, _ = stability_limit(cand, profile, s.index, s.refill.mix_dict, first_zic)
         if lim is not None and nxt - s.at > _duration(lim):
-            need = (s.at + _duration(lim), "REFILL-STABILITY", s.at)
+            need = (s.at + _duration(lim), "REFILL-STABILITY", s.at, lim)
             best = need if best is None or need[0] < best[0] else best
         t0, t1 = _instant(cand, max(s.at, since)), _instant(cand, nxt)
         if t0 < t1 and _volume_before(worst.t, worst.volume_true, t1) < level * (1 - RTOL) + (RTOL if alarm is None else 0.0):
             x = _crossing(worst.t, worst.volume_true, level, t0, t1)
             if x is not None:
-                need = (_when(cand, x), "REFILL-LOW-ALARM" if alarm is not None else "REFILL-EMPTY-WORST", s.at)
+                need = (_when(cand, x), "REFILL-LOW-ALARM" if alarm is not None else "REFILL-EMPTY-WORST", s.at,
+                        alarm if alarm is not None else cand.device.accuracy)
                 best = need if best is None or need[0] < best[0] else best
     return best
 
@@ -544,13 +547,16 @@ def titrate(table: Table, profile: Profile, drug: str, target: float, *, pace: s
         rows = builder.build(step_rows, forced, frozenset(boost))
         if isinstance(rows, tuple):
             res.rule = rows[0]
-            res.violations = [violation(table, rows[0], "hard", None, drug, None, None, "", rows[1], None)]
+            basis = profile.limit(drug, "max_concentration") if rows[0] == "CONC-MAX" else \
+                (table.device.rate_min or table.device.rate_max)
+            res.violations = [violation(table, rows[0], "hard", None, drug, None, basis,
+                                        f"{lib[drug].dose_unit}/mL" if rows[0] == "CONC-MAX" else "mL/day", rows[1], None)]
             return res
         cand = titrated_table(table, rows, end)
         need = _refill_need(cand, profile, last.at, first_kept)
         if need is None:
             break
-        deadline, why, after = need
+        deadline, why, after, basis = need
         at = clinic.last_open(deadline)
         refilled = next((r for r in rows if r.at == after and r.refill), None)
         if (at <= max(after, last.at) or at in forced) and refilled is not None and after not in boost \
@@ -559,9 +565,11 @@ def titrate(table: Table, profile: Profile, drug: str, target: float, *, pace: s
             continue
         if at <= max(after, last.at) or at in forced:
             res.rule = why
-            res.violations = [violation(table, why, "hard", None, None, None, None, "",
+            stab = why == "REFILL-STABILITY"
+            res.violations = [violation(table, why, "hard", None, None, None, basis, "day" if stab else "mL",
                                         f"a refill is needed by {_iso(deadline)} ({why}) but no clinic time after "
-                                        f"{_iso(max(after, last.at))} comes before it ({clinic.describe()})", None)]
+                                        f"{_iso(max(after, last.at))} comes before it ({clinic.describe()})", None,
+                                        limit_value=_duration(basis) / dt.timedelta(days=1) if stab else None)]
             return res
         forced[at] = why
     else:
