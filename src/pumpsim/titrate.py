@@ -345,7 +345,7 @@ def _step_times(table: Table, drug: str, doses: list[float], d0: float, lim: Lim
     prev = table.sessions[-1].at
     rows: list[Row] = []
     for i, dose in enumerate(doses):
-        is_start = d0 <= 0 and i == 0
+        is_start = d0 <= 0 and i == 0 and not changes  # a restart after a stop is an increase (ZIC-INTERVAL)
         bounds = [(prev + NEXT_MINUTE, 0, "previous-session")]
         if not is_start and last_change is not None:
             bounds.append((last_change + _duration(lim.interval), 1, token))
