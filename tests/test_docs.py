@@ -46,7 +46,7 @@ RULE_SECTIONS = {4: "validate", 5: "pathway", 6: "program", 7: "reconcile"}
 FORMAT_SECTIONS = {2: "validate", 5: "plan", 6: "reconcile", 7: "pathway", 8: "program", 9: "titrate"}
 #: keys whose own keys are drug names (or session numbers): compared as "*"
 NAMED_BY_DATA = {"drugs", "p_over_hard_limit", "p_over_hard_limit_ci95", "concentrations", "concentration_unit",
-                 "daily_doses", "max_24h_dose"}
+                 "daily_doses", "max_24h_dose", "mix"}
 RULE_ID = re.compile(r"\b[A-Z]{2,}(?:-[A-Z0-9]+)+\b")
 NOT_RULES = {"UTF-8", "MM-HH"}  # an encoding; "HH:MM-HH:MM"
 MARK = "(command in development)"
@@ -188,8 +188,15 @@ def reconcile_json(capsys) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+def titrate_json(capsys) -> dict:
+    # a weekend delays a step; the 14-day first fill of a naive pump forces a refill
+    assert main(["titrate", str(REPO / "docs" / "examples" / "ziconotide-start.toml"), "--drug", "ziconotide",
+                 "--target", "14.4 mcg/day", "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
 #: docs/FORMAT.md section -> the function giving the real JSON of that section's example.
-JSON_EXAMPLES = {3: report_json, 5: plan_json, 6: reconcile_json}
+JSON_EXAMPLES = {3: report_json, 5: plan_json, 6: reconcile_json, 9: titrate_json}
 
 
 @pytest.mark.parametrize("section", sorted(JSON_EXAMPLES))

@@ -345,6 +345,38 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return res.exit_status
 
 
+def cmd_titrate(args: argparse.Namespace) -> int:
+    import shlex
+    import tomllib
+    from pathlib import Path
+
+    from .output import check_destination, write_atomic
+    from .tableio import parse_table_bytes, read_table
+    from .titrate import describe, parse_options, titrate, titrated_toml
+    from .validate import validate
+
+    inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
+    dest = check_destination(args.output, inputs) if args.output else None
+    target, clinic = parse_options(args.table, args.drug, args.target, args.clinic_days, args.clinic_hours)
+    table, profile = read_table(args.table, args.profile)
+    res = titrate(table, profile, args.drug, target, pace=args.pace, clinic=clinic)
+    if dest is not None and res.titrated is not None:
+        command = "pumpsim " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "pumpsim titrate"
+        raw = tomllib.loads(Path(args.table).read_text(encoding="utf-8"))
+        text = titrated_toml(raw, res, args.table, command)
+        check, check_profile = parse_table_bytes(text.encode("utf-8"), str(dest), args.profile)
+        status = validate(check, check_profile).exit_status
+        if status != EXIT_OK:  # never write a table that validate does not pass
+            print(f"pumpsim: the titrated table does not pass validate (exit {status}); nothing was written", file=sys.stderr)
+            return EXIT_HARD
+        write_atomic(dest, text)
+        print(f"pumpsim: wrote {dest} (pumpsim validate {dest}: exit {status})", file=sys.stderr)
+    elif dest is not None:
+        print(f"pumpsim: no schedule: {dest} was not written", file=sys.stderr)
+    sys.stdout.write(_dump(res.as_json()) + "\n" if args.format == "json" else describe(res))
+    return res.exit_status
+
+
 def cmd_pathway(args: argparse.Namespace) -> int:
     from .errors import InputError
     from .pathway import check, render_text
@@ -535,6 +567,22 @@ def build_parser() -> argparse.ArgumentParser:
     pn.add_argument("-o", "--output", metavar="PLANNED.toml", help="write the table with the plan in it (atomically; "
                     "only if validate passes it)")
     pn.set_defaults(func=cmd_plan)
+
+    tt = sub.add_parser("titrate", help="the fastest compliant titration schedule of one drug, with its refills")
+    tt.add_argument("table", help="programming table (TOML); the schedule starts after its last session")
+    tt.add_argument("--drug", required=True, help="the drug to titrate (its profile gives titration limits)")
+    tt.add_argument("--target", required=True, metavar="DOSE", help='the programmed daily dose to reach, e.g. "9.6 mcg/day"')
+    tt.add_argument("--pace", choices=("fast", "slow"), default="fast", help="the profile's start and steps (fast, "
+                    "default) or its slow schedule")
+    tt.add_argument("--clinic-days", default="Mon,Tue,Wed,Thu,Fri", metavar="Mon,Tue,...", help="days sessions can be "
+                    "held (default Mon-Fri; no public holidays)")
+    tt.add_argument("--clinic-hours", default="09:00-17:00", metavar="HH:MM-HH:MM", help="clinic hours, both ends "
+                    "included (default 09:00-17:00)")
+    tt.add_argument("--profile", help="guideline profile: a shipped name or a profile file (overrides the table's)")
+    tt.add_argument("--format", choices=("text", "json"), default="text")
+    tt.add_argument("-o", "--output", metavar="TITRATED.toml", help="write the table with the schedule appended "
+                    "(atomically; only if validate passes it)")
+    tt.set_defaults(func=cmd_titrate)
 
     pw = sub.add_parser("pathway", help="check a patient's file against the care pathway (indication, file, delays, "
                         "drug stops, device, first refill)")

@@ -31,6 +31,8 @@ DRUG_LIMIT_KEYS: dict[str, units.Dimension | None | str] = {
     "start_hard": units.DOSE_RATE,
     "start_soft": units.DOSE_RATE,
     "step_max": units.DOSE_RATE,
+    "slow_start": units.DOSE_RATE,  # `pumpsim titrate --pace slow` (docs/TITRATE.md)
+    "slow_step": units.DOSE_RATE,
     "step_interval": units.TIME,
     "stability": units.TIME,
     "stability_undiluted": units.TIME,
