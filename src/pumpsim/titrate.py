@@ -55,9 +55,9 @@ PACES = {"fast": ("start_hard", "step_max"), "slow": ("slow_start", "slow_step")
 
 
 # --------------------------------------------------------------------------- the model's time (only here)
-def _instant(table: Table, when: dt.datetime) -> float:
-    """The model time of a calendar instant (days since the table's first session)."""
-    return (when - table.start) / dt.timedelta(days=1)
+def _instant(table: Table, when: dt.datetime) -> int:
+    """The model time of a calendar instant (whole seconds since the table's first session)."""
+    return (when - table.start) // dt.timedelta(seconds=1)
 
 
 def _when(table: Table, t: float) -> dt.datetime:
@@ -66,13 +66,13 @@ def _when(table: Table, t: float) -> dt.datetime:
 
 
 def _duration(value: Sourced) -> dt.timedelta:
-    """A profile duration (step_interval, stability) as a timedelta."""
-    return dt.timedelta(days=float(value.value))
+    """A profile duration (step_interval, stability; seconds in the model) as a timedelta."""
+    return dt.timedelta(seconds=float(value.value))
 
 
-def _model_duration(d: dt.timedelta) -> float:
-    """A timedelta as a model duration (the horizon)."""
-    return d / dt.timedelta(days=1)
+def _model_duration(d: dt.timedelta) -> int:
+    """A timedelta as a model duration (the horizon) [s]."""
+    return d // dt.timedelta(seconds=1)
 
 
 # --------------------------------------------------------------------------- the clinic
@@ -471,12 +471,12 @@ def _crossing(t: np.ndarray, v: np.ndarray, level: float, t0: float, t1: float) 
     if v[i] <= level * (1 + RTOL) and t[i] >= t0:
         return float(t[i])
     for j in range(i + 1, len(t)):
-        if t[j] >= t1:
+        if t[j - 1] >= t1:
             break
-        if v[j] <= level * (1 + RTOL):
+        if v[j] <= level * (1 + RTOL):  # crossed on the segment (j - 1, j): the record is linear there
             a, b, va, vb = t[j - 1], t[j], v[j - 1], v[j]
             x = float(a + (b - a) * (va - level) / (va - vb)) if va > vb and b > a else float(b)
-            return max(x, t0)
+            return max(x, t0) if x < t1 else None
     return None
 
 
