@@ -12,13 +12,13 @@ mg/day. Dates stay as written: a :class:`datetime.date` or a :class:`datetime.da
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import library, units
-from .errors import InputError, Problem, Problems, nearest
+from .errors import InputError, Problems, nearest
+from .tableio import load_toml, read_input
 
 PATIENT_SCHEMA = "pumpsim.patient/1"
 
@@ -99,33 +99,13 @@ def read_patient(path: str | Path, profile_override: str | None = None) -> tuple
     InputError
         With every problem found (exit status 2 at the command line).
     """
-    name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError([Problem(name, "", "file not found", "check the path")]) from None
-    except IsADirectoryError:
-        raise InputError([Problem(name, "", "is a directory, not a patient file", "give a .toml file")]) from None
-    except OSError as e:
-        raise InputError([Problem(name, "", f"cannot read the file ({e.strerror})", "check its permissions")]) from None
-    return parse_patient_bytes(data, name, profile_override)
+    return parse_patient_bytes(read_input(path, "a patient file"), str(path), profile_override)
 
 
 def parse_patient_bytes(data: bytes, name: str = "<patient>",
                         profile_override: str | None = None) -> tuple[PatientFile, library.Profile]:
     """Parse a patient file from raw bytes (the same checks as :func:`read_patient`)."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError([Problem(name, "", f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})",
-                                  "save the file as UTF-8")]) from None
-    if not text.strip():
-        raise InputError([Problem(name, "", "the file is empty",
-                                  f"start from the example: schema = \"{PATIENT_SCHEMA}\", [patient], [dates]")])
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InputError([Problem(name, "", f"TOML syntax error: {e}", "fix the syntax at that line and column")]) from None
+    raw = load_toml(data, name, f"start from the example: schema = \"{PATIENT_SCHEMA}\", [patient], [dates]")
     return _Reader(name, raw, profile_override).read()
 
 

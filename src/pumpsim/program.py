@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from . import library, units
-from .errors import InputError, Problem, Problems, nearest
+from .errors import InputError, Problems, nearest
+from .tableio import load_toml, read_input
 
 PROGRAM_SCHEMA = "pumpsim.program/1"
 
@@ -106,31 +107,11 @@ class ProgramFile:
 
 def read_program(path: str | Path, profile_override: str | None = None) -> ProgramFile:
     """Read and check a program file; :class:`InputError` with every problem otherwise."""
-    name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError([Problem(name, "", "file not found", "check the path")]) from None
-    except IsADirectoryError:
-        raise InputError([Problem(name, "", "is a directory, not a program file", "give a .toml file")]) from None
-    except OSError as e:
-        raise InputError([Problem(name, "", f"cannot read the file ({e.strerror})", "check its permissions")]) from None
-    return parse_program_bytes(data, name, profile_override)
+    return parse_program_bytes(read_input(path, "a program file"), str(path), profile_override)
 
 
 def parse_program_bytes(data: bytes, name: str = "<program>", profile_override: str | None = None) -> ProgramFile:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError([Problem(name, "", f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})",
-                                  "save the file as UTF-8")]) from None
-    if not text.strip():
-        raise InputError([Problem(name, "", "the file is empty",
-                                  f"start with schema = \"{PROGRAM_SCHEMA}\" and one [[administration]]")])
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InputError([Problem(name, "", f"TOML syntax error: {e}", "fix the syntax at that line and column")]) from None
+    raw = load_toml(data, name, f"start with schema = \"{PROGRAM_SCHEMA}\" and one [[administration]]")
     return _Reader(name, raw, profile_override).read()
 
 

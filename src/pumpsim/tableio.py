@@ -72,33 +72,42 @@ def read_table(path: str | Path, profile_override: str | None = None) -> tuple[T
     InputError
         With every problem found (exit status 2 at the command line).
     """
+    return parse_table_bytes(read_input(path, "a table file"), str(path), profile_override)
+
+
+def read_input(path: str | Path, what: str) -> bytes:
+    """The bytes of an input file, or an :class:`InputError` naming it and the fix (shared by the
+    readers of tables, patient files and programs)."""
     name = str(path)
-    p = Path(path)
     try:
-        data = p.read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise InputError([Problem(name, "", "file not found", "check the path")]) from None
     except IsADirectoryError:
-        raise InputError([Problem(name, "", "is a directory, not a table file", "give a .toml file")]) from None
+        raise InputError([Problem(name, "", f"is a directory, not {what}", "give a .toml file")]) from None
     except OSError as e:
         raise InputError([Problem(name, "", f"cannot read the file ({e.strerror})", "check its permissions")]) from None
-    return parse_table_bytes(data, name, profile_override)
+
+
+def load_toml(data: bytes, name: str, empty_fix: str) -> dict:
+    """Decode UTF-8 and parse TOML, or an :class:`InputError` naming the file, the byte or the line."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError([Problem(name, "", f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})",
+                                  "save the file as UTF-8")]) from None
+    if not text.strip():
+        raise InputError([Problem(name, "", "the file is empty", empty_fix)])
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError([Problem(name, "", f"TOML syntax error: {e}", "fix the syntax at that line and column")]) from None
 
 
 def parse_table_bytes(data: bytes, name: str = "<table>",
                       profile_override: str | None = None) -> tuple[Table, library.Profile]:
     """Parse a table from raw bytes (the same checks as :func:`read_table`)."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError([Problem(name, "", f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})", "save the file as UTF-8")]) from None
-    if not text.strip():
-        raise InputError([Problem(name, "", "the file is empty",
-                                  f"start from the example: schema = \"{TABLE_SCHEMA}\", [pump], [[session]]")])
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InputError([Problem(name, "", f"TOML syntax error: {e}", "fix the syntax at that line and column")]) from None
+    raw = load_toml(data, name, f"start from the example: schema = \"{TABLE_SCHEMA}\", [pump], [[session]]")
     return _Reader(name, raw, profile_override).read()
 
 
