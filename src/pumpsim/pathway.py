@@ -26,7 +26,7 @@ from typing import Any
 from . import __version__, library
 from .model import Profile, Sourced, Table
 from .patient import Day, PatientFile, Treatment
-from .rules import Finding, Skipped, Violation, above
+from .rules import Finding, Judged, Skipped, Violation, above
 
 PATHWAY_SCHEMA = "pumpsim.pathway/1"
 _HOURS_RE = re.compile(r"^\s*[0-9._eE+-]+\s*(h|min)\s*$")
@@ -722,7 +722,7 @@ def timeline_lines(steps: list[TimelineStep]) -> list[str]:
 
 # --------------------------------------------------------------------------- the report
 @dataclass
-class PathwayReport:
+class PathwayReport(Judged):
     patient: PatientFile
     profile: Profile
     violations: list[Violation]
@@ -731,16 +731,6 @@ class PathwayReport:
     table: Table | None = None
     low_alarm_at: dt.datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def verdict(self) -> str:
-        if any(v.severity == "hard" for v in self.violations):
-            return "fail"
-        return "warn" if self.violations else "pass"
-
-    @property
-    def exit_status(self) -> int:
-        return 1 if self.verdict == "fail" else 0
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -16,7 +16,7 @@ from . import __version__
 from .ketamine_rules import MIN_PER_DAY, KetamineConfig, Note, build_config, courses, iso, run_rules
 from .model import Sourced
 from .program import PROGRAM_SCHEMA, Administration, ProgramFile
-from .rules import Skipped, Violation, catalogue
+from .rules import Judged, Skipped, Violation, catalogue
 
 VERDICT_WORDS = {
     "pass": "PASS: no rule is violated.",
@@ -27,22 +27,12 @@ ROUTE_WORDS = {"intravenous": "IV", "intramuscular": "IM", "subcutaneous": "SC"}
 
 
 @dataclass
-class ProgramReport:
+class ProgramReport(Judged):
     program: ProgramFile
     config: KetamineConfig
     violations: list[Violation]
     skipped: list[Skipped]
     notes: list[Note]
-
-    @property
-    def verdict(self) -> str:
-        if any(v.severity == "hard" for v in self.violations):
-            return "fail"
-        return "warn" if self.violations else "pass"
-
-    @property
-    def exit_status(self) -> int:
-        return 1 if self.verdict == "fail" else 0
 
     def as_json(self) -> dict[str, Any]:
         p = self.program

@@ -26,7 +26,7 @@ from .errors import InputError, Problem
 from .model import Bolus, Program, Sourced, Step, Table
 from .records import Record
 from .records import field as where
-from .rules import RTOL, Skipped, Violation, above
+from .rules import RTOL, Judged, Skipped, Violation, above
 
 RECONCILE_SCHEMA = "pumpsim.reconcile/1"
 DAY = dt.timedelta(days=1)
@@ -310,7 +310,7 @@ class Drift:
 
 
 @dataclass
-class Reconciliation:
+class Reconciliation(Judged):
     table: Table
     records_path: str
     intervals: list[Interval]
@@ -320,16 +320,6 @@ class Reconciliation:
     context: list[Record]
     drift: Drift
     accuracy: Sourced
-
-    @property
-    def verdict(self) -> str:
-        if any(v.severity == "hard" for v in self.violations):
-            return "fail"
-        return "warn" if self.violations else "pass"
-
-    @property
-    def exit_status(self) -> int:
-        return 1 if self.verdict == "fail" else 0
 
     @property
     def band(self) -> tuple[float, float]:

@@ -13,7 +13,7 @@ from typing import Any
 from . import __version__
 from .library import drug_library
 from .model import DAY, Profile, Sourced, Table
-from .rules import Skipped, Violation
+from .rules import Judged, Skipped, Violation
 
 REPORT_SCHEMA = "pumpsim.report/1"
 VERDICT_WORDS = {
@@ -24,7 +24,7 @@ VERDICT_WORDS = {
 
 
 @dataclass
-class Report:
+class Report(Judged):
     """Everything a validation found, ready to print as JSON or text."""
 
     table: Table
@@ -36,16 +36,6 @@ class Report:
     risk: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     risk_text: list[str] = field(default_factory=list)  # the Monte-Carlo risks in words
-
-    @property
-    def verdict(self) -> str:
-        if any(v.severity == "hard" for v in self.violations):
-            return "fail"
-        return "warn" if self.violations else "pass"
-
-    @property
-    def exit_status(self) -> int:
-        return 1 if self.verdict == "fail" else 0
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

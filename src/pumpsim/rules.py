@@ -71,6 +71,23 @@ class Skipped:
 Finding = Violation | Skipped
 
 
+class Judged:
+    """The verdict and exit status of every report that lists ``violations`` (FORMAT.md §2-§3):
+    fail if any hard violation, warn if only soft ones, else pass; exit 1 on fail, else 0."""
+
+    violations: list[Violation]
+
+    @property
+    def verdict(self) -> str:
+        if any(v.severity == "hard" for v in self.violations):
+            return "fail"
+        return "warn" if self.violations else "pass"
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if self.verdict == "fail" else 0
+
+
 @dataclass(frozen=True)
 class RuleInfo:
     id: str
