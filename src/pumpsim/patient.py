@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from . import library, units
-from .errors import InputError, Problems, nearest
-from .tableio import load_toml, read_input
+from .errors import InputError, nearest
+from .tableio import FileReader, kind_of, load_toml, read_input
 
 PATIENT_SCHEMA = "pumpsim.patient/1"
 
@@ -109,29 +109,18 @@ def parse_patient_bytes(data: bytes, name: str = "<patient>",
     return _Reader(name, raw, profile_override).read()
 
 
-def _kind(v: Any) -> str:
-    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-            float: "a number", dt.date: "a date", dt.datetime: "a date-time", dt.time: "a time"}.get(type(v), type(v).__name__)
 
 
-class _Reader:
+class _Reader(FileReader):
     def __init__(self, name: str, raw: dict, profile_override: str | None) -> None:
-        self.name = name
-        self.raw = raw
-        self.probs = Problems(name)
-        self.profile_override = profile_override
+        super().__init__(name, raw, profile_override)
         self.vocab = library.pathway_vocabulary()
 
     # -- helpers ---------------------------------------------------------------------------
-    def unknown_keys(self, d: dict, allowed: tuple[str, ...], prefix: str) -> None:
-        for k in d:
-            if k not in allowed:
-                self.probs.add(f"{prefix}.{k}" if prefix else k, f"unknown key {k!r}", nearest(k, allowed))
-
     def section(self, key: str, allowed: tuple[str, ...]) -> dict:
         value = self.raw.get(key, {})
         if not isinstance(value, dict):
-            self.probs.add(key, f"expected a table, got {_kind(value)}", f"write [{key}]")
+            self.probs.add(key, f"expected a table, got {kind_of(value)}", f"write [{key}]")
             return {}
         self.unknown_keys(value, allowed, key)
         return value
@@ -176,7 +165,7 @@ class _Reader:
                 fix = f"write e.g. {key} = 2027-01-05"
             self.probs.add(field, f"{value!r} is a string; dates are TOML dates, without quotes", fix)
             return None
-        self.probs.add(field, f"expected a TOML local date, got {_kind(value)}", "e.g. 2027-01-05")
+        self.probs.add(field, f"expected a TOML local date, got {kind_of(value)}", "e.g. 2027-01-05")
         return None
 
     # -- the file ---------------------------------------------------------------------------
@@ -215,7 +204,7 @@ class _Reader:
     def read_profile(self) -> library.Profile | None:
         name = self.raw.get("profile", library.DEFAULT_PROFILE)
         if not isinstance(name, str):
-            self.probs.add("profile", f"expected a profile name, got {_kind(name)}",
+            self.probs.add("profile", f"expected a profile name, got {kind_of(name)}",
                            f"write profile = \"{library.DEFAULT_PROFILE}\"")
             name = library.DEFAULT_PROFILE
         spec = self.profile_override or name
@@ -233,7 +222,7 @@ class _Reader:
             return None
         value = pat["conditions"]
         if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-            self.probs.add("patient.conditions", f"expected a list of condition names, got {_kind(value)}",
+            self.probs.add("patient.conditions", f"expected a list of condition names, got {kind_of(value)}",
                            "write conditions = [\"ascites\"], or conditions = [] for none")
             return None
         known = self.vocab["conditions"]
@@ -255,7 +244,7 @@ class _Reader:
             f = f"labs.{k}"
             e = labs[k]
             if not isinstance(e, dict):
-                self.probs.add(f, f"expected {{ value = \"...\", at = DATE }}, got {_kind(e)}",
+                self.probs.add(f, f"expected {{ value = \"...\", at = DATE }}, got {kind_of(e)}",
                                f"write {k} = {{ value = \"1800 /mm3\", at = 2027-01-04 }}")
                 continue
             self.unknown_keys(e, LAB_ENTRY_KEYS, f)
@@ -284,14 +273,14 @@ class _Reader:
         if value is None:
             return ()
         if not isinstance(value, list):
-            self.probs.add("treatment", f"expected [[treatment]] tables, got {_kind(value)}", "write each one as [[treatment]]")
+            self.probs.add("treatment", f"expected [[treatment]] tables, got {kind_of(value)}", "write each one as [[treatment]]")
             return ()
         known = self.vocab["treatments"]
         out = []
         for i, t in enumerate(value, start=1):
             f = f"treatment[{i}]"
             if not isinstance(t, dict):
-                self.probs.add(f, f"expected a table, got {_kind(t)}", "write it as [[treatment]]")
+                self.probs.add(f, f"expected a table, got {kind_of(t)}", "write it as [[treatment]]")
                 continue
             self.unknown_keys(t, TREATMENT_KEYS, f)
             drug = t.get("drug")

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from . import library, units
-from .errors import InputError, Problems, nearest
-from .tableio import load_toml, read_input
+from .errors import InputError, nearest
+from .tableio import FileReader, kind_of, load_toml, read_input
 
 PROGRAM_SCHEMA = "pumpsim.program/1"
 
@@ -124,21 +124,11 @@ def template_names() -> tuple[str, ...]:
     return tuple(library.ketamine_data()["templates"])
 
 
-class _Reader:
-    def __init__(self, name: str, raw: dict, profile_override: str | None) -> None:
-        self.name = name
-        self.raw = raw
-        self.probs = Problems(name)
-        self.profile_override = profile_override
-
-    def unknown_keys(self, d: dict, allowed: tuple[str, ...], prefix: str) -> None:
-        for k in d:
-            if k not in allowed:
-                self.probs.add(f"{prefix}.{k}" if prefix else k, f"unknown key {k!r}", nearest(k, allowed))
+class _Reader(FileReader):
 
     def name_in(self, value: Any, field: str, vocabulary: tuple[str, ...], what: str) -> str | None:
         if not isinstance(value, str):
-            self.probs.add(field, f"expected a {what} name (a string), got {_kind(value)}", nearest("", vocabulary))
+            self.probs.add(field, f"expected a {what} name (a string), got {kind_of(value)}", nearest("", vocabulary))
             return None
         if value not in vocabulary:
             lower = value.lower()
@@ -174,7 +164,7 @@ class _Reader:
         elif isinstance(value, str):
             self.probs.add(field, f"{value!r} is a string; write a TOML date without quotes", f"e.g. {example}")
         else:
-            self.probs.add(field, f"expected a TOML date, got {_kind(value)}", f"e.g. {example}")
+            self.probs.add(field, f"expected a TOML date, got {kind_of(value)}", f"e.g. {example}")
         return None
 
     def entries(self, value: Any, key: str) -> list[tuple[str, dict]]:
@@ -187,7 +177,7 @@ class _Reader:
         for i, e in enumerate(value, start=1):
             f = f"{key}[{i}]"
             if not isinstance(e, dict):
-                self.probs.add(f, f"expected a table, got {_kind(e)}", f"write it as [[{key}]]")
+                self.probs.add(f, f"expected a table, got {kind_of(e)}", f"write it as [[{key}]]")
                 continue
             out.append((f, e))
         return out
@@ -207,7 +197,7 @@ class _Reader:
             probs.add("schema", f"unsupported schema {schema!r}", f"write schema = \"{PROGRAM_SCHEMA}\"")
         profile_name = raw.get("profile", library.DEFAULT_PROFILE)
         if not isinstance(profile_name, str):
-            probs.add("profile", f"expected a profile name, got {_kind(profile_name)}",
+            probs.add("profile", f"expected a profile name, got {kind_of(profile_name)}",
                       f"write profile = \"{library.DEFAULT_PROFILE}\"")
             profile_name = library.DEFAULT_PROFILE
         spec = self.profile_override or profile_name
@@ -241,14 +231,14 @@ class _Reader:
         if value is None:
             return ProgramPatient(None, None, None)
         if not isinstance(value, dict):
-            self.probs.add("patient", f"expected a table, got {_kind(value)}", "write [patient]")
+            self.probs.add("patient", f"expected a table, got {kind_of(value)}", "write [patient]")
             return ProgramPatient(None, None, None)
         self.unknown_keys(value, PATIENT_KEYS, "patient")
         conditions: tuple[str, ...] | None = None
         if "conditions" in value:
             c = value["conditions"]
             if not isinstance(c, list):
-                self.probs.add("patient.conditions", f"expected a list of names, got {_kind(c)}",
+                self.probs.add("patient.conditions", f"expected a list of names, got {kind_of(c)}",
                                "write conditions = [] or e.g. conditions = [\"addiction-history\"]")
             else:
                 names = [self.name_in(x, f"patient.conditions[{i}]", CONDITIONS, "condition") for i, x in enumerate(c, 1)]
@@ -326,7 +316,7 @@ class _Reader:
         elif isinstance(value, str):
             self.probs.add(field, f"{value!r} is a string; write a TOML date-time without quotes", "e.g. at = 2027-01-05T14:00:00")
         else:
-            self.probs.add(field, f"expected a TOML local date-time, got {_kind(value)}", "e.g. at = 2027-01-05T14:00:00")
+            self.probs.add(field, f"expected a TOML local date-time, got {kind_of(value)}", "e.g. at = 2027-01-05T14:00:00")
         return None
 
     def read_drugs(self, value: Any, field: str, known: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
@@ -419,6 +409,3 @@ class _Reader:
         return out
 
 
-def _kind(v: Any) -> str:
-    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-            float: "a number"}.get(type(v), type(v).__name__)

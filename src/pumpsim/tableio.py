@@ -111,23 +111,29 @@ def parse_table_bytes(data: bytes, name: str = "<table>",
     return _Reader(name, raw, profile_override).read()
 
 
-class _Reader:
+class FileReader:
+    """What every reader of an input file shares (tables, patient files, programs): the file's
+    name, its parsed TOML, the problems collected, the profile asked for on the command line."""
+
     def __init__(self, name: str, raw: dict, profile_override: str | None) -> None:
         self.name = name
         self.raw = raw
         self.probs = Problems(name)
         self.profile_override = profile_override
 
-    # -- small helpers ------------------------------------------------------------------
     def unknown_keys(self, d: dict, allowed: tuple[str, ...], prefix: str) -> None:
         for k in d:
             if k not in allowed:
                 field = f"{prefix}.{k}" if prefix else k
                 self.probs.add(field, f"unknown key {k!r}", nearest(k, allowed))
 
+
+class _Reader(FileReader):
+    # -- small helpers ------------------------------------------------------------------
+
     def table(self, value: Any, field: str, example: str) -> dict | None:
         if not isinstance(value, dict):
-            self.probs.add(field, f"expected a table, got {_kind(value)}", f"write {example}")
+            self.probs.add(field, f"expected a table, got {kind_of(value)}", f"write {example}")
             return None
         return value
 
@@ -171,7 +177,7 @@ class _Reader:
         profile_name = raw.get("profile", library.DEFAULT_PROFILE)
         profile = None
         if not isinstance(profile_name, str):
-            probs.add("profile", f"expected a profile name, got {_kind(profile_name)}", f"write profile = \"{library.DEFAULT_PROFILE}\"")
+            probs.add("profile", f"expected a profile name, got {kind_of(profile_name)}", f"write profile = \"{library.DEFAULT_PROFILE}\"")
             profile_name = library.DEFAULT_PROFILE
         spec = self.profile_override or profile_name
         try:
@@ -212,7 +218,7 @@ class _Reader:
             self.probs.add("pump.model", "missing (required)", nearest("", devices))
             return None
         if not isinstance(model, str):
-            self.probs.add("pump.model", f"expected a device name, got {_kind(model)}", nearest("", devices))
+            self.probs.add("pump.model", f"expected a device name, got {kind_of(model)}", nearest("", devices))
             return None
         if model not in devices:
             self.probs.add("pump.model", f"unknown device {model!r}", nearest(str(model), devices))
@@ -295,7 +301,7 @@ class _Reader:
         for i, s in enumerate(sessions, start=1):
             f = f"session[{i}]"
             if not isinstance(s, dict):
-                self.probs.add(f, f"expected a table, got {_kind(s)}", "write it as [[session]]")
+                self.probs.add(f, f"expected a table, got {kind_of(s)}", "write it as [[session]]")
                 continue
             self.unknown_keys(s, SESSION_KEYS, f)
             at = self.read_at(s.get("at"), f"{f}.at")
@@ -358,7 +364,7 @@ class _Reader:
             self.probs.add(field, f"{value!r} is a string; write a TOML date-time without quotes",
                            "e.g. at = 2026-12-01T09:00:00")
             return None
-        self.probs.add(field, f"expected a TOML local date-time, got {_kind(value)}", "e.g. at = 2026-12-01T09:00:00")
+        self.probs.add(field, f"expected a TOML local date-time, got {kind_of(value)}", "e.g. at = 2026-12-01T09:00:00")
         return None
 
     def read_refill(self, value: Any, field: str) -> Refill | None:
@@ -404,7 +410,7 @@ class _Reader:
         for j, st in enumerate(value, start=1):
             f = f"{field}[{j}]"
             if not isinstance(st, dict):
-                self.probs.add(f, f"expected {{ from = \"HH:MM\", rate = \"...\" }}, got {_kind(st)}", "write each step as a table")
+                self.probs.add(f, f"expected {{ from = \"HH:MM\", rate = \"...\" }}, got {kind_of(st)}", "write each step as a table")
                 ok = False
                 continue
             self.unknown_keys(st, STEP_KEYS, f)
@@ -609,9 +615,12 @@ def resolve_programs(sessions: list[Session] | tuple[Session, ...]) -> tuple[Pro
     return tuple(out)
 
 
-def _kind(v: Any) -> str:
+def kind_of(v: Any) -> str:
+    """What a TOML value is, in words, for messages ("a table", "a date-time", ...)."""
     return {dict: "a table", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-            float: "a number"}.get(type(v), type(v).__name__)
+            float: "a number", dt.date: "a date", dt.datetime: "a date-time", dt.time: "a time"}.get(type(v), type(v).__name__)
+
+
 
 
 def _clock(seconds: int) -> str:
