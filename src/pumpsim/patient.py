@@ -109,8 +109,6 @@ def parse_patient_bytes(data: bytes, name: str = "<patient>",
     return _Reader(name, raw, profile_override).read()
 
 
-
-
 class _Reader(FileReader):
     def __init__(self, name: str, raw: dict, profile_override: str | None) -> None:
         super().__init__(name, raw, profile_override)

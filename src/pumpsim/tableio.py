@@ -621,8 +621,6 @@ def kind_of(v: Any) -> str:
             float: "a number", dt.date: "a date", dt.datetime: "a date-time", dt.time: "a time"}.get(type(v), type(v).__name__)
 
 
-
-
 def _clock(seconds: int) -> str:
     """A clock time [s after midnight] as "HH:MM"."""
     m = round(seconds / MINUTE)
