@@ -18,6 +18,11 @@ Base units (one per dimension, everywhere below the input layer)
 - clock time of a flex step and of the first session: whole seconds after midnight
   (08:00 is 28800)
 
+The care pathway (patient files) and the session programs (ketamine, esketamine) are judged on
+the calendar, not simulated: their dates are ``datetime.date``/``datetime.datetime`` and their
+delays are counted in calendar days, date to date, as FORMAT.md §7 and §8 say (the ``[pathway]``
+and ``[ketamine]`` thresholds are read in days for that reason: :mod:`pumpsim.library`).
+
 Nothing here reads files or parses strings: :mod:`pumpsim.tableio` and :mod:`pumpsim.library`
 build these objects, every rule and engine reads them.
 """
