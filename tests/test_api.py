@@ -20,6 +20,7 @@ from tests.conftest import REPO
 LATE = REPO / "scenarios" / "late-refill.toml"
 CC = REPO / "scenarios" / "concentration-change.toml"
 TOUR = REPO / "docs" / "examples" / "api_tour.py"
+PATIENT = REPO / "scenarios" / "patients" / "complete-pass.toml"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -147,7 +148,7 @@ class Counter:
 
 
 @pytest.mark.parametrize("reference_max", [simulation.REFERENCE_MAX_BREAKPOINTS, -1], ids=["reference", "kernel"])
-@pytest.mark.parametrize("command", ["validate", "report", "report-simulate"])
+@pytest.mark.parametrize("command", ["validate", "report", "report-simulate", "report-patient"])
 def test_each_case_is_simulated_once(monkeypatch, tmp_path, capsys, command, reference_max):
     """validate --plot and pumpsim report compute the nominal, worst and programmed cases once each:
     the figures and the HTML report render the validation result."""
@@ -160,6 +161,7 @@ def test_each_case_is_simulated_once(monkeypatch, tmp_path, capsys, command, ref
     else:
         argv = ["report", str(CC), "-o", str(tmp_path / "r.html")]
         argv += ["--simulate", "--runs", "20"] if command == "report-simulate" else []
+        argv += ["--patient", str(PATIENT)] if command == "report-patient" else []
     assert main(argv) == 0
     capsys.readouterr()
     assert outer.calls == 3  # nominal, worst, programmed
@@ -168,7 +170,7 @@ def test_each_case_is_simulated_once(monkeypatch, tmp_path, capsys, command, ref
         assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["doses.png", "doses.svg", "reservoir.png",
                                                                          "reservoir.svg"]
     else:
-        assert (tmp_path / "r.html").read_text().count('<img class="figure"') == (3 if "simulate" in command else 2)
+        assert (tmp_path / "r.html").read_text().count('<img class="figure"') == (2 if command == "report" else 3)
 
 
 def test_simulate_with_a_validation_reuses_it(monkeypatch):

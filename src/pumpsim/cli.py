@@ -114,7 +114,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         from .pathway import check
         from .patient import read_patient
 
-        pathway = check(*read_patient(args.patient, args.profile), table)
+        pathway = check(*read_patient(args.patient, args.profile), table, programmed=result.programmed)
     mc = None
     if args.simulate:  # the risks of the runs, added to the same result (no case simulated again)
         mc = api.simulate(result, runs=args.runs, seed=args.seed).montecarlo
