@@ -10,10 +10,8 @@ numpy, Numba, SciPy nor matplotlib; each function imports what it needs when cal
 >>> result = pumpsim.validate(table)                           # doctest: +SKIP
 >>> result.verdict, result.violations[0].at                    # doctest: +SKIP
 """
-from __future__ import annotations
-
-import sys
-import types
+import sys as _sys
+import types as _types
 
 __version__ = "0.1.0"
 
@@ -39,19 +37,20 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(API))
+    return sorted({k for k in globals() if not k.startswith("_") or k == "__version__"} | set(API) | {"plots"})
 
 
-class _Package(types.ModuleType):
+class _Package(_types.ModuleType):
     """The package module: two API functions share their names with modules (``pumpsim.validate``,
     ``pumpsim.plan``). Importing those modules must not replace the functions on the package, so
     the import system's ``setattr(pumpsim, "validate", <module>)`` is ignored for API names; the
-    modules stay importable as ``from pumpsim.validate import ...`` (through ``sys.modules``)."""
+    modules stay importable as ``from pumpsim.validate import ...`` or ``importlib.import_module``
+    (through ``sys.modules``); ``import pumpsim.plan as m`` gives the function."""
 
     def __setattr__(self, name: str, value) -> None:
-        if name in API and isinstance(value, types.ModuleType):
+        if name in API and isinstance(value, _types.ModuleType):
             return
         super().__setattr__(name, value)
 
 
-sys.modules[__name__].__class__ = _Package
+_sys.modules[__name__].__class__ = _Package
