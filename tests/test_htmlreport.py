@@ -256,7 +256,7 @@ def test_in_headless_chromium_a_figure_that_cannot_be_decoded_is_counted_as_not_
     """The figure counter the browser test relies on does see a broken image."""
     table, profile = read_table(CC)
     report = validate(table, profile)
-    good = htmlreport.build_figures(table, profile)
+    good = htmlreport.build_figures(report)
     page = tmp_path / "broken.html"
     page.write_text(htmlreport.render_html(report, good + [("broken", PNG_MAGIC + b"garbage")], "pumpsim report"))
     assert figures_loaded(page, tmp_path / "profile") == (len(good), len(good) + 1) == (2, 3)

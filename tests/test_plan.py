@@ -269,7 +269,9 @@ def test_toml_writer_round_trips_a_table():
 
 
 def test_a_simulator_that_overstates_the_volume_is_caught_by_the_independent_check(monkeypatch):
-    from pumpsim import plan as plan_mod
+    import importlib
+
+    plan_mod = importlib.import_module("pumpsim.plan")  # the module (pumpsim.plan is the API function)
 
     t, p = parse(table('morphine = "10 mg/mL"'))
     honest = plan(t, p, keep_concentration=True)

@@ -9,6 +9,7 @@ from pumpsim.cli import main
 from pumpsim.model import DAY
 from pumpsim.results import Scenario
 from pumpsim.tableio import read_table
+from pumpsim.validate import validate
 from tests.conftest import REPO
 
 CC = REPO / "scenarios" / "concentration-change.toml"
@@ -16,8 +17,8 @@ LATE = REPO / "scenarios" / "late-refill.toml"
 
 
 def test_reservoir_data_starts_full_and_marks_alarm_refills_and_empty_periods():
-    t, _ = read_table(LATE)
-    d = plots.reservoir_data(t)
+    t, p = read_table(LATE)
+    d = plots.reservoir_data(validate(t, p))
     assert d.true["nominal"][0] == 20.0 and d.t["nominal"][0] == 0.0
     assert d.low_alarm == 2.0 and d.refills == [0, 38 * DAY]
     # worst case: 20 mL at 0.5 x 1.145 mL/day is empty from day 34.93 to the refill at day 38
@@ -28,7 +29,7 @@ def test_reservoir_data_starts_full_and_marks_alarm_refills_and_empty_periods():
 
 def test_dose_data_is_the_exact_rolling_24h_dose_with_the_profile_ceilings():
     t, p = read_table(CC)
-    (d,) = plots.dose_data(t, p)
+    (d,) = plots.dose_data(validate(t, p))
     assert (d.drug, d.unit, d.soft, d.hard) == ("morphine", "mg", 15.0, None)
     worst = engine.simulate(t, Scenario.worst(float(t.device.accuracy.value)))
     best, start = engine.max_24h(worst, t.horizon)["morphine"]
@@ -58,7 +59,7 @@ def test_plot_refuses_bad_input_before_making_the_folder(tmp_path, capsys):
 
 def test_ziconotide_staircase_envelope_and_violations():
     t, p = read_table(REPO / "scenarios" / "broken" / "zic-step.toml")
-    z = plots.ziconotide_data(t, p)
+    z = plots.ziconotide_data(validate(t, p))
     # programmed: 2.4 mcg/day, then 7.2 three days later (a 4.8 step, twice the 2.4 limit)
     assert z.dose[:2] == pytest.approx([2.4, 7.2])
     # the envelope: 2.4 at the start, +2.4 every 48 h, capped at the 21.6 ceiling
@@ -66,7 +67,7 @@ def test_ziconotide_staircase_envelope_and_violations():
     assert np.diff(z.envelope_t[:4]).tolist() == [2 * DAY, 2 * DAY, 2 * DAY]
     assert z.envelope.max() == pytest.approx(21.6) and z.ceiling == pytest.approx(21.6)
     assert ("ZIC-STEP" in {r for _, r in z.violations})
-    assert plots.ziconotide_data(*read_table(LATE)) is None  # no ziconotide, no figure
+    assert plots.ziconotide_data(validate(*read_table(LATE))) is None  # no ziconotide, no figure
 
 
 def test_montecarlo_figure_data_are_shares_of_all_runs(tmp_path, capsys):
@@ -130,8 +131,9 @@ def test_fan_data_are_ordered_monte_carlo_bands_from_a_full_reservoir():
     # and the 5-95 % band is mostly the accuracy factor's: 2 x 1.645 x 0.05 x 15.5 = 2.55 mL
     assert 2.4 < f.p95[80] - f.p05[80] < 2.9
     # the figure gets them with simulate only
-    assert plots.reservoir_data(t, mc).fan.p50.tolist() == f.p50.tolist()
-    assert plots.reservoir_data(t).fan is None and plots.fan_data(object()) is None
+    v = validate(t, p)
+    assert plots.reservoir_data(v, mc).fan.p50.tolist() == f.p50.tolist()
+    assert plots.reservoir_data(v).fan is None and plots.fan_data(object()) is None
 
 
 def test_fan_without_variability_is_the_nominal_curve_of_the_figure():
@@ -153,7 +155,7 @@ refill = { volume = "15 mL", mix = { morphine = "1 mg/mL" } }
 [variability]
 seed = 4
 """)
-    d = plots.reservoir_data(t, montecarlo.run(t, p, runs=50))
+    d = plots.reservoir_data(validate(t, p), montecarlo.run(t, p, runs=50))
     f = d.fan
     # the nominal true volume of the figure at each instant of the grid: 20 - t mL until the
     # day-19 refill, then 15 - (t - 19) mL (the state after the refill at day 19 itself)

@@ -1,5 +1,56 @@
 """pumpsim: pump telemetry simulator and dosing safety kernel for implanted intrathecal pumps.
 
 Decision support for professionals, not a medical device.
+
+The Python API (docs/API.md) is importable from here, lazily: ``import pumpsim`` loads neither
+numpy, Numba, SciPy nor matplotlib; each function imports what it needs when called.
+
+>>> import pumpsim
+>>> table = pumpsim.load_table("scenarios/example.toml")     # doctest: +SKIP
+>>> result = pumpsim.validate(table)                           # doctest: +SKIP
+>>> result.verdict, result.violations[0].at                    # doctest: +SKIP
 """
+import sys as _sys
+import types as _types
+
 __version__ = "0.1.0"
+
+#: The public API (pumpsim.api), resolved on first use.
+API = ("load_table", "validate", "simulate", "plan", "ValidateResult", "SimulateResult", "ViolationRecord",
+       "DoseSummary", "ReservoirSummary")
+
+__all__ = ["__version__", "plots", *API]
+
+
+def __getattr__(name: str):
+    if name in API:
+        from . import api
+
+        value = getattr(api, name)
+        globals()[name] = value
+        return value
+    if name in ("plots", "figures"):  # the figure functions (matplotlib is imported when one is called)
+        import importlib
+
+        return importlib.import_module(".plots", __name__)
+    raise AttributeError(f"module 'pumpsim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({k for k in globals() if not k.startswith("_") or k == "__version__"} | set(API) | {"plots"})
+
+
+class _Package(_types.ModuleType):
+    """The package module: two API functions share their names with modules (``pumpsim.validate``,
+    ``pumpsim.plan``). Importing those modules must not replace the functions on the package, so
+    the import system's ``setattr(pumpsim, "validate", <module>)`` is ignored for API names; the
+    modules stay importable as ``from pumpsim.validate import ...`` or ``importlib.import_module``
+    (through ``sys.modules``); ``import pumpsim.plan as m`` gives the function."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in API and isinstance(value, _types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package

@@ -28,26 +28,19 @@ def _dump(obj) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .report import render_text
-    from .tableio import read_table
-    from .validate import validate
+    from . import api
 
-    table, profile = read_table(args.table, args.profile)
-    report = validate(table, profile)
-    if args.plot and _write_figures(args, table, profile, args.plot, "--plot") != EXIT_OK:
+    result = api.validate(api.load_table(args.table, args.profile))
+    if args.plot and _write_figures(args, result, args.plot, "--plot") != EXIT_OK:
         return EXIT_INPUT
-    sys.stdout.write(_dump(report.as_json()) + "\n" if args.format == "json" else render_text(report))
-    return report.exit_status
+    sys.stdout.write(_dump(result.as_json()) + "\n" if args.format == "json" else result.text())
+    return result.exit_status
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from . import montecarlo
-    from .report import render_text
-    from .tableio import read_table
-    from .validate import validate
+    from . import api, montecarlo
 
-    table, profile = read_table(args.table, args.profile)
-    report = validate(table, profile)
+    table = api.load_table(args.table, args.profile)
     bar = None
     show = not args.quiet and sys.stderr.isatty()
     if show:
@@ -60,21 +53,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             bar.total = total
             bar.update(done - bar.n)
 
-    worst = {d: v["max_24h_dose"] for d, v in report.drugs.items()}
-    mc = montecarlo.run(table, profile, runs=args.runs, seed=args.seed, workers=args.workers,
-                        progress=progress, worst_max=worst, dask=args.dask, engine=args.engine)
+    result = api.simulate(table, runs=args.runs, seed=args.seed, workers=args.workers, progress=progress,
+                          dask=args.dask, engine=args.engine)
     if bar is not None:
         bar.close()
-    report.risk = mc.risk_json(table)
-    report.risk_text = montecarlo.describe(mc, table)
-    if args.plot and _write_figures(args, table, profile, args.plot, "--plot", mc) != EXIT_OK:
+    if args.plot and _write_figures(args, result.validation, args.plot, "--plot", result.montecarlo) != EXIT_OK:
         return EXIT_INPUT
-    sys.stdout.write(_dump(report.as_json()) + "\n" if args.format == "json" else render_text(report))
-    return report.exit_status
+    sys.stdout.write(_dump(result.as_json()) + "\n" if args.format == "json" else result.text())
+    return result.exit_status
 
 
-def _write_figures(args: argparse.Namespace, table, profile, folder_arg: str, option: str, mc=None) -> int:
-    """The figures of a table into a folder (created if needed); exit 2 if it cannot be used."""
+def _write_figures(args: argparse.Namespace, result, folder_arg: str, option: str, mc=None) -> int:
+    """The figures of a validation result into a folder (created if needed); exit 2 if it cannot be used."""
     from pathlib import Path
 
     from .output import check_destination
@@ -89,53 +79,47 @@ def _write_figures(args: argparse.Namespace, table, profile, folder_arg: str, op
     for name in FIGURES:
         for ext in ("png", "svg"):
             check_destination(folder / f"{name}.{ext}", inputs, option)
-    for path in plot_all(table, profile, folder, mc):
+    for path in plot_all(result, folder, mc):
         print(f"pumpsim: wrote {path}", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .tableio import read_table
+    from . import api
 
-    table, profile = read_table(args.table, args.profile)  # bad input: exit 2 before any folder is made
-    return _write_figures(args, table, profile, args.output, "-o")
+    table = api.load_table(args.table, args.profile)  # bad input: exit 2 before any folder is made
+    return _write_figures(args, api.validate(table), args.output, "-o")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from . import api
     from .htmlreport import build_figures, command_line, render_html
     from .output import check_destination, write_atomic
-    from .tableio import read_table
-    from .validate import validate
 
     inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
     inputs += [args.records] if args.records else []
     dest = check_destination(args.output, inputs + ([args.patient] if args.patient else []))  # exit 2, nothing written
-    table, profile = read_table(args.table, args.profile)
+    table = api.load_table(args.table, args.profile)
     rec = None
     if args.records:
         from .reconcile import reconcile
         from .records import read_records
 
         rec = reconcile(table, read_records(args.records), args.records)
-    report = validate(table, profile)
+    result = api.validate(table)
     pathway = None
     if args.patient:  # the patient's care pathway, judged with this table (its device, dose, low alarm)
         from .pathway import check
         from .patient import read_patient
 
-        pathway = check(*read_patient(args.patient, args.profile), table)
+        pathway = check(*read_patient(args.patient, args.profile), table, programmed=result.programmed)
     mc = None
-    if args.simulate:
-        from . import montecarlo
-
-        worst = {d: v["max_24h_dose"] for d, v in report.drugs.items()}
-        mc = montecarlo.run(table, profile, runs=args.runs, seed=args.seed, worst_max=worst)
-        report.risk = mc.risk_json(table)
-        report.risk_text = montecarlo.describe(mc, table)
+    if args.simulate:  # the risks of the runs, added to the same result (no case simulated again)
+        mc = api.simulate(result, runs=args.runs, seed=args.seed).montecarlo
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    figures = build_figures(table, profile, mc)
+    figures = build_figures(result, mc)
     if pathway is not None:
         from .htmlreport import pathway_figure
 
@@ -144,6 +128,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         from .htmlreport import records_figure
 
         figures.append(records_figure(rec))
+    report = result.report
     write_atomic(dest, render_html(report, figures, command_line(sys.argv, args), made))
     print(f"pumpsim: wrote {dest} ({report.verdict}" + (f"; pathway {pathway.verdict}" if pathway else "") + ")",
           file=sys.stderr)
@@ -313,27 +298,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
     import tomllib
     from pathlib import Path
 
-    from .errors import InputError, Problem
+    from . import api
     from .output import check_destination, write_atomic
-    from .plan import describe, plan, planned_toml
-    from .tableio import parse_table_bytes, read_table
-    from .validate import validate
+    from .plan import describe, planned_toml
+    from .tableio import parse_table_bytes
 
     inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
     dest = check_destination(args.output, inputs) if args.output else None
-    table, profile = read_table(args.table, args.profile)
-    last = table.sessions[-1]
-    if last.refill is None:
-        raise InputError([Problem(args.table, f"session[{last.index}].refill", "plan plans the refill of the last session, "
-                                  "which holds none", "end the table with the session of the refill to plan")])
-    res = plan(table, profile, p_max=args.p_low_alarm, keep_concentration=args.keep_concentration,
-               runs=args.runs, seed=args.seed)
+    table = api.load_table(args.table, args.profile)
+    res = api.plan(table, p_low_alarm=args.p_low_alarm, keep_concentration=args.keep_concentration,
+                   runs=args.runs, seed=args.seed)
     if dest is not None and res.planned is not None:
         command = "pumpsim " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "pumpsim plan"
         raw = tomllib.loads(Path(args.table).read_text(encoding="utf-8"))
         text = planned_toml(raw, table, res, args.table, command)
         check, check_profile = parse_table_bytes(text.encode("utf-8"), str(dest), args.profile)
-        status = validate(check, check_profile).exit_status
+        status = api.validate(check, check_profile).exit_status
         if status != EXIT_OK:  # never write a table the planner promised would pass
             print(f"pumpsim: the planned table does not pass validate (exit {status}); nothing was written", file=sys.stderr)
             return EXIT_HARD

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import base64
 import shlex
-import tempfile
 from html import escape
 from pathlib import Path
 
 from . import __version__
-from .model import DAY, Profile, Table
+from .model import DAY, Table
 from .report import VERDICT_WORDS, Report, sources_used
 from .rules import Violation
 
@@ -228,20 +227,23 @@ def render_html(report: Report, figures: list[Figure], command: str, made: str |
     return "\n".join(h) + "\n"
 
 
-def build_figures(table: Table, profile: Profile, mc=None) -> list[Figure]:
-    """The figures of :func:`pumpsim.plots.plot_all` (PNG), each with its caption, in plot_all's order."""
-    from .plots import plot_all
+def build_figures(result, mc=None) -> list[Figure]:
+    """The figures of :func:`pumpsim.plots.figures` as PNG bytes, each with its caption, in
+    :data:`pumpsim.plots.FIGURES` order. ``result`` is what :func:`pumpsim.validate.validate`
+    returned: the figures draw its simulations, nothing is simulated again."""
+    import io
 
-    with tempfile.TemporaryDirectory(prefix="pumpsim-report-") as tmp:
-        paths = plot_all(table, profile, Path(tmp), mc)
-        out = []
-        for path in paths:
-            if path.suffix == ".png":
-                caption = CAPTIONS.get(path.stem, path.stem)
-                if path.stem == "reservoir" and getattr(mc, "fan", None) is not None:
-                    caption += " " + FAN_CAPTION
-                out.append((caption, path.read_bytes()))
-        return out
+    from .plots import figures
+
+    out = []
+    for name, fig in figures(result, mc).items():
+        caption = CAPTIONS.get(name, name)
+        if name == "reservoir" and getattr(mc, "fan", None) is not None:
+            caption += " " + FAN_CAPTION
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+        out.append((caption, buf.getvalue()))
+    return out
 
 
 def records_figure(rec) -> Figure:

@@ -50,14 +50,17 @@ def catalogue() -> dict[str, PathRule]:
 
 
 # --------------------------------------------------------------------------- the inputs
-def programmed_low_alarm_at(table: Table) -> dt.datetime | None:
+def programmed_low_alarm_at(table: Table, programmed=None) -> dt.datetime | None:
     """The table's programmed-case low-alarm instant: exact pump, every bolus the policy allows as
     early as it allows (FORMAT.md §3, ``reservoir.programmed.low_alarm_at``); None if never within
-    the horizon or the device has no low-alarm volume. The one place that asks the simulator."""
+    the horizon or the device has no low-alarm volume. The one place that asks the simulator, unless
+    ``programmed`` (the programmed case :func:`pumpsim.validate.validate` computed) is given."""
     from . import simulation
     from .results import Scenario
 
-    t = simulation.simulate(table, Scenario.programmed()).low_alarm_at
+    if programmed is None:
+        programmed = simulation.simulate(table, Scenario.programmed())
+    t = programmed.low_alarm_at
     return None if t is None else table.datetime_at(t)
 
 
@@ -71,8 +74,8 @@ class Context:
     low_alarm_at: dt.datetime | None = None
 
 
-def context(patient: PatientFile, profile: Profile, table: Table | None = None) -> Context:
-    return Context(patient, profile, table, programmed_low_alarm_at(table) if table is not None else None)
+def context(patient: PatientFile, profile: Profile, table: Table | None = None, programmed=None) -> Context:
+    return Context(patient, profile, table, programmed_low_alarm_at(table, programmed) if table is not None else None)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -750,9 +753,10 @@ class PathwayReport(Judged):
         return out
 
 
-def check(patient: PatientFile, profile: Profile, table: Table | None = None) -> PathwayReport:
-    """Every rule of the pathway on one patient file (and a table, if given)."""
-    ctx = context(patient, profile, table)
+def check(patient: PatientFile, profile: Profile, table: Table | None = None, programmed=None) -> PathwayReport:
+    """Every rule of the pathway on one patient file (and a table, if given; ``programmed``: the
+    table's programmed case when already simulated, e.g. by validate)."""
+    ctx = context(patient, profile, table, programmed)
     findings: list[Finding] = []
     for rid in catalogue():
         fn = RULES[rid]

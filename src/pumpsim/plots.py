@@ -1,7 +1,10 @@
-"""Figures of a table (``pumpsim plot``): the data behind each figure, and its drawing.
+"""Figures of a validated table (``pumpsim plot``, ``validate --plot``, ``pumpsim report``).
 
-Each figure has a ``*_data`` function (plain arrays, tested) and a ``draw_*`` function
-(matplotlib, Agg backend). Colours are the Okabe-Ito palette (safe for colour-blind readers)
+Every figure renders what :func:`pumpsim.validate.validate` already computed (the nominal and
+worst simulations, the violations) and, with ``simulate``, the Monte-Carlo result: nothing here
+simulates. Each figure has a ``*_data`` function (plain arrays, tested) and a ``*_figure``
+function that returns a :class:`matplotlib.figure.Figure` built directly (no pyplot, matplotlib's
+global backend is never touched; a notebook shows the figure, :func:`save` writes it). Colours are the Okabe-Ito palette (safe for colour-blind readers)
 and every series also differs by line style, so the figures survive grayscale printing. Axes
 carry their units; dates use matplotlib's concise date formatter. Files are written through
 :func:`pumpsim.output.write_atomic` (PNG and SVG).
@@ -14,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import simulation
-from .model import DAY, Profile, Table
+from .model import DAY, Table
 from .output import write_atomic
-from .results import Scenario, SimResult
+from .results import SimResult
 
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
              "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7"}
@@ -73,10 +75,16 @@ def _empty_periods(r: SimResult, horizon: float) -> list[tuple[float, float]]:
     return [(a, b) for a, b in out if b > a]
 
 
-def reservoir_data(table: Table, mc=None) -> ReservoirData:
-    """The nominal and worst cases of ``table``; with a Monte-Carlo result ``mc``, its fan too."""
-    runs = {"nominal": simulation.simulate(table, Scenario.nominal()),
-            "worst": simulation.simulate(table, Scenario.worst(float(table.device.accuracy.value)))}
+def _report(result):
+    """The :class:`pumpsim.report.Report` of a validation result (a Report or a pumpsim.api.ValidateResult)."""
+    return getattr(result, "report", result)
+
+
+def reservoir_data(result, mc=None) -> ReservoirData:
+    """The nominal and worst cases of a validation result; with a Monte-Carlo result ``mc``, its fan too."""
+    rep = _report(result)
+    table = rep.table
+    runs = {"nominal": rep.nominal, "worst": rep.worst}
     low = table.device.low_alarm
     # from the state after the first fill (the row before it, an empty pump at t = 0, is not drawn)
     first = {k: int(np.searchsorted(r.t, 0.0, side="right")) - 1 for k, r in runs.items()}
@@ -110,10 +118,12 @@ def rolling_24h(r: SimResult, j: int, horizon: float) -> tuple[np.ndarray, np.nd
     return starts, g
 
 
-def dose_data(table: Table, profile: Profile) -> list[DoseData]:
+def dose_data(result) -> list[DoseData]:
+    """The worst-case rolling 24 h dose of each drug of a validation result, with its ceilings."""
     from .report import dose_unit
 
-    worst = simulation.simulate(table, Scenario.worst(float(table.device.accuracy.value)))
+    rep = _report(result)
+    table, profile, worst = rep.table, rep.profile, rep.worst
     out = []
     for j, d in enumerate(worst.drugs):
         s, g = rolling_24h(worst, j, table.horizon)
@@ -133,11 +143,12 @@ class ZiconotideData:
     violations: list[tuple[float, str]]  # (instant [s], rule) of the ZIC-* violations
 
 
-def ziconotide_data(table: Table, profile: Profile) -> ZiconotideData | None:
+def ziconotide_data(result) -> ZiconotideData | None:
     """The programmed ziconotide staircase inside the profile's envelope: a start at the start
-    limit, then a step of step_max every step_interval, up to the daily ceiling."""
-    from .rules import run_static
-
+    limit, then a step of step_max every step_interval, up to the daily ceiling; the ZIC-*
+    violations the validation found."""
+    rep = _report(result)
+    table, profile = rep.table, rep.profile
     progs = [p for p in table.programs if p.session.t < table.horizon]
     first = next((p for p in progs if "ziconotide" in dict(p.mix)), None)
     if first is None:
@@ -160,11 +171,7 @@ def ziconotide_data(table: Table, profile: Profile) -> ZiconotideData | None:
         et, env = np.append(et, table.horizon), np.append(env, env[-1])
     else:
         et, env = np.array([t0, table.horizon]), np.array([np.nan, np.nan])
-    viol = []
-    for v in run_static(table, profile):
-        if getattr(v, "rule", "").startswith("ZIC-") and getattr(v, "at", None):
-            when = next(s.t for s in table.sessions if table.iso(s.t) == v.at)
-            viol.append((when, v.rule))
+    viol = [(float(v.t), v.rule) for v in rep.violations if v.rule.startswith("ZIC-") and v.t is not None]
     return ZiconotideData(t, dose, et, env, ceiling, viol)
 
 
@@ -173,7 +180,15 @@ def _dates(table: Table, t: np.ndarray):
     return [table.datetime_at(float(x)) for x in t]
 
 
-def _save(fig, stem: Path) -> list[Path]:
+def _new_figure(**kw):
+    """A Figure built directly: no pyplot, the global backend untouched."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kw)
+
+
+def save(fig, stem: Path) -> list[Path]:
+    """Write ``fig`` as ``stem``.png and ``stem``.svg, atomically; return the paths written."""
     written = []
     for ext in ("png", "svg"):
         buf = io.BytesIO()
@@ -184,14 +199,12 @@ def _save(fig, stem: Path) -> list[Path]:
     return written
 
 
-def draw_reservoir(table: Table, data: ReservoirData, stem: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def draw_reservoir(table: Table, data: ReservoirData):
+    """The reservoir figure of :func:`reservoir_data` (a :class:`matplotlib.figure.Figure`)."""
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig = _new_figure(figsize=(9, 4.5))
+    ax = fig.subplots()
     fan = data.fan
     if fan is not None:  # under everything else: light 5-95 %, darker 25-75 %, the median
         x = _dates(table, fan.t)
@@ -227,20 +240,15 @@ def draw_reservoir(table: Table, data: ReservoirData, stem: Path) -> list[Path]:
     else:  # the bands fill the plot: the legend goes beside it
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0.0)
     ax.grid(alpha=0.3)
-    try:
-        return _save(fig, stem)
-    finally:
-        plt.close(fig)
+    return fig
 
 
-def draw_doses(table: Table, data: list[DoseData], stem: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def draw_doses(table: Table, data: list[DoseData]):
+    """The rolling 24 h dose figure of :func:`dose_data` (a :class:`matplotlib.figure.Figure`)."""
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(data), 1, figsize=(9, 2.8 * len(data)), sharex=True, squeeze=False)
+    fig = _new_figure(figsize=(9, 2.8 * len(data)))
+    axes = fig.subplots(len(data), 1, sharex=True, squeeze=False)
     for ax, d in zip(axes[:, 0], data):
         ax.plot(_dates(table, d.t), d.dose, color=OKABE_ITO["blue"], label="worst-case dose in the next 24 h")
         if d.soft is not None:
@@ -254,20 +262,15 @@ def draw_doses(table: Table, data: list[DoseData], stem: Path) -> list[Path]:
     axes[-1, 0].set_xlabel("start of the 24 h window")
     axes[-1, 0].xaxis.set_major_formatter(mdates.ConciseDateFormatter(axes[-1, 0].xaxis.get_major_locator()))
     fig.suptitle(f"Rolling 24 h dose against the profile's ceilings: {Path(table.path).name} (worst case)")
-    try:
-        return _save(fig, stem)
-    finally:
-        plt.close(fig)
+    return fig
 
 
-def draw_ziconotide(table: Table, data: ZiconotideData, stem: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def draw_ziconotide(table: Table, data: ZiconotideData):
+    """The ziconotide figure of :func:`ziconotide_data` (a :class:`matplotlib.figure.Figure`)."""
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig = _new_figure(figsize=(9, 4))
+    ax = fig.subplots()
     ax.step(_dates(table, data.t), data.dose, where="post", color=OKABE_ITO["blue"], label="programmed daily dose")
     ax.step(_dates(table, data.envelope_t), data.envelope, where="post", color=OKABE_ITO["green"], linestyle="--",
             label="fastest titration the profile allows")
@@ -285,10 +288,7 @@ def draw_ziconotide(table: Table, data: ZiconotideData, stem: Path) -> list[Path
     ax.set_title(f"Ziconotide titration of {Path(table.path).name} inside the profile's envelope")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
-    try:
-        return _save(fig, stem)
-    finally:
-        plt.close(fig)
+    return fig
 
 
 TRUMPET_WINDOWS_MIN = (2, 5, 11, 19, 31)  # IEC 60601-2-24 observation windows [min]
@@ -345,13 +345,10 @@ def trumpet_data(rate: float, pulse: float, factor: float = 1.0, windows=TRUMPET
     return TrumpetData(rate, pulse, tuple(windows), mx, mn, float(mean))
 
 
-def draw_trumpet(table: Table, data: TrumpetData, stem: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+def draw_trumpet(table: Table, data: TrumpetData):
+    """The trumpet curve of :func:`trumpet_data` (a :class:`matplotlib.figure.Figure`)."""
+    fig = _new_figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.plot(data.windows, data.max_error, color=OKABE_ITO["vermillion"], marker="^", label="largest error")
     ax.plot(data.windows, data.min_error, color=OKABE_ITO["blue"], marker="v", linestyle="--", label="smallest error")
     ax.axhline(data.mean_error, color=OKABE_ITO["black"], linestyle=":", label=f"mean error {data.mean_error:.2g} %")
@@ -363,10 +360,7 @@ def draw_trumpet(table: Table, data: TrumpetData, stem: Path) -> list[Path]:
                  f"({data.pulse * 1000:g} uL pulses): {Path(table.path).name}")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    try:
-        return _save(fig, stem)
-    finally:
-        plt.close(fig)
+    return fig
 
 
 @dataclass
@@ -391,13 +385,10 @@ def montecarlo_data(mc) -> MonteCarloData:
                           (x / DAY, frac), mc.p_empty.p)
 
 
-def draw_montecarlo(table: Table, data: MonteCarloData, stem: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+def draw_montecarlo(table: Table, data: MonteCarloData):
+    """The Monte-Carlo figure of :func:`montecarlo_data` (a :class:`matplotlib.figure.Figure`)."""
+    fig = _new_figure(figsize=(11, 4))
+    ax1, ax2 = fig.subplots(1, 2)
     styles = ["-", "--", ":", "-."]
     colours = [OKABE_ITO[c] for c in ("blue", "vermillion", "green", "purple", "orange", "sky")]
     for i, (s, (x, frac)) in enumerate(sorted(data.residual.items())):
@@ -419,28 +410,122 @@ def draw_montecarlo(table: Table, data: MonteCarloData, stem: Path) -> list[Path
     ax2.set_title(f"Time to empty ({100 * data.p_empty:.3g} % of runs ran dry)")
     ax2.grid(alpha=0.3)
     fig.suptitle(f"{Path(table.path).name}: {data.runs:,} Monte-Carlo runs")
-    try:
-        return _save(fig, stem)
-    finally:
-        plt.close(fig)
+    return fig
 
 
 FIGURES = ("reservoir", "doses", "ziconotide", "trumpet", "montecarlo")
 
 
-def plot_all(table: Table, profile: Profile, folder: Path, mc=None) -> list[Path]:
-    """Every figure of the table into ``folder``; when ``mc`` is given, the Monte-Carlo figure
-    and the fan of the runs in the reservoir figure."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = draw_reservoir(table, reservoir_data(table, mc), folder / "reservoir")
-    written += draw_doses(table, dose_data(table, profile), folder / "doses")
-    zic = ziconotide_data(table, profile)
-    if zic is not None:
-        written += draw_ziconotide(table, zic, folder / "ziconotide")
+def reservoir_figure(result, mc=None):
+    """The reservoir over time: true volume in the nominal and worst cases, the pump's estimate,
+    the low-alarm volume, the refills and the periods the worst-case pump is empty.
+
+    Parameters
+    ----------
+    result : pumpsim.api.ValidateResult or pumpsim.report.Report
+        What :func:`pumpsim.validate` returned (its nominal and worst simulations are drawn).
+    mc : pumpsim.montecarlo.MonteCarlo, optional
+        A Monte-Carlo result: its 5-95 % and 25-75 % bands of the true volume [mL] and median
+        are drawn under the curves.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Volume [mL] against the date; built without pyplot (the global backend is untouched).
+    """
+    rep = _report(result)
+    return draw_reservoir(rep.table, reservoir_data(rep, mc))
+
+
+def doses_figure(result):
+    """The worst-case dose of each drug in every rolling 24 h window [dose unit / 24 h], against the
+    profile's soft and hard daily ceilings [dose unit/day].
+
+    Parameters
+    ----------
+    result : pumpsim.api.ValidateResult or pumpsim.report.Report
+        What :func:`pumpsim.validate` returned (its worst simulation is drawn).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per drug; built without pyplot.
+    """
+    rep = _report(result)
+    return draw_doses(rep.table, dose_data(rep))
+
+
+def ziconotide_figure(result):
+    """The programmed ziconotide daily dose [mcg/day] inside the fastest titration the profile
+    allows, with the ZIC-* violations marked; None for a table without ziconotide.
+
+    Parameters
+    ----------
+    result : pumpsim.api.ValidateResult or pumpsim.report.Report
+        What :func:`pumpsim.validate` returned.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+    """
+    rep = _report(result)
+    data = ziconotide_data(rep)
+    return None if data is None else draw_ziconotide(rep.table, data)
+
+
+def trumpet_figure(result):
+    """The trumpet curve [%] of a pulsed pump at the first session's mean rate [mL/day], in the
+    manner of IEC 60601-2-24 (:func:`trumpet_data`); None for a pump without a pulse volume.
+
+    Parameters
+    ----------
+    result : pumpsim.api.ValidateResult or pumpsim.report.Report
+        What :func:`pumpsim.validate` returned.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+    """
+    rep = _report(result)
+    table = rep.table
     pulse = table.device.pulse_volume
-    if pulse is not None:  # a pulsed pump: its trumpet curve at the first session's mean rate
-        rate = table.programs[0].mean_rate
-        written += draw_trumpet(table, trumpet_data(rate, float(pulse.value)), folder / "trumpet")
-    if mc is not None:
-        written += draw_montecarlo(table, montecarlo_data(mc), folder / "montecarlo")
+    if pulse is None:
+        return None
+    return draw_trumpet(table, trumpet_data(table.programs[0].mean_rate, float(pulse.value)))
+
+
+def montecarlo_figure(result, mc):
+    """The volume left before each refill [mL] and the first time the reservoir is empty [day],
+    as shares of all Monte-Carlo runs [%].
+
+    Parameters
+    ----------
+    result : pumpsim.api.ValidateResult or pumpsim.report.Report
+        What :func:`pumpsim.validate` returned (for the table's dates and low-alarm volume).
+    mc : pumpsim.montecarlo.MonteCarlo
+        What :func:`pumpsim.simulate` computed (``SimulateResult.montecarlo``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    return draw_montecarlo(_report(result).table, montecarlo_data(mc))
+
+
+def figures(result, mc=None) -> dict:
+    """Every figure of a validation result, in :data:`FIGURES` order (name -> Figure); the
+    ziconotide and trumpet figures only where they apply, the Monte-Carlo one only with ``mc``."""
+    out = {"reservoir": reservoir_figure(result, mc), "doses": doses_figure(result),
+           "ziconotide": ziconotide_figure(result), "trumpet": trumpet_figure(result),
+           "montecarlo": None if mc is None else montecarlo_figure(result, mc)}
+    return {k: f for k, f in out.items() if f is not None}
+
+
+def plot_all(result, folder: Path, mc=None) -> list[Path]:
+    """Every figure of a validation result into ``folder`` (PNG and SVG); with a Monte-Carlo
+    result ``mc``, the Monte-Carlo figure and the fan of the runs in the reservoir figure."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, fig in figures(result, mc).items():
+        written += save(fig, folder / name)
     return written

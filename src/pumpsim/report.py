@@ -36,6 +36,23 @@ class Report(Judged):
     risk: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     risk_text: list[str] = field(default_factory=list)  # the Monte-Carlo risks in words
+    cases: Any = None  # pumpsim.validate.Cases: the simulations the report was computed from
+
+    # the simulations validate computed once; the figures and the HTML report read them here
+    @property
+    def nominal(self):
+        """The nominal case (:class:`pumpsim.results.SimResult`): exact pump, no bolus."""
+        return self.cases.nominal
+
+    @property
+    def worst(self):
+        """The worst case (:class:`pumpsim.results.SimResult`): fast pump, every bolus allowed."""
+        return self.cases.worst
+
+    @property
+    def programmed(self):
+        """The programmed case (:class:`pumpsim.results.SimResult`): exact pump, every bolus allowed."""
+        return self.cases.programmed
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -13,11 +13,12 @@ previous change is allowed, one a second earlier is not. Reports give them in h 
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 from .library import drug_library
@@ -40,11 +41,17 @@ def at_or_above(value: float, limit: float) -> bool:
 # --------------------------------------------------------------------------- findings
 @dataclass(frozen=True)
 class Violation:
-    """One rule broken, as FORMAT.md §3 reports it (``at`` as an ISO date-time string)."""
+    """One rule broken, as FORMAT.md §3 reports it.
+
+    A violation judged on a table's time base keeps its instant as a number, ``t`` [s since the
+    table's first session], with ``origin`` (the first session's date-time); :attr:`at` renders it
+    as an ISO date-time string only when a report asks. Violations judged on calendar dates (care
+    pathway, ketamine programs, telemetry records) carry the rendered text in ``at_text``.
+    """
 
     rule: str
     severity: str  # "hard" | "soft"
-    at: str | None
+    at_text: str | None
     drug: str | None
     value: float | None
     limit: float | None
@@ -53,6 +60,24 @@ class Violation:
     source: str
     verified: bool
     session: int | None = None  # 1-based session index, for grouping in text reports
+    t: float | None = None  # [s since the first session]; None when judged on calendar dates
+    origin: dt.datetime | None = field(default=None, compare=False, repr=False)  # the first session's date-time
+
+    @property
+    def when(self) -> dt.datetime | None:
+        """The instant as a date-time (rounded to the second), or None."""
+        if self.t is not None and self.origin is not None:
+            return self.origin + dt.timedelta(seconds=round(self.t))
+        if self.at_text is None:
+            return None
+        return dt.datetime.fromisoformat(self.at_text)
+
+    @property
+    def at(self) -> str | None:
+        """The instant as FORMAT.md §3 prints it (ISO date-time, or the date for calendar rules)."""
+        if self.t is not None and self.origin is not None:
+            return self.when.isoformat(timespec="seconds")
+        return self.at_text
 
     def as_json(self) -> dict:
         return {"rule": self.rule, "severity": self.severity, "at": self.at, "drug": self.drug,
@@ -109,10 +134,11 @@ def violation(table: Table, rule: str, severity: str, t: float | None, drug: str
               limit_value: float | None = None, source: str | None = None, verified: bool | None = None) -> Violation:
     """Build a violation whose limit, source and verified flag come from one Sourced value."""
     lv = limit_value if limit_value is not None else (float(limit.value) if limit is not None else None)
-    return Violation(rule, severity, table.iso(t) if t is not None else None, drug,
+    return Violation(rule, severity, None, drug,
                      None if value is None else float(value), lv, unit, message,
                      source if source is not None else (limit.source if limit else ""),
-                     verified if verified is not None else (limit.verified if limit else True), session)
+                     verified if verified is not None else (limit.verified if limit else True), session,
+                     t=None if t is None else float(t), origin=table.start)
 
 
 # --------------------------------------------------------------------------- helpers

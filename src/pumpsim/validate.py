@@ -71,5 +71,5 @@ def validate(table: Table, profile: Profile) -> Report:
                  for case, r in (("nominal", nominal), ("worst", worst), ("programmed", programmed))}
     order = {r: i for i, r in enumerate(catalogue())}
     violations.sort(key=lambda v: (v.session or 0, order.get(v.rule, 99), v.drug or ""))
-    return Report(table, profile, violations, skipped, drugs, reservoir)
+    return Report(table, profile, violations, skipped, drugs, reservoir, cases=c)
 
