@@ -58,7 +58,7 @@ import math
 
 import numpy as np
 
-from . import engine, montecarlo
+from . import montecarlo, simulation
 from .library import drug_library
 from .model import BOLUS_OFF, DAY, Profile, Refill, Session, Sourced, Step, Table
 from .plan_report import PLAN_SCHEMA, Cap, PlanResult, _is_flex, _mean_rate, describe  # noqa: F401  (re-exported)
@@ -219,7 +219,7 @@ class _Search:
     def _tau_worst(self, k: float) -> float:
         h = self.horizon()
         sub = one_session_table(self.table, k, h)
-        hit = self._hit(engine.simulate(sub, Scenario.worst(float(self.table.device.accuracy.value))))
+        hit = self._hit(simulation.simulate(sub, Scenario.worst(float(self.table.device.accuracy.value))))
         return h if hit is None else hit
 
     def _margins(self, k: float) -> np.ndarray:
@@ -243,7 +243,7 @@ class _Search:
         q = x[m] if m < len(x) else math.inf
         # and never past the nominal empty instant (REFILL-EMPTY, hard, judges the nominal case)
         h = self.horizon()
-        empty = engine.simulate(one_session_table(self.table, k, h), Scenario.nominal()).empty_at
+        empty = simulation.simulate(one_session_table(self.table, k, h), Scenario.nominal()).empty_at
         return min(float(q), h if empty is None else empty, h)
 
     def p_low_alarm(self, k: float, interval: int) -> tuple[int, float]:
@@ -398,8 +398,8 @@ def _over_ceilings(table: Table, profile: Profile, scenario: Scenario, since: fl
     is above their hard daily ceiling, with that maximum [dose unit]."""
     if since >= table.horizon:
         return {}
-    r = engine.simulate(table, scenario)
-    a = since - engine.WINDOW  # the windows that end after ``since`` start after ``a``
+    r = simulation.simulate(table, scenario)
+    a = since - DAY  # the windows that end after ``since`` start after ``a``
     i = int(np.searchsorted(r.t, a, side="left"))
     if 0 < i < len(r.t) and r.t[i] > a:  # cut the record at ``a`` (linear between breakpoints)
         w = (a - r.t[i - 1]) / (r.t[i] - r.t[i - 1])
@@ -408,7 +408,7 @@ def _over_ceilings(table: Table, profile: Profile, scenario: Scenario, since: fl
     elif i > 0:
         r = dataclasses.replace(r, t=r.t[i:], dose=r.dose[i:])
     out = {}
-    for d, (dose, _) in engine.max_24h(r, table.horizon).items():
+    for d, (dose, _) in simulation.max_24h(r, table.horizon).items():
         lim = profile.limit(d, "daily_hard")
         if lim is not None and above(dose, float(lim.value)):
             out[d] = dose
@@ -469,8 +469,8 @@ def _finish(S: _Search, res: PlanResult, k: float, interval: int, planned: Table
     res.daily_doses = {d: c * _mean_rate(steps) for d, c in refill.mix}
     res.stability = S.stability(k)
     sub = one_session_table(table, k, (interval + 1) * DAY)
-    worst = engine.simulate(sub, Scenario.worst(float(table.device.accuracy.value)))
-    nominal = engine.simulate(sub, Scenario.nominal())
+    worst = simulation.simulate(sub, Scenario.worst(float(table.device.accuracy.value)))
+    nominal = simulation.simulate(sub, Scenario.nominal())
     res.residual_worst = _volume_before(worst.t, worst.volume_true, interval * DAY)
     res.residual_nominal = _volume_before(nominal.t, nominal.volume_true, interval * DAY)
     if S.var is not None:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, engine, units
+from . import __version__, simulation, units
 from .errors import InputError, Problem, nearest
 from .library import drug_library
 from .model import Profile, Refill, Session, Sourced, Step, Table
@@ -486,7 +486,7 @@ def _refill_need(cand: Table, profile: Profile, since: dt.datetime,
     the limit that sets it)."""
     refills = [s for s in cand.sessions if s.refill is not None]
     first_zic = next((s.index for s in refills if "ziconotide" in s.refill.mix_dict), None)
-    worst = engine.simulate(cand, Scenario.worst(float(cand.device.accuracy.value)))
+    worst = simulation.simulate(cand, Scenario.worst(float(cand.device.accuracy.value)))
     alarm = cand.device.low_alarm
     level = 0.0 if alarm is None else float(alarm.value)
     end = _when(cand, cand.horizon)
