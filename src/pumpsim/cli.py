@@ -299,9 +299,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from . import api
-    from .output import check_destination, write_atomic
+    from .output import check_destination
     from .plan import describe, planned_toml
-    from .tableio import parse_table_bytes
 
     inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
     dest = check_destination(args.output, inputs) if args.output else None
@@ -311,18 +310,29 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if dest is not None and res.planned is not None:
         command = "pumpsim " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "pumpsim plan"
         raw = tomllib.loads(Path(args.table).read_text(encoding="utf-8"))
-        text = planned_toml(raw, table, res, args.table, command)
-        check, check_profile = parse_table_bytes(text.encode("utf-8"), str(dest), args.profile)
-        status = api.validate(check, check_profile).exit_status
-        if status != EXIT_OK:  # never write a table the planner promised would pass
-            print(f"pumpsim: the planned table does not pass validate (exit {status}); nothing was written", file=sys.stderr)
+        if _write_if_valid(dest, planned_toml(raw, table, res, args.table, command), args.profile, "planned") != EXIT_OK:
             return EXIT_HARD
-        write_atomic(dest, text)
-        print(f"pumpsim: wrote {dest} (pumpsim validate {dest}: exit {status})", file=sys.stderr)
     elif dest is not None:
         print(f"pumpsim: no plan: {dest} was not written", file=sys.stderr)
     sys.stdout.write(_dump(res.as_json(args.calendar)) + "\n" if args.format == "json" else describe(res, args.calendar))
     return res.exit_status
+
+
+def _write_if_valid(dest, text: str, profile_arg: str | None, what: str) -> int:
+    """Write a generated table (plan -o, titrate -o) only if ``validate`` gives it exit 0: never
+    a table the command promised would pass. Returns validate's exit status."""
+    from . import api
+    from .output import write_atomic
+    from .tableio import parse_table_bytes
+
+    check, check_profile = parse_table_bytes(text.encode("utf-8"), str(dest), profile_arg)
+    status = api.validate(check, check_profile).exit_status
+    if status != EXIT_OK:
+        print(f"pumpsim: the {what} table does not pass validate (exit {status}); nothing was written", file=sys.stderr)
+        return status
+    write_atomic(dest, text)
+    print(f"pumpsim: wrote {dest} (pumpsim validate {dest}: exit {status})", file=sys.stderr)
+    return status
 
 
 def cmd_titrate(args: argparse.Namespace) -> int:
@@ -330,10 +340,9 @@ def cmd_titrate(args: argparse.Namespace) -> int:
     import tomllib
     from pathlib import Path
 
-    from .output import check_destination, write_atomic
-    from .tableio import parse_table_bytes, read_table
+    from .output import check_destination
+    from .tableio import read_table
     from .titrate import describe, parse_options, titrate, titrated_toml
-    from .validate import validate
 
     inputs = [args.table] + ([args.profile] if args.profile and args.profile.endswith(".toml") else [])
     dest = check_destination(args.output, inputs) if args.output else None
@@ -343,14 +352,8 @@ def cmd_titrate(args: argparse.Namespace) -> int:
     if dest is not None and res.titrated is not None:
         command = "pumpsim " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "pumpsim titrate"
         raw = tomllib.loads(Path(args.table).read_text(encoding="utf-8"))
-        text = titrated_toml(raw, res, args.table, command)
-        check, check_profile = parse_table_bytes(text.encode("utf-8"), str(dest), args.profile)
-        status = validate(check, check_profile).exit_status
-        if status != EXIT_OK:  # never write a table that validate does not pass
-            print(f"pumpsim: the titrated table does not pass validate (exit {status}); nothing was written", file=sys.stderr)
+        if _write_if_valid(dest, titrated_toml(raw, res, args.table, command), args.profile, "titrated") != EXIT_OK:
             return EXIT_HARD
-        write_atomic(dest, text)
-        print(f"pumpsim: wrote {dest} (pumpsim validate {dest}: exit {status})", file=sys.stderr)
     elif dest is not None:
         print(f"pumpsim: no schedule: {dest} was not written", file=sys.stderr)
     sys.stdout.write(_dump(res.as_json()) + "\n" if args.format == "json" else describe(res))
