@@ -123,10 +123,17 @@ class RuleInfo:
 
 
 @functools.cache
+@functools.cache
 def catalogue() -> dict[str, RuleInfo]:
-    """The rule catalogue (``data/rules.toml``), in docs/RULES.md order."""
+    """The rule catalogue in docs/RULES.md order: ``data/rules.toml``, then the care pathway's
+    PATH rules of ``data/pathway.toml`` (their basis: the regional reference and its section)."""
     raw = tomllib.loads(resources.files("pumpsim.data").joinpath("rules.toml").read_text(encoding="utf-8"))
-    return {r["id"]: RuleInfo(r["id"], r["severity"], r["needs"], r["checks"], r["basis"]) for r in raw["rule"]}
+    out = {r["id"]: RuleInfo(r["id"], r["severity"], r["needs"], r["checks"], r["basis"]) for r in raw["rule"]}
+    path = tomllib.loads(resources.files("pumpsim.data").joinpath("pathway.toml").read_text(encoding="utf-8"))
+    for r in path["rule"]:
+        if r["id"] not in out:
+            out[r["id"]] = RuleInfo(r["id"], r["severity"], "patient file", r["checks"], f"{path['source']}, {r['section']}")
+    return out
 
 
 def violation(table: Table, rule: str, severity: str, t: float | None, drug: str | None, value: float | None,
