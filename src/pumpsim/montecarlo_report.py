@@ -2,34 +2,13 @@
 risks in words a clinician reads. Nothing here runs or estimates anything."""
 from __future__ import annotations
 
-from .model import DAY, Table
-from .montecarlo_stats import QUANTILES, Histogram, MonteCarlo
+from .model import Table
+from .montecarlo_stats import MonteCarlo
 
 
 def risk_json(mc: MonteCarlo, table: Table) -> dict:
-    """The ``risk`` object of FORMAT.md §3, extended with intervals and distributions: proportions
-    [fraction of runs] with their 95 % Wilson intervals, instants as ISO date-times, residual
-    volumes [mL], the time to empty [day] and the 24 h maxima [dose unit] as quantiles."""
-    def qs(h: Histogram, scale: float = 1.0) -> dict | None:
-        if h.n == 0:
-            return None
-        return ({f"p{int(q * 100):02d}": h.quantile(q) / scale for q in QUANTILES}
-                | {"runs": h.n, "resolution": h.bin_width / scale})
-
-    return {
-        "runs": mc.runs,
-        "seed": mc.seed,
-        "p_empty": mc.p_empty.p,
-        "p_over_hard_limit": {d: pr.p for d, pr in mc.p_over_hard.items()},
-        "p_empty_ci95": list(mc.p_empty.ci),
-        "p_over_hard_limit_ci95": {d: list(pr.ci) for d, pr in mc.p_over_hard.items()},
-        "empty_before_refill": [{"session": s, "refill_at": table.iso(t), "p": pr.p, "ci95": list(pr.ci)}
-                                for s, t, pr in mc.empty_before],
-        "reservoir_before_refill_mL": [{"session": s, "refill_at": table.iso(table.sessions[s - 1].t),
-                                        "quantiles": qs(h)} for s, h in mc.residual.items()],
-        "time_to_empty_days": qs(mc.time_to_empty, DAY),
-        "max_24h_dose": {d: qs(h) for d, h in mc.max24.items()},
-    }
+    """The ``risk`` object of FORMAT.md §3 (:meth:`pumpsim.montecarlo_stats.MonteCarlo.risk_json`)."""
+    return mc.risk_json(table)
 
 
 def describe(mc: MonteCarlo, table: Table) -> list[str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import Table
+from .model import DAY, Table
 
 HIST_BINS = 4000
 FAN_BINS = 500  # volume bins of the fan chart over [0, reservoir] (0.04 mL for 20 mL)
@@ -173,7 +173,26 @@ class MonteCarlo:
     fan: FanData | None = None  # the true volume over time (not in the risk JSON)
 
     def risk_json(self, table: Table) -> dict:
-        """The ``risk`` object of FORMAT.md §3 (:func:`pumpsim.montecarlo_report.risk_json`)."""
-        from .montecarlo_report import risk_json
+        """The ``risk`` object of FORMAT.md §3, extended with intervals and distributions: proportions
+        [fraction of runs] with their 95 % Wilson intervals, instants as ISO date-times, residual
+        volumes [mL], the time to empty [day] and the 24 h maxima [dose unit] as quantiles."""
+        def qs(h: Histogram, scale: float = 1.0) -> dict | None:
+            if h.n == 0:
+                return None
+            return ({f"p{int(q * 100):02d}": h.quantile(q) / scale for q in QUANTILES}
+                    | {"runs": h.n, "resolution": h.bin_width / scale})
 
-        return risk_json(self, table)
+        return {
+            "runs": self.runs,
+            "seed": self.seed,
+            "p_empty": self.p_empty.p,
+            "p_over_hard_limit": {d: pr.p for d, pr in self.p_over_hard.items()},
+            "p_empty_ci95": list(self.p_empty.ci),
+            "p_over_hard_limit_ci95": {d: list(pr.ci) for d, pr in self.p_over_hard.items()},
+            "empty_before_refill": [{"session": s, "refill_at": table.iso(t), "p": pr.p, "ci95": list(pr.ci)}
+                                    for s, t, pr in self.empty_before],
+            "reservoir_before_refill_mL": [{"session": s, "refill_at": table.iso(table.sessions[s - 1].t),
+                                            "quantiles": qs(h)} for s, h in self.residual.items()],
+            "time_to_empty_days": qs(self.time_to_empty, DAY),
+            "max_24h_dose": {d: qs(h) for d, h in self.max24.items()},
+        }

@@ -61,13 +61,12 @@ import numpy as np
 from . import montecarlo, simulation
 from .library import drug_library
 from .model import BOLUS_OFF, DAY, Profile, Refill, Session, Sourced, Step, Table
-from .plan_report import PLAN_SCHEMA, Cap, PlanResult, _is_flex, _mean_rate, describe  # noqa: F401  (re-exported)
+from .plan_report import MAX_INTERVAL_DAYS, PLAN_SCHEMA, Cap, PlanResult, _is_flex, _mean_rate, describe  # noqa: F401  (re-exported)
 from .results import Scenario
 from .rules import RTOL, above, stability_limit
 from .tableio import resolve_programs
 from .tablewrite import _duration, _num, planned_toml  # noqa: F401  (re-exported)
 
-MAX_INTERVAL_DAYS = 365  # FORMAT.md §5: the interval is at most 365 days (binding HORIZON)
 MIN_INTERVAL_DAYS = 1  # FORMAT.md §5: at least 1 day
 DEFAULT_P_LOW_ALARM = 1e-3  # FORMAT.md §5: default P
 GRANULOMA_MARGIN = 1e-6  # "below" the threshold: this relative margin under it (the rule's tolerance is 1e-9)

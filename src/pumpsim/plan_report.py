@@ -14,6 +14,8 @@ from .model import DAY, Sourced, Step, Table
 from .rules import Violation
 from .tableio import _clock
 
+MAX_INTERVAL_DAYS = 365  # FORMAT.md §5: the interval is at most 365 days (binding HORIZON)
+
 PLAN_SCHEMA = "pumpsim.plan/1"
 
 
@@ -178,8 +180,6 @@ def _binding_words(res: PlanResult) -> str:
         r = t.device.rate_min
         return f"the device minimum rate ({float(r.value):g} mL/day; {r.source})" if r else "the device rate range"
     if res.binding == "HORIZON":
-        from .plan import MAX_INTERVAL_DAYS
-
         return f"the {MAX_INTERVAL_DAYS}-day cap of the planner"
     what = "the low-alarm volume" if t.device.low_alarm is not None else "an empty reservoir (no low-alarm volume)"
     case = "in the worst case" if res.p_low_alarm is None else f"in more than {res.p_max:g} of the runs"
