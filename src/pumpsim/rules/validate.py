@@ -1,0 +1,78 @@
+"""``validate``: static rules, the exact nominal, worst and programmed simulations, the rules
+that judge them, and the independent cross-check (FORMAT.md §1-3, docs/RULES.md §4).
+
+The pipeline: read (done by the caller) -> static rules -> simulate the nominal, worst and
+programmed cases (:mod:`pumpsim.sim.simulation`: the Numba engine, or the plain-Python reference for a small table) -> simulated rules -> recompute the same key numbers independently
+(:mod:`pumpsim.rules.check`) -> CROSS-CHECK if they disagree -> :class:`pumpsim.rules.report.Report`.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from pumpsim.model.results import Scenario, SimResult
+from pumpsim.model.table import Profile, Table
+from pumpsim.rules import check
+from pumpsim.rules import simulated as dynamic_rules
+from pumpsim.rules.kit import Finding, Skipped, Violation, catalogue, violation
+from pumpsim.rules.report import Report, dose_unit
+from pumpsim.rules.static import run_static
+from pumpsim.sim import simulation
+
+
+class Cases(NamedTuple):
+    """The three simulated cases of ``validate`` (FORMAT.md §1) and the 24 h maxima per drug
+    (dose, start of the worst window)."""
+
+    nominal: SimResult  # exact pump, no bolus
+    worst: SimResult  # pump fast by its full tolerance, every bolus allowed
+    programmed: SimResult  # exact pump, every bolus allowed
+    worst_max: dict[str, tuple[float, float]]
+    programmed_max: dict[str, tuple[float, float]]
+
+
+def simulate_cases(table: Table) -> Cases:
+    """The nominal, worst-case and programmed-case runs, and their 24 h maxima per drug."""
+    nominal = simulation.simulate(table, Scenario.nominal())
+    worst = simulation.simulate(table, Scenario.worst(float(table.device.accuracy.value)))
+    programmed = simulation.simulate(table, Scenario.programmed())
+    return Cases(nominal, worst, programmed, simulation.max_24h(worst, table.horizon),
+                 simulation.max_24h(programmed, table.horizon))
+
+
+def cross_check_findings(table: Table, c: Cases) -> list[Finding]:
+    """CROSS-CHECK violations: where the independent checker disagrees with the simulator."""
+    out: list[Finding] = []
+    for d in check.cross_check(table, c.nominal, c.worst, c.worst_max, c.programmed, c.programmed_max):
+        out.append(violation(table, "CROSS-CHECK", "hard", None, d.drug, d.simulated, None, d.unit,
+                             f"{d.quantity}: simulator {d.simulated!r}, independent check {d.checked!r} "
+                             f"(tolerance {d.tolerance:g}); the result cannot be trusted",
+                             None, limit_value=d.checked, source="pumpsim.rules.check (independent recomputation)", verified=True))
+    return out
+
+
+def validate(table: Table, profile: Profile) -> Report:
+    """Every check of ``pumpsim validate`` on one table."""
+    findings: list[Finding] = run_static(table, profile)
+    c = simulate_cases(table)
+    nominal, worst, programmed = c.nominal, c.worst, c.programmed
+    findings += dynamic_rules.refill_empty(table, profile, nominal.empty_at)
+    findings += dynamic_rules.refill_empty_worst(table, profile, worst.empty_at)
+    findings += dynamic_rules.refill_low_alarm(table, profile, nominal.low_alarm_at)
+    findings += dynamic_rules.dose_max(table, profile, c.programmed_max)
+    findings += dynamic_rules.dose_max_worst(table, profile, c.programmed_max, c.worst_max)
+    findings += cross_check_findings(table, c)
+    violations = [f for f in findings if isinstance(f, Violation)]
+    skipped = [f for f in findings if isinstance(f, Skipped)]
+    if table.device.dead_volume is None:
+        skipped.append(Skipped("DOSE-MAX", f"{table.device.model} has no dead volume in the library: the flush of the "
+                                           "old mix after a change of mix is not modelled; give pump.dead_volume"))
+    totals = nominal.total_delivered()
+    drugs = {d: {"unit": dose_unit(d), "max_24h_dose": c.worst_max[d][0],
+                 "max_24h_dose_programmed": c.programmed_max[d][0], "total_delivered": totals[d]}
+             for d in table.drugs()}
+    reservoir = {case: {"low_alarm_at": table.iso(r.low_alarm_at), "empty_at": table.iso(r.empty_at)}
+                 for case, r in (("nominal", nominal), ("worst", worst), ("programmed", programmed))}
+    order = {r: i for i, r in enumerate(catalogue())}
+    violations.sort(key=lambda v: (v.session or 0, order.get(v.rule, 99), v.drug or ""))
+    return Report(table, profile, violations, skipped, drugs, reservoir, cases=c)
+
