@@ -543,7 +543,8 @@ def test_validate_ketamine_in_a_subcutaneous_syringe_driver(capsys):
     ("intravenous", "diazepam", {"MIX-INCOMPATIBLE"}),
 ])
 def test_ketamine_on_a_syringe_driver_through_the_table_rules(route, partner, rules):
-    from pumpsim.rules.static import run_static
+    from pumpsim.rules import static  # noqa: F401  (registers the static rules)
+    from pumpsim.rules.kit import run
     from tests.conftest import parse as parse_table
 
     mix = 'ketamine = "2 mg/mL"' + (f', {partner} = "0.2 mg/mL"' if partner else "")
@@ -558,7 +559,7 @@ def test_ketamine_on_a_syringe_driver_through_the_table_rules(route, partner, ru
         refill = {{ volume = "48 mL", mix = {{ {mix} }} }}
         rate = "0.9 mL/h"
         """)
-    got = {v.rule for v in run_static(t, prof, only=["DRUG-ROUTE", "MIX-INCOMPATIBLE"]) if isinstance(v, Violation)}
+    got = {v.rule for v in run("static", t, prof, only=["DRUG-ROUTE", "MIX-INCOMPATIBLE"]) if isinstance(v, Violation)}
     assert got == rules
 
 

@@ -1,8 +1,8 @@
 """Each static rule: a table that breaks it, one that sits exactly at the limit, the source."""
 import pytest
 
-from pumpsim.rules.kit import Skipped, Violation
-from pumpsim.rules.static import run_static
+from pumpsim.rules import static  # noqa: F401  (registers the static rules)
+from pumpsim.rules.kit import Skipped, Violation, run
 from tests.conftest import parse
 
 
@@ -21,12 +21,12 @@ def S(at: str, refill: str | None = None, rate: str | None = None, extra: str = 
 
 def found(text: str, rule: str, profile: str | None = None) -> list[Violation]:
     t, p = parse(text, profile=profile)
-    return [f for f in run_static(t, p, only=[rule]) if isinstance(f, Violation)]
+    return [f for f in run("static", t, p, only=[rule]) if isinstance(f, Violation)]
 
 
 def skipped(text: str, rule: str) -> list[Skipped]:
     t, p = parse(text)
-    return [f for f in run_static(t, p, only=[rule]) if isinstance(f, Skipped)]
+    return [f for f in run("static", t, p, only=[rule]) if isinstance(f, Skipped)]
 
 
 MORPH = '{ volume = "20 mL", mix = { morphine = "5 mg/mL" } }'

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -75,43 +76,122 @@ class Skipped:
 Finding = Violation | Skipped
 
 
+#: Verdicts from best to worst (FORMAT.md §12.2): a report of several parts takes the worst.
+VERDICT_ORDER = ("pass", "not_checked", "warn", "fail")
+
+
+def worst(*verdicts: str) -> str:
+    """The worst of several verdicts (fail > warn > not_checked > pass)."""
+    return max(verdicts, key=VERDICT_ORDER.index, default="pass")
+
+
 class Judged:
-    """The verdict and exit status of every report that lists ``violations`` (FORMAT.md §2-§3):
-    fail if any hard violation, warn if only soft ones, else pass; exit 1 on fail, else 0."""
+    """The verdict and exit status of every report that lists ``violations`` (FORMAT.md §2-§3,
+    §12.2): fail if any hard violation, warn if only soft ones, else pass; a report that checked
+    nothing sets ``nothing_checked`` and is ``not_checked``. Exit 1 on fail, else 0."""
 
     violations: list[Violation]
+    nothing_checked: bool = False
 
     @property
     def verdict(self) -> str:
         if any(v.severity == "hard" for v in self.violations):
             return "fail"
-        return "warn" if self.violations else "pass"
+        if self.violations:
+            return "warn"
+        return "not_checked" if self.nothing_checked else "pass"
 
     @property
     def exit_status(self) -> int:
         return 1 if self.verdict == "fail" else 0
 
 
+# --------------------------------------------------------------------------- the catalogue
+#: The rule families, each judged on its own input (what its rules' functions take).
+FAMILIES: dict[str, str] = {
+    "static": "the programming table, the profile and the device (no simulation)",
+    "simulated": "the table's exact nominal, worst and programmed simulations",
+    "telemetry": "a pump's telemetry records against its table",
+    "pathway": "a patient file (and optionally the table) against the care pathway",
+    "program": "a ketamine or esketamine session program (and ketamine in tables)",
+}
+
+
 @dataclass(frozen=True)
 class RuleInfo:
+    """A rule as data: identifier, family, severity, what it reads, what it checks, its source."""
+
     id: str
-    severity: str
-    needs: str
-    checks: str
-    basis: str
+    family: str  # a key of FAMILIES; a rule judged by two families lists both in ``families``
+    severity: str  # "hard", "soft", or "hard/soft" for a rule with two tiers
+    needs: str  # what the rule reads
+    checks: str  # what breaks it, in words
+    basis: str  # the source document(s) and section
+    families: tuple[str, ...] = ()
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "family": self.family, "families": list(self.families or (self.family,)),
+                "severity": self.severity, "inputs": self.needs, "checks": self.checks, "source": self.basis}
 
 
-@functools.cache
+def _data(name: str) -> dict:
+    return tomllib.loads(resources.files("pumpsim.data").joinpath(name).read_text(encoding="utf-8"))
+
+
 @functools.cache
 def catalogue() -> dict[str, RuleInfo]:
-    """The rule catalogue in docs/RULES.md order: ``data/rules.toml``, then the care pathway's
-    PATH rules of ``data/pathway.toml`` (their basis: the regional reference and its section)."""
-    raw = tomllib.loads(resources.files("pumpsim.data").joinpath("rules.toml").read_text(encoding="utf-8"))
-    out = {r["id"]: RuleInfo(r["id"], r["severity"], r["needs"], r["checks"], r["basis"]) for r in raw["rule"]}
-    path = tomllib.loads(resources.files("pumpsim.data").joinpath("pathway.toml").read_text(encoding="utf-8"))
+    """Every rule of every family, in docs/RULES.md order: ``data/rules.toml``, then the care
+    pathway's rules of ``data/pathway.toml`` (their basis: the regional reference and its section).
+    A rule that two families judge (OPIOID-CONVERSION: a table alone, or a patient file with its
+    table) is one entry with both families."""
+    out: dict[str, RuleInfo] = {}
+    for r in _data("rules.toml")["rule"]:
+        assert r["family"] in FAMILIES, (r["id"], r["family"])
+        out[r["id"]] = RuleInfo(r["id"], r["family"], r["severity"], r["needs"], r["checks"], r["basis"], (r["family"],))
+    path = _data("pathway.toml")
     for r in path["rule"]:
-        if r["id"] not in out:
-            out[r["id"]] = RuleInfo(r["id"], r["severity"], "patient file", r["checks"], f"{path['source']}, {r['section']}")
+        basis = f"{path['source']}, {r['section']}"
+        if r["id"] in out:
+            old = out[r["id"]]
+            out[r["id"]] = RuleInfo(old.id, old.family, old.severity, old.needs, old.checks, old.basis, (*old.families, "pathway"))
+        else:
+            out[r["id"]] = RuleInfo(r["id"], "pathway", r["severity"], "patient file", r["checks"], basis, ("pathway",))
+    return out
+
+
+# --------------------------------------------------------------------------- the registry and the runner
+RuleFn = Callable[..., list[Finding]]
+_REGISTRY: dict[tuple[str, str], RuleFn] = {}
+
+
+def rule(rule_id: str, family: str) -> Callable[[RuleFn], RuleFn]:
+    """Register ``fn`` as the judge of ``rule_id`` in ``family``: the one way every rule of every
+    family is registered. The identifier must be in the catalogue, under that family."""
+    def register(fn: RuleFn) -> RuleFn:
+        info = catalogue().get(rule_id)
+        if info is None or family not in info.families:
+            raise KeyError(f"{rule_id} is not a {family} rule of the catalogue (data/rules.toml, data/pathway.toml)")
+        if (family, rule_id) in _REGISTRY and _REGISTRY[(family, rule_id)].__qualname__ != fn.__qualname__:
+            raise KeyError(f"{rule_id} is registered twice in {family}")
+        _REGISTRY[(family, rule_id)] = fn
+        fn.rule_id = rule_id  # type: ignore[attr-defined]
+        return fn
+    return register
+
+
+def registered(family: str) -> dict[str, RuleFn]:
+    """The registered rules of a family, in catalogue order (the family's module must be imported)."""
+    return {rid: _REGISTRY[(family, rid)] for rid in catalogue() if (family, rid) in _REGISTRY}
+
+
+def run(family: str, *inputs, only: Iterable[str] | None = None) -> list[Finding]:
+    """Judge ``inputs`` by every registered rule of ``family`` (or those in ``only``), in catalogue
+    order: the one runner of every family. Each rule is called as ``fn(*inputs)``."""
+    wanted = set(only) if only is not None else None
+    out: list[Finding] = []
+    for rid, fn in registered(family).items():
+        if wanted is None or rid in wanted:
+            out.extend(fn(*inputs))
     return out
 
 

@@ -7,10 +7,25 @@ computed. Thresholds come from the profile and the device, never from literals h
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from pumpsim.model.results import SimResult
 from pumpsim.model.table import Profile, Sourced, Table
 from pumpsim.model.timebase import DAY
 from pumpsim.model.tolerances import above
-from pumpsim.rules.kit import Finding, Skipped, dose_unit, violation
+from pumpsim.rules import check
+from pumpsim.rules.kit import Finding, Skipped, dose_unit, rule, violation
+
+
+class Cases(NamedTuple):
+    """The three simulated cases of ``validate`` (FORMAT.md §1) and the 24 h maxima per drug
+    (dose [dose unit], start of the worst window [s]): what every simulated rule reads."""
+
+    nominal: SimResult  # exact pump, no bolus
+    worst: SimResult  # pump fast by its full tolerance, every bolus allowed
+    programmed: SimResult  # exact pump, every bolus allowed
+    worst_max: dict[str, tuple[float, float]]
+    programmed_max: dict[str, tuple[float, float]]
 
 
 def _session_at(table: Table, t: float, *, before: bool = False) -> int:
@@ -37,16 +52,20 @@ def _empty(table: Table, rule: str, severity: str, empty_at: float, case: str, b
                       source=basis.source, verified=basis.verified)]
 
 
-def refill_empty(table: Table, profile: Profile, nominal_empty_at: float | None) -> list[Finding]:
+@rule("REFILL-EMPTY", "simulated")
+def refill_empty(table: Table, profile: Profile, c: Cases) -> list[Finding]:
     """REFILL-EMPTY (hard): the nominal reservoir runs empty within the horizon."""
+    nominal_empty_at = c.nominal.empty_at
     if nominal_empty_at is None:
         return []
     return _empty(table, "REFILL-EMPTY", "hard", nominal_empty_at, "with an exact pump and no bolus,",
                   table.device.reservoir)
 
 
-def refill_empty_worst(table: Table, profile: Profile, worst_empty_at: float | None) -> list[Finding]:
+@rule("REFILL-EMPTY-WORST", "simulated")
+def refill_empty_worst(table: Table, profile: Profile, c: Cases) -> list[Finding]:
     """REFILL-EMPTY-WORST (soft): empty with a fast pump and every bolus the policy allows."""
+    worst_empty_at = c.worst.empty_at
     if worst_empty_at is None:
         return []
     acc = table.device.accuracy
@@ -54,8 +73,10 @@ def refill_empty_worst(table: Table, profile: Profile, worst_empty_at: float | N
                   f"in the worst case (pump {acc.value * 100:g} % fast, every bolus allowed)", acc)
 
 
-def refill_low_alarm(table: Table, profile: Profile, nominal_low_alarm_at: float | None) -> list[Finding]:
+@rule("REFILL-LOW-ALARM", "simulated")
+def refill_low_alarm(table: Table, profile: Profile, c: Cases) -> list[Finding]:
     """REFILL-LOW-ALARM (soft): the nominal reservoir reaches the low-alarm volume."""
+    nominal_low_alarm_at = c.nominal.low_alarm_at
     lim = table.device.low_alarm
     if lim is None:
         return [Skipped("REFILL-LOW-ALARM", f"{table.device.model} has no low-alarm volume: give pump.low_alarm to check it")]
@@ -73,7 +94,8 @@ def _window_session(table: Table, start: float) -> int:
     return _session_at(table, min(start + DAY, table.horizon), before=True)
 
 
-def dose_max(table: Table, profile: Profile, programmed_max: dict[str, tuple[float, float]]) -> list[Finding]:
+@rule("DOSE-MAX", "simulated")
+def dose_max(table: Table, profile: Profile, c: Cases) -> list[Finding]:
     """DOSE-MAX (hard / soft): the programmed-case dose in some rolling 24 h window above a ceiling.
 
     The programmed case is what the clinician programs: an exact pump, every bolus the policy
@@ -82,7 +104,7 @@ def dose_max(table: Table, profile: Profile, programmed_max: dict[str, tuple[flo
     ``at`` the start of the worst window, named after the session in force at its end.
     """
     out: list[Finding] = []
-    for drug, (dose, start) in sorted(programmed_max.items()):
+    for drug, (dose, start) in sorted(c.programmed_max.items()):
         unit = f"{dose_unit(drug)}/day"
         for sev, key in (("hard", "daily_hard"), ("soft", "daily_soft")):
             lim = profile.limit(drug, key)
@@ -96,17 +118,17 @@ def dose_max(table: Table, profile: Profile, programmed_max: dict[str, tuple[flo
     return out
 
 
-def dose_max_worst(table: Table, profile: Profile, programmed_max: dict[str, tuple[float, float]],
-                   worst_max: dict[str, tuple[float, float]]) -> list[Finding]:
+@rule("DOSE-MAX-WORST", "simulated")
+def dose_max_worst(table: Table, profile: Profile, c: Cases) -> list[Finding]:
     """DOSE-MAX-WORST (soft): the worst-case 24 h maximum (pump fast by its full tolerance) above
     the hard ceiling while the programmed-case maximum is not: the tolerance alone could carry
     the patient over it. Reported once per drug, ``at`` the earliest start of a worst window."""
     out: list[Finding] = []
     acc = table.device.accuracy
     factor = 1.0 + float(acc.value)
-    for drug, (worst, start) in sorted(worst_max.items()):
+    for drug, (worst, start) in sorted(c.worst_max.items()):
         lim = profile.limit(drug, "daily_hard")
-        prog = programmed_max[drug][0]
+        prog = c.programmed_max[drug][0]
         if lim is None or not above(worst, lim.value) or above(prog, lim.value):
             continue
         u = dose_unit(drug)
@@ -118,4 +140,16 @@ def dose_max_worst(table: Table, profile: Profile, programmed_max: dict[str, tup
                              f"Monitor, or program at most {ceiling / factor:.4g} {u}/day to stay within it",
                              _window_session(table, start),
                              source=f"{lim.source}; pump accuracy: {acc.source}"))
+    return out
+
+
+@rule("CROSS-CHECK", "simulated")
+def cross_check(table: Table, profile: Profile, c: Cases) -> list[Finding]:
+    """CROSS-CHECK (hard): the independent check (:mod:`pumpsim.rules.check`) disagrees with the simulator."""
+    out: list[Finding] = []
+    for d in check.cross_check(table, c.nominal, c.worst, c.worst_max, c.programmed, c.programmed_max):
+        out.append(violation(table, "CROSS-CHECK", "hard", None, d.drug, d.simulated, None, d.unit,
+                             f"{d.quantity}: simulator {d.simulated!r}, independent check {d.checked!r} "
+                             f"(tolerance {d.tolerance:g}); the result cannot be trusted",
+                             None, limit_value=d.checked, source="pumpsim.rules.check (independent recomputation)", verified=True))
     return out

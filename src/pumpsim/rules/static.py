@@ -14,13 +14,12 @@ previous change is allowed, one a second earlier is not. Reports give them in h 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
 
 from pumpsim.io.library import drug_library
 from pumpsim.model.table import Profile, Program, Sourced, Table
 from pumpsim.model.timebase import DAY, HOUR, WEEK
 from pumpsim.model.tolerances import RTOL, above, at_or_above
-from pumpsim.rules.kit import Finding, Skipped, catalogue, dose_unit, violation
+from pumpsim.rules.kit import Finding, Skipped, dose_unit, rule, violation
 
 
 def _refills(table: Table):
@@ -31,21 +30,8 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
-RuleFn = Callable[[Table, Profile], list[Finding]]
-STATIC_RULES: dict[str, RuleFn] = {}
-
-
-def rule(rule_id: str) -> Callable[[RuleFn], RuleFn]:
-    """Register a static rule under its identifier (which must be in the catalogue)."""
-    def register(fn: RuleFn) -> RuleFn:
-        assert rule_id in catalogue(), rule_id
-        STATIC_RULES[rule_id] = fn
-        return fn
-    return register
-
-
 # --------------------------------------------------------------------------- the rules
-@rule("MIX-DRUG-COUNT")
+@rule("MIX-DRUG-COUNT", "static")
 def mix_drug_count(table: Table, profile: Profile) -> list[Finding]:
     lim = profile.general["max_molecules"]
     out: list[Finding] = []
@@ -57,7 +43,7 @@ def mix_drug_count(table: Table, profile: Profile) -> list[Finding]:
     return out
 
 
-@rule("MIX-INCOMPATIBLE")
+@rule("MIX-INCOMPATIBLE", "static")
 def mix_incompatible(table: Table, profile: Profile) -> list[Finding]:
     out: list[Finding] = []
     previous: set[str] = set()
@@ -77,7 +63,7 @@ def mix_incompatible(table: Table, profile: Profile) -> list[Finding]:
     return out
 
 
-@rule("DRUG-ROUTE")
+@rule("DRUG-ROUTE", "static")
 def drug_route(table: Table, profile: Profile) -> list[Finding]:
     route = table.device.route
     out: list[Finding] = []
@@ -91,7 +77,7 @@ def drug_route(table: Table, profile: Profile) -> list[Finding]:
     return out
 
 
-@rule("CONC-MAX")
+@rule("CONC-MAX", "static")
 def conc_max(table: Table, profile: Profile) -> list[Finding]:
     out: list[Finding] = []
     for s, r in _refills(table):
@@ -106,7 +92,7 @@ def conc_max(table: Table, profile: Profile) -> list[Finding]:
     return out
 
 
-@rule("RATE-RANGE")
+@rule("RATE-RANGE", "static")
 def rate_range(table: Table, profile: Profile) -> list[Finding]:
     dev = table.device
     out: list[Finding] = []
@@ -125,7 +111,7 @@ def rate_range(table: Table, profile: Profile) -> list[Finding]:
     return out
 
 
-@rule("OVERFILL")
+@rule("OVERFILL", "static")
 def overfill(table: Table, profile: Profile) -> list[Finding]:
     cap = table.device.reservoir
     return [violation(table, "OVERFILL", "hard", s.t, None, r.volume, cap, "mL",
@@ -133,7 +119,7 @@ def overfill(table: Table, profile: Profile) -> list[Finding]:
             for s, r in _refills(table) if above(r.volume, cap.value)]
 
 
-@rule("ZIC-START")
+@rule("ZIC-START", "static")
 def zic_start(table: Table, profile: Profile) -> list[Finding]:
     first = next((p for p in table.programs if "ziconotide" in dict(p.mix)), None)
     if first is None:
@@ -161,7 +147,7 @@ def _zic_changes(table: Table) -> list[tuple[Program, float, float]]:
     return out
 
 
-@rule("ZIC-STEP")
+@rule("ZIC-STEP", "static")
 def zic_step(table: Table, profile: Profile) -> list[Finding]:
     lim = profile.limit("ziconotide", "step_max")
     changes = _zic_changes(table)
@@ -178,7 +164,7 @@ def zic_step(table: Table, profile: Profile) -> list[Finding]:
     return out
 
 
-@rule("ZIC-INTERVAL")
+@rule("ZIC-INTERVAL", "static")
 def zic_interval(table: Table, profile: Profile) -> list[Finding]:
     lim = profile.limit("ziconotide", "step_interval")
     per_week = profile.limit("ziconotide", "max_increases_per_week")
@@ -202,7 +188,7 @@ def zic_interval(table: Table, profile: Profile) -> list[Finding]:
     return out
 
 
-@rule("ZIC-CONTRAINDICATION")
+@rule("ZIC-CONTRAINDICATION", "static")
 def zic_contraindication(table: Table, profile: Profile) -> list[Finding]:
     lim = profile.limit("ziconotide", "contraindications")
     if lim is None or not table.patient.psychosis or "psychosis" not in lim.value:
@@ -214,7 +200,7 @@ def zic_contraindication(table: Table, profile: Profile) -> list[Finding]:
                       "ziconotide for a patient with psychosis", first.index, source=lim.source, verified=lim.verified)]
 
 
-@rule("DOSE-STEP-DOWN")
+@rule("DOSE-STEP-DOWN", "static")
 def dose_step_down(table: Table, profile: Profile) -> list[Finding]:
     lim = profile.general["step_down_max"]
     lib = drug_library().drugs
@@ -236,7 +222,7 @@ def dose_step_down(table: Table, profile: Profile) -> list[Finding]:
     return out
 
 
-@rule("OPIOID-CONVERSION")
+@rule("OPIOID-CONVERSION", "static")
 def opioid_conversion(table: Table, profile: Profile) -> list[Finding]:
     first = next((p for p in table.programs if "morphine" in dict(p.mix)), None)
     if first is None:
@@ -255,7 +241,7 @@ def opioid_conversion(table: Table, profile: Profile) -> list[Finding]:
                       f"{_fmt(ratio.value)} = {_fmt(ceiling)} mg/day", s.index, limit_value=ceiling)]
 
 
-@rule("GRANULOMA-RISK")
+@rule("GRANULOMA-RISK", "static")
 def granuloma_risk(table: Table, profile: Profile) -> list[Finding]:
     out: list[Finding] = []
     for s, r in _refills(table):
@@ -291,7 +277,7 @@ def stability_limit(table: Table, profile: Profile, session_index: int, mix: dic
     return (best[0] if best else None), (best[1] if best else None), unknown
 
 
-@rule("REFILL-STABILITY")
+@rule("REFILL-STABILITY", "static")
 def refill_stability(table: Table, profile: Profile) -> list[Finding]:
     refills = _refills(table)
     first_zic = next((s.index for s, r in refills if "ziconotide" in r.mix_dict), None)
@@ -311,15 +297,4 @@ def refill_stability(table: Table, profile: Profile) -> list[Finding]:
                                  f"{_fmt(lim.value / DAY)} days", s.index, limit_value=lim.value / DAY))
     if no_data:
         out.append(Skipped("REFILL-STABILITY", f"{profile.name} gives no stability for {', '.join(sorted(no_data))}"))
-    return out
-
-
-def run_static(table: Table, profile: Profile, only: Iterable[str] | None = None) -> list[Finding]:
-    """Every static rule (or those named), in catalogue order."""
-    wanted = set(only) if only is not None else None
-    out: list[Finding] = []
-    for rid in catalogue():
-        fn = STATIC_RULES.get(rid)
-        if fn is not None and (wanted is None or rid in wanted):
-            out.extend(fn(table, profile))
     return out

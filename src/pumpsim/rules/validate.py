@@ -7,27 +7,14 @@ programmed cases (:mod:`pumpsim.sim.simulation`: the Numba engine, or the plain-
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
-from pumpsim.model.results import Scenario, SimResult
+from pumpsim.model.results import Scenario
 from pumpsim.model.table import Profile, Table
-from pumpsim.rules import check
-from pumpsim.rules import simulated as dynamic_rules
-from pumpsim.rules.kit import Finding, Skipped, Violation, catalogue, violation
+from pumpsim.rules import kit
+from pumpsim.rules import static as _static  # noqa: F401  (registers the static rules)
+from pumpsim.rules.kit import Finding, Skipped, Violation, catalogue
 from pumpsim.rules.report import Report, dose_unit
-from pumpsim.rules.static import run_static
+from pumpsim.rules.simulated import Cases
 from pumpsim.sim import simulation
-
-
-class Cases(NamedTuple):
-    """The three simulated cases of ``validate`` (FORMAT.md §1) and the 24 h maxima per drug
-    (dose, start of the worst window)."""
-
-    nominal: SimResult  # exact pump, no bolus
-    worst: SimResult  # pump fast by its full tolerance, every bolus allowed
-    programmed: SimResult  # exact pump, every bolus allowed
-    worst_max: dict[str, tuple[float, float]]
-    programmed_max: dict[str, tuple[float, float]]
 
 
 def simulate_cases(table: Table) -> Cases:
@@ -39,28 +26,12 @@ def simulate_cases(table: Table) -> Cases:
                  simulation.max_24h(programmed, table.horizon))
 
 
-def cross_check_findings(table: Table, c: Cases) -> list[Finding]:
-    """CROSS-CHECK violations: where the independent checker disagrees with the simulator."""
-    out: list[Finding] = []
-    for d in check.cross_check(table, c.nominal, c.worst, c.worst_max, c.programmed, c.programmed_max):
-        out.append(violation(table, "CROSS-CHECK", "hard", None, d.drug, d.simulated, None, d.unit,
-                             f"{d.quantity}: simulator {d.simulated!r}, independent check {d.checked!r} "
-                             f"(tolerance {d.tolerance:g}); the result cannot be trusted",
-                             None, limit_value=d.checked, source="pumpsim.rules.check (independent recomputation)", verified=True))
-    return out
-
-
 def validate(table: Table, profile: Profile) -> Report:
     """Every check of ``pumpsim validate`` on one table."""
-    findings: list[Finding] = run_static(table, profile)
+    findings: list[Finding] = kit.run("static", table, profile)
     c = simulate_cases(table)
     nominal, worst, programmed = c.nominal, c.worst, c.programmed
-    findings += dynamic_rules.refill_empty(table, profile, nominal.empty_at)
-    findings += dynamic_rules.refill_empty_worst(table, profile, worst.empty_at)
-    findings += dynamic_rules.refill_low_alarm(table, profile, nominal.low_alarm_at)
-    findings += dynamic_rules.dose_max(table, profile, c.programmed_max)
-    findings += dynamic_rules.dose_max_worst(table, profile, c.programmed_max, c.worst_max)
-    findings += cross_check_findings(table, c)
+    findings += kit.run("simulated", table, profile, c)
     violations = [f for f in findings if isinstance(f, Violation)]
     skipped = [f for f in findings if isinstance(f, Skipped)]
     if table.device.dead_volume is None:
