@@ -95,6 +95,12 @@ def drug_library() -> DrugLibrary:
     return DrugLibrary(frozen_mapping(drugs), inc)
 
 
+def dose_unit(drug: str) -> str:
+    """The dose unit of a drug of the library: "mg" or "mcg" (its doses, concentrations per mL
+    and daily doses are in that unit). The one place that answers it."""
+    return drug_library().drugs[drug].dose_unit
+
+
 @functools.cache
 def pathway_vocabulary() -> dict[str, Any]:
     """The names a patient file may use and the PATH rule catalogue (``data/pathway.toml``), raw."""

@@ -29,7 +29,7 @@ Durations are exact (FORMAT.md §4, "Time is exact arithmetic"): :func:`parse_du
 the decimal number as a fraction and returns whole seconds as an ``int`` ("0.1 h" is exactly
 360, "1.5 min" 90), and a float only when the text is not a whole number of seconds
 ("0.001 min" is 0.06 s). Rates keep the day in their denominator (mL/day, mg/day): a rate
-times a duration in seconds divides by :data:`SECONDS_PER_DAY`. :func:`format_duration` writes
+times a duration in seconds divides by :data:`pumpsim.model.timebase.DAY`. :func:`format_duration` writes
 seconds back as exact text.
 """
 from __future__ import annotations
@@ -40,6 +40,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+
+from pumpsim.model.timebase import DAY, HOUR, MINUTE, WEEK
 
 #: Dimension exponents (mass, volume, time, body weight).
 Dimension = tuple[int, int, int, int]
@@ -94,10 +96,8 @@ _SIMPLE_UNITS: dict[str, tuple[Dimension, float]] = {
 }
 #: accepted for plain durations only (FORMAT.md §4): a month is 30 days.
 _DURATION_ONLY = {"month": (TIME, 30.0)}
-SECONDS_PER_DAY = 86400
-#: seconds in each duration unit (exact integers)
-DURATION_SECONDS: dict[str, int] = {"min": 60, "h": 3600, "day": SECONDS_PER_DAY, "week": 7 * SECONDS_PER_DAY,
-                                    "month": 30 * SECONDS_PER_DAY}
+#: seconds in each duration unit (exact integers, from the one time base)
+DURATION_SECONDS: dict[str, int] = {"min": MINUTE, "h": HOUR, "day": DAY, "week": WEEK, "month": 30 * DAY}
 #: beyond this a whole number of seconds is no longer exact in a float64 (2**53 s, 285 million years)
 _EXACT_SECONDS_MAX = 2**53
 _PERCENT = {"%": (FRACTION, 0.01)}

@@ -111,7 +111,7 @@ class DoseData:
 
 def dose_data(result) -> list[DoseData]:
     """The worst-case rolling 24 h dose of each drug of a validation result, with its ceilings."""
-    from pumpsim.rules.report import dose_unit
+    from pumpsim.io.library import dose_unit
 
     rep = _report(result)
     table, profile, worst = rep.table, rep.profile, rep.worst

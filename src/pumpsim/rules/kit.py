@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 
-from pumpsim.io.library import drug_library
 from pumpsim.model.table import Sourced, Table
 
 
@@ -206,9 +205,5 @@ def violation(table: Table, rule: str, severity: str, t: float | None, drug: str
                      verified if verified is not None else (limit.verified if limit else True), session,
                      t=None if t is None else float(t), origin=table.start)
 
-
-# --------------------------------------------------------------------------- helpers
-def dose_unit(drug: str) -> str:
-    return drug_library().drugs[drug].dose_unit
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pumpsim._version import __version__
-from pumpsim.io.library import drug_library
 from pumpsim.model.table import Profile, Sourced, Table
 from pumpsim.model.timebase import DAY
 from pumpsim.rules.kit import Judged, Skipped, Violation
@@ -159,6 +158,3 @@ def render_text(report: Report) -> str:
     lines.append(f"pumpsim {__version__}: decision support for professionals, not a medical device.")
     return "\n".join(lines) + "\n"
 
-
-def dose_unit(drug: str) -> str:
-    return drug_library().drugs[drug].dose_unit

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import math
 
-from pumpsim.io.library import drug_library
+from pumpsim.io.library import dose_unit, drug_library
 from pumpsim.model.table import Profile, Program, Sourced, Table
 from pumpsim.model.timebase import DAY, HOUR, WEEK
 from pumpsim.model.tolerances import RTOL, above, at_or_above
-from pumpsim.rules.kit import Finding, Skipped, dose_unit, rule, violation
+from pumpsim.rules.kit import Finding, Skipped, rule, violation
 
 
 def _refills(table: Table):

@@ -7,12 +7,13 @@ programmed cases (:mod:`pumpsim.sim.simulation`: the Numba engine, or the plain-
 """
 from __future__ import annotations
 
+from pumpsim.io.library import dose_unit
 from pumpsim.model.results import Scenario
 from pumpsim.model.table import Profile, Table
 from pumpsim.rules import kit
 from pumpsim.rules import static as _static  # noqa: F401  (registers the static rules)
 from pumpsim.rules.kit import Finding, Skipped, Violation, catalogue
-from pumpsim.rules.report import Report, dose_unit
+from pumpsim.rules.report import Report
 from pumpsim.rules.simulated import Cases
 from pumpsim.sim import simulation
 
