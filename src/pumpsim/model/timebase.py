@@ -20,7 +20,18 @@ WEEK = 7 * DAY  # [s]
 
 
 def as_date(d: dt.date | dt.datetime) -> dt.date:
-    """The calendar date of a date or a date-time."""
+    """The calendar date of a date or a date-time.
+
+    Parameters
+    ----------
+    d : datetime.date or datetime.datetime
+        A date, or a date-time whose time is dropped.
+
+    Returns
+    -------
+    datetime.date
+        The date.
+    """
     return d.date() if isinstance(d, dt.datetime) else d
 
 

@@ -128,6 +128,13 @@ class Quantity:
 
 
 def known_units() -> list[str]:
+    """Every unit spelling a quantity string may use.
+
+    Returns
+    -------
+    list of str
+        The unit spellings, sorted.
+    """
     return sorted({*_SIMPLE_UNITS, *_DURATION_ONLY, *_PERCENT, *_PER_VOLUME})
 
 
@@ -183,7 +190,24 @@ def _parse_unit(unit: str) -> tuple[Dimension, float]:
 
 
 def parse(text: object) -> Quantity:
-    """Read one quantity string into base units, whatever its dimension."""
+    """Read one quantity string into base units, whatever its dimension.
+
+    Parameters
+    ----------
+    text : object
+        The value as the file holds it: a string "number unit" ("0.5 mL/day").
+
+    Returns
+    -------
+    Quantity
+        The value in base units (mL, s, mL/day, mg, mg/mL, mg/day, fraction, ...) and its
+        dimension.
+
+    Raises
+    ------
+    QuantityError
+        A bare number, no unit, an unknown unit, a sign, a non-finite or too large value.
+    """
     if isinstance(text, bool) or not isinstance(text, str):
         if isinstance(text, (int, float)):
             raise QuantityError(
@@ -216,6 +240,16 @@ def parse_duration(text: object) -> int | float:
     The decimal number is read as a fraction and multiplied by the seconds of its unit (min, h,
     day, week, month): a whole number of seconds is returned as an ``int``, anything else as
     the nearest float (FORMAT.md §4: instants and durations are whole seconds, or finer).
+
+    Parameters
+    ----------
+    text : object
+        A duration string with one of the units min, h, day, week, month.
+
+    Returns
+    -------
+    int or float
+        The duration [s]: an int when it is a whole number of seconds.
 
     Examples
     --------
@@ -252,6 +286,16 @@ def format_duration(seconds: int | float) -> str:
     otherwise as the terminating decimal with the fewest digits after the point in day, h or min
     (90 s is "1.5 min", not "0.025 h"). A number of seconds with no exact decimal in minutes
     (e.g. 1 s; FORMAT.md has no unit of a second) is written to 17 significant digits in min.
+
+    Parameters
+    ----------
+    seconds : int or float
+        A duration [s].
+
+    Returns
+    -------
+    str
+        The duration as a table would type it.
     """
     exact = Fraction(seconds) if isinstance(seconds, int) else Fraction(repr(float(seconds)))
     for unit in ("day", "h", "min"):
@@ -322,7 +366,20 @@ _BASE_SPELLING: dict[Dimension, tuple[str, float]] = {
 
 def format_base(value: float, dimension: Dimension) -> str:
     """A base-unit value as a quantity string ('0.2 mL', '14.5 %'), to 10 significant digits;
-    a duration [s] exactly (:func:`format_duration`)."""
+    a duration [s] exactly (:func:`format_duration`).
+
+    Parameters
+    ----------
+    value : float
+        A value in the base unit of ``dimension`` (mL, s, mL/day, mg, fraction, ...).
+    dimension : Dimension
+        Its dimension.
+
+    Returns
+    -------
+    str
+        A quantity string in the table's spelling.
+    """
     if dimension == TIME:
         return format_duration(value)
     unit, factor = _BASE_SPELLING[dimension]
