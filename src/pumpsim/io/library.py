@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pumpsim.io.tomlread import load_toml
 from pumpsim.model import units
 from pumpsim.model.errors import InputError, Problem, Problems, nearest
 from pumpsim.model.table import DrugInfo, DrugLibrary, Incompatibility, Profile, Sourced, frozen_mapping
@@ -278,25 +279,33 @@ def shipped_profile(name: str) -> Profile:
     return prof
 
 
+def _exists(path: str) -> bool:
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte: not a file
+        return False
+
+
 def load_profile(spec: str, *, context_file: str = "", context_field: str = "") -> Profile:
     """A shipped profile by name, or a profile file by path; :class:`InputError` otherwise."""
     if spec in shipped_profiles():
         return shipped_profile(spec)
-    looks_like_path = spec.endswith(".toml") or "/" in spec or Path(spec).exists()
+    looks_like_path = spec.endswith(".toml") or "/" in spec or _exists(spec)
     if not looks_like_path:
         where = context_file or spec
         raise InputError([Problem(where, context_field or "profile", f"unknown profile {spec!r}",
                                   nearest(spec, shipped_profiles()) + " (or give the path of a profile file)")])
     path = Path(spec)
+    where, field = (context_file, context_field or "profile") if context_file else (spec, "")
     try:
-        text = path.read_bytes().decode("utf-8")
-        raw = tomllib.loads(text)
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise InputError([Problem(spec, "", "profile file not found", "check the path")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError([Problem(spec, "", f"cannot read the profile file: {e}", "give a UTF-8 TOML file")]) from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError([Problem(spec, "", f"TOML syntax error: {e}", "fix the syntax at that line")]) from None
+        raise InputError([Problem(where, field, f"profile file {spec} not found",
+                                  "check the path (it is read from the working folder)")]) from None
+    except OSError as e:
+        raise InputError([Problem(where, field, f"cannot read the profile file {spec}: {e.strerror or e}",
+                                  "give the path of a readable profile file")]) from None
+    raw = load_toml(data, spec, "a profile file holds schema, name, [general] and [drugs.NAME]")
     probs = Problems(spec)
     prof = _profile_from_raw(raw, str(path), probs)
     probs.raise_if_any()

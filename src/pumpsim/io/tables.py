@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pumpsim.io import library
+from pumpsim.io.tomlread import load_toml  # noqa: F401  (the readers of this package use it from here too)
 from pumpsim.model import units
 from pumpsim.model.errors import InputError, Problem, Problems, nearest
 from pumpsim.model.table import (
@@ -86,21 +86,6 @@ def read_input(path: str | Path, what: str) -> bytes:
         raise InputError([Problem(name, "", f"is a directory, not {what}", "give a .toml file")]) from None
     except OSError as e:
         raise InputError([Problem(name, "", f"cannot read the file ({e.strerror})", "check its permissions")]) from None
-
-
-def load_toml(data: bytes, name: str, empty_fix: str) -> dict:
-    """Decode UTF-8 and parse TOML, or an :class:`InputError` naming the file, the byte or the line."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError([Problem(name, "", f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})",
-                                  "save the file as UTF-8")]) from None
-    if not text.strip():
-        raise InputError([Problem(name, "", "the file is empty", empty_fix)])
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InputError([Problem(name, "", f"TOML syntax error: {e}", "fix the syntax at that line and column")]) from None
 
 
 def parse_table_bytes(data: bytes, name: str = "<table>",
