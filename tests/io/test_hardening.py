@@ -47,3 +47,21 @@ def test_a_dollar_in_a_file_name_does_not_break_the_figures(tmp_path, capsys):
     out = tmp_path / "figs"
     assert main(["plot", str(t), "-o", str(out)]) in (0, 1)
     assert (out / "reservoir.png").stat().st_size > 0 and (out / "doses.svg").stat().st_size > 0
+
+
+@pytest.mark.parametrize("year", ["9999", "1899"])
+def test_a_session_date_outside_the_supported_range_is_bad_input(tmp_path, capsys, year):
+    t = tmp_path / "t.toml"
+    t.write_text(EXAMPLE.read_text().replace("2026-", f"{year}-").replace("2027-", f"{year}-"))
+    assert f"{year}-" in t.read_text()
+    assert main(["validate", str(t)]) == 2
+    err = capsys.readouterr().err
+    assert "outside the dates pumpsim supports (1900-01-01 to 2200-12-31)" in err and "session[1].at" in err
+
+
+@pytest.mark.parametrize("command", [["validate"], ["plan"], ["telemetry", "-o", "{out}.csv"], ["report", "-o", "{out}"]])
+def test_a_table_at_the_end_of_the_supported_range_runs_every_command(tmp_path, command):
+    t = tmp_path / "t.toml"
+    t.write_text(EXAMPLE.read_text().replace("2026-", "2199-").replace("2027-", "2200-"))
+    argv = [c.replace("{out}", str(tmp_path / "r.html")) for c in command]
+    assert main([argv[0], str(t), *argv[1:]]) in (0, 1)

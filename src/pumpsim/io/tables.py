@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pumpsim.io import library
+from pumpsim.io import bounds, library
 from pumpsim.io.tomlread import load_toml  # noqa: F401  (the readers of this package use it from here too)
 from pumpsim.model import units
 from pumpsim.model.errors import InputError, Problem, Problems, nearest
@@ -339,6 +339,9 @@ class _Reader(FileReader):
             if value.microsecond:
                 self.probs.add(field, "has a fraction of a second; session times are whole seconds",
                                f"write it to the second: {value.replace(microsecond=0).isoformat(timespec='seconds')}")
+                return None
+            if not bounds.date_in_range(value):
+                self.probs.add(field, bounds.out_of_range(value), "check the year")
                 return None
             return value
         if isinstance(value, dt.date):
