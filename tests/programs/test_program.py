@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pumpsim.cli.main import main
+from pumpsim.io.ketamine import build_config
 from pumpsim.io.programs import parse_program_bytes, read_program
 from pumpsim.model.errors import InputError
+from pumpsim.programs.finding import Note
 from pumpsim.programs.report import judge
-from pumpsim.programs.rules import PROGRAM_RULES, Note, build_config
-from pumpsim.rules.kit import Skipped, Violation
+from pumpsim.rules.kit import Skipped, Violation, registered
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAMS = REPO / "scenarios" / "programs"
@@ -27,7 +28,7 @@ def parse(text: str, name: str = "p.toml"):
 
 
 def findings(text: str, rule: str):
-    return PROGRAM_RULES[rule](parse(text), build_config())
+    return registered("program")[rule](parse(text), build_config())
 
 
 def found(text: str, rule: str) -> list[Violation]:

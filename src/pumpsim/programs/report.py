@@ -13,9 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pumpsim._version import __version__
+from pumpsim.io.ketamine import KetamineConfig, build_config
 from pumpsim.io.programs import PROGRAM_SCHEMA, Administration, ProgramFile
 from pumpsim.model.table import Sourced
-from pumpsim.programs.rules import MIN_PER_DAY, KetamineConfig, Note, build_config, courses, iso, run_rules
+from pumpsim.programs import rules as _rules  # noqa: F401  (registers the KET rules)
+from pumpsim.programs import template as _template  # noqa: F401  (registers KET-PROGRAM)
+from pumpsim.programs.course import MIN_PER_DAY, courses, iso
+from pumpsim.programs.finding import Note
+from pumpsim.rules import kit
 from pumpsim.rules.kit import Judged, Skipped, Violation, catalogue
 
 VERDICT_WORDS = {
@@ -58,7 +63,7 @@ class ProgramReport(Judged):
 def judge(p: ProgramFile) -> ProgramReport:
     """Every KET rule on one program (the profile's ``[ketamine]`` overrides applied)."""
     cfg = build_config(p.profile_section, p.profile_file or "")
-    found = run_rules(p, cfg)
+    found = kit.run("program", p, cfg)
     order = {r: i for i, r in enumerate(catalogue())}
     violations = sorted((f for f in found if isinstance(f, Violation)),
                         key=lambda v: (v.at or "", order.get(v.rule, 99)))
