@@ -22,7 +22,8 @@ from pumpsim.model.table import Sourced, frozen_mapping
 #: [values] keys and their kind: "count" or the dimension of the quantity.
 VALUE_KINDS: dict[str, Any] = {
     "review_day_from": "count", "review_day_to": "count",
-    "prolonged_continuous": units.TIME, "repeated_count": "count", "repeated_window": units.TIME,
+    "prolonged_continuous": units.TIME, "repeated_count": "count", "oral_course_min_days": "count",
+    "esketamine_maintenance_months": "count",
     "course_gap": units.TIME, "lab_interval": units.TIME, "esketamine_monitoring": units.TIME,
     "coanalgesia_start_max": units.DOSE_RATE_PER_WEIGHT, "coanalgesia_step_max": units.DOSE_RATE_PER_WEIGHT,
     "step_window": units.TIME, "iv_infusion_rate_max": units.DOSE_RATE_PER_WEIGHT, "iv_bolus_max": units.DOSE_PER_WEIGHT,
@@ -33,7 +34,10 @@ LIST_VOCABULARY: dict[str, tuple[str, ...]] = {
     "ketamine_routes": ROUTES, "esketamine_routes": ROUTES,
     "ketamine_on_label": INDICATIONS, "ketamine_recognised_off_label": INDICATIONS,
     "ketamine_experimental": INDICATIONS, "esketamine_on_label": INDICATIONS,
-    "hospital_settings": SETTINGS,
+    "esketamine_with_antidepressant": INDICATIONS, "esketamine_maintenance_indications": INDICATIONS,
+    "hospital_settings": SETTINGS, "parenteral_routes": ROUTES, "oral_routes": ROUTES, "monitored_session_routes": ROUTES,
+    "pain_indications": INDICATIONS, "esketamine_contraindications": CONDITIONS,
+    "esketamine_contraindications_from_ketamine": CONDITIONS, "esketamine_precautions": CONDITIONS,
 }
 
 

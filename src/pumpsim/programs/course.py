@@ -76,10 +76,12 @@ def effective_ends(p: ProgramFile, agent: str = "ketamine") -> dict[int, dt.date
     return out
 
 
-def continuous_runs(p: ProgramFile, agent: str = "ketamine") -> list[list[Administration]]:
-    """Chains of continuous administrations, each starting before the previous one ends."""
+def continuous_runs(p: ProgramFile, agent: str = "ketamine", *,
+                    exclude: tuple[str, ...] = ()) -> list[list[Administration]]:
+    """Chains of continuous administrations (routes in ``exclude`` left out), each starting
+    before the previous one ends."""
     runs: list[list[Administration]] = []
-    for a in (x for x in of(p, agent) if x.continuous):
+    for a in (x for x in of(p, agent) if x.continuous and x.route not in exclude):
         if runs and a.at <= runs[-1][-1].end:
             runs[-1].append(a)
         else:
@@ -103,3 +105,44 @@ def courses(p: ProgramFile, c: KetamineConfig, agent: str) -> list[list[Administ
 
 def course_end(course: list[Administration], ends: dict[int, dt.datetime]) -> dt.datetime:
     return max(ends[a.index] for a in course)
+
+
+def dose_days(a: Administration, end: dt.datetime) -> set[dt.date]:
+    """The calendar dates on which ``a`` gives a dose: a session's date; for continuous use every
+    date from its start to its (effective) ``end``, an end at midnight excluded."""
+    if not a.continuous:
+        return {a.at.date()}
+    last = (end - dt.timedelta(microseconds=1)).date() if end > a.at else a.at.date()
+    return {plus_days(a.at.date(), k) for k in range(days_between(a.at, last) + 1)}
+
+
+def oral_courses(p: ProgramFile, c: KetamineConfig) -> list[list[Administration]]:
+    """The oral or sublingual ketamine courses: within each ketamine course, its administrations
+    by those routes (sessions or daily doses), when they give doses on ``oral_course_min_days``
+    calendar days or more (a single oral dose is not a course)."""
+    routes = c.lists["oral_routes"].value
+    need = int(c.values["oral_course_min_days"].value)
+    ends = effective_ends(p, "ketamine")
+    out = []
+    for course in courses(p, c, "ketamine"):
+        oral = [a for a in course if a.route in routes]
+        if oral and len(set().union(*(dose_days(a, ends[a.index]) for a in oral))) >= need:
+            out.append(oral)
+    return out
+
+
+def last_dose_day(admins: list[Administration], ends: dict[int, dt.datetime]) -> dt.date:
+    """The last calendar date on which one of ``admins`` gives a dose."""
+    return max(set().union(*(dose_days(a, ends[a.index]) for a in admins)))
+
+
+def plus_months(d: dt.date, months: int) -> dt.date:
+    """The same day ``months`` calendar months later (the month's last day when it is shorter)."""
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    for day in (d.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(d.day, day))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")

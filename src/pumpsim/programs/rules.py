@@ -11,13 +11,15 @@ calendar (courses, infusions, day k) is :mod:`pumpsim.programs.course`'s.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from pumpsim.io import library
 from pumpsim.io.ketamine import KetamineConfig
 from pumpsim.io.programs import Administration, ProgramFile
+from pumpsim.model.table import Sourced
 from pumpsim.model.timebase import DAY
-from pumpsim.model.tolerances import RTOL, above
+from pumpsim.model.tolerances import above
 from pumpsim.programs.course import (
     HOURS_PER_DAY,
     clock,
@@ -27,8 +29,10 @@ from pumpsim.programs.course import (
     day_of,
     effective_ends,
     iso,
+    last_dose_day,
     midnight,
     of,
+    oral_courses,
     plus_days,
     span_days,
     to_minutes,
@@ -38,39 +42,46 @@ from pumpsim.rules import kit
 from pumpsim.rules.kit import Skipped, Violation
 
 
-def _conditions_rule(p: ProgramFile, c: KetamineConfig, rule: str, list_key: str, what: str) -> list[Finding]:
-    if not of(p, "ketamine"):
+def _conditions_rule(p: ProgramFile, c: KetamineConfig, rule: str, agent: str, lists: tuple[str, ...],
+                     what: str) -> list[Finding]:
+    """One violation per course of ``agent`` for the patient's conditions found in ``lists``."""
+    if not of(p, agent):
         return []
     if p.patient.conditions is None:
-        return [Skipped(rule, "the patient's conditions are not given: add conditions = [...] under [patient] "
+        return [Skipped(rule, f"{agent}: the patient's conditions are not given: add conditions = [...] under [patient] "
                               "(conditions = [] when there are none)")]
-    lst = c.lists[list_key]
-    found = [x for x in p.patient.conditions if x in lst.value]
+    hit = [c.lists[k] for k in lists if any(x in c.lists[k].value for x in p.patient.conditions)]
+    found = [x for x in p.patient.conditions if any(x in s.value for s in hit)]
     if not found:
         return []
-    out: list[Finding] = []
-    for course in courses(p, c, "ketamine"):
-        a = course[0]
-        out.append(violation(rule, a, "ketamine", None, None, "",
-                              f"ketamine from {clock(a.at)} for a patient with {', '.join(found)}: {what}", lst))
-    return out
+    return [violation(rule, course[0], agent, None, None, "",
+                      f"{agent} from {clock(course[0].at)} for a patient with {', '.join(found)}: {what}", None,
+                      source="; ".join(s.source for s in hit), verified=all(s.verified for s in hit))
+            for course in courses(p, c, agent)]
 
 
 @kit.rule("KET-CONTRAINDICATION", "program")
 def ket_contraindication(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
-    """Ketamine for a patient with a listed contraindication (one violation per course)."""
-    out = _conditions_rule(p, c, "KET-CONTRAINDICATION", "contraindications",
-                           "a contraindication of ketamine; do not give it")
-    if of(p, "esketamine"):
-        out.append(Skipped("KET-CONTRAINDICATION", "esketamine: its own contraindications (Spravato EU SmPC) are not in "
-                                                   "pumpsim's data; check them in the product information"))
-    return out
+    """Ketamine or esketamine for a patient with one of its contraindications (one violation per course)."""
+    return [*_conditions_rule(p, c, "KET-CONTRAINDICATION", "ketamine", ("contraindications",),
+                              "a contraindication of ketamine; do not give it"),
+            *_conditions_rule(p, c, "KET-CONTRAINDICATION", "esketamine",
+                              ("esketamine_contraindications", "esketamine_contraindications_from_ketamine"),
+                              "a contraindication of esketamine; do not give it")]
+
+
+@kit.rule("KET-PRECAUTION", "program")
+def ket_precaution(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
+    """Esketamine for a patient with a condition that calls for caution (blood pressure, psychoactive effects)."""
+    return _conditions_rule(p, c, "KET-PRECAUTION", "esketamine", ("esketamine_precautions",),
+                            "weigh the benefit against the risk (blood pressure rise, psychoactive effects in the hour "
+                            "after each dose) and monitor blood pressure before and after each dose")
 
 
 @kit.rule("KET-DEPENDENCE", "program")
 def ket_dependence(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
     """Ketamine for a patient with a history of addiction (risk of dependence and misuse)."""
-    return _conditions_rule(p, c, "KET-DEPENDENCE", "dependence_conditions",
+    return _conditions_rule(p, c, "KET-DEPENDENCE", "ketamine", ("dependence_conditions",),
                             "risk of dependence and misuse; weigh it and watch for misuse")
 
 
@@ -112,79 +123,133 @@ def ket_indication(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
                    f"{', '.join(L['ketamine_recognised_off_label'].value)} (co-analgesia with opioids); "
                    "the prescriber carries the responsibility and informs the patient")
         out.append(violation("KET-INDICATION", a, "ketamine", None, None, "", msg, src))
-    for course in courses(p, c, "esketamine"):
-        src = L["esketamine_on_label"]
-        if ind not in src.value:
-            out.append(violation("KET-INDICATION", course[0], "esketamine", None, None, "",
-                                  f"esketamine for {ind} is OFF LABEL: it is authorised for "
-                                  f"{', '.join(src.value)}", src))
+    out += _esketamine_indication(p, c)
     return out
+
+
+def _esketamine_indication(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
+    on_label, paired = c.lists["esketamine_on_label"], c.lists["esketamine_with_antidepressant"]
+    out: list[Finding] = []
+    courses_ = courses(p, c, "esketamine")
+    if courses_ and p.indication in paired.value and p.patient.oral_antidepressant is None:
+        out.append(Skipped("KET-INDICATION", "esketamine: whether an oral antidepressant is given is not said: add "
+                                             "oral_antidepressant = true or false under [patient]"))
+    for course in courses_:
+        reasons, srcs = [], []
+        if p.indication not in on_label.value:
+            reasons.append(f"esketamine for {p.indication} is OFF LABEL: it is authorised for {', '.join(on_label.value)}")
+            srcs.append(on_label)
+        if p.indication in paired.value and p.patient.oral_antidepressant is False:
+            reasons.append(f"esketamine for {p.indication} without an oral antidepressant: its label gives it with one")
+            srcs.append(paired)
+        if reasons:
+            out.append(violation("KET-INDICATION", course[0], "esketamine", None, None, "", "; ".join(reasons), None,
+                                 source="; ".join(x.source for x in srcs), verified=all(x.verified for x in srcs)))
+    return out
+
+
+def _benefit_review(p: ProgramFile, c: KetamineConfig, start: Administration, what: str, until: str,
+                    past: bool, value: float) -> list[Finding]:
+    """KET-NO-BENEFIT for one co-analgesia (an infusion or an oral course) going on past day 7
+    (``past``) from ``start``: a review between day 5 and day 7 must record a benefit."""
+    d_from, d_to = c.values["review_day_from"], c.values["review_day_to"]
+    day0 = start.at.date()
+    if not past:
+        return []
+    lo, hi = plus_days(day0, int(d_from.value)), plus_days(day0, int(d_to.value))
+    window = [r for r in p.reviews if lo <= r.at <= hi]
+    if any(r.benefit is True for r in window):
+        return []
+    head = f"the {what} started {day0.isoformat()} runs {until}"
+    if not window:
+        msg = (f"no review between day {d_from.value} and day {d_to.value} of the {what} started "
+               f"{day0.isoformat()}: stop it if there is no benefit (book a review from {lo.isoformat()} to "
+               f"{hi.isoformat()}; as written it runs {until})")
+    elif any(r.benefit is False for r in window):
+        r = next(r for r in window if r.benefit is False)
+        msg = f"the review of {r.at.isoformat()} (day {day_of(r.at, day0)}) found no benefit, yet {head}: stop it"
+    else:
+        r = window[0]
+        msg = (f"the review of {r.at.isoformat()} (day {day_of(r.at, day0)}) does not record whether there is a "
+               f"benefit (benefit = true or false), and {head}: stop it if there is no benefit")
+    return [violation("KET-NO-BENEFIT", start, "ketamine", value, float(d_to.value), "day", msg, d_to)]
 
 
 @kit.rule("KET-NO-BENEFIT", "program")
 def ket_no_benefit(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
     """Ketamine co-analgesia going on past day 7 without a day 5-7 review that records a benefit."""
-    d_from, d_to = c.values["review_day_from"], c.values["review_day_to"]
+    d_to = int(c.values["review_day_to"].value)
+    oral = c.lists["oral_routes"].value
     ends = effective_ends(p, "ketamine")
     out: list[Finding] = []
-    for run in continuous_runs(p, "ketamine"):
-        start = run[0]
+    for run in continuous_runs(p, "ketamine", exclude=oral):
+        start, end = run[0], ends[run[-1].index]
         day0 = start.at.date()
-        end = ends[run[-1].index]
-        past = midnight(plus_days(day0, int(d_to.value) + 1))
-        if end <= past:
+        past = end > midnight(plus_days(day0, d_to + 1))
+        out += _benefit_review(p, c, start, "ketamine infusion", f"until {clock(end)} (day {day_of(end, day0)})",
+                               past, span_days(start.at, end))
+    pain = c.lists["pain_indications"]
+    for course in oral_courses(p, c):
+        start, last = course[0], last_dose_day(course, ends)
+        day0 = start.at.date()
+        past = day_of(last, day0) > d_to
+        if not past:
             continue
-        lo, hi = plus_days(day0, int(d_from.value)), plus_days(day0, int(d_to.value))
-        window = [r for r in p.reviews if lo <= r.at <= hi]
-        if any(r.benefit is True for r in window):
-            continue
-        until = f"until {clock(end)} (day {day_of(end, day0)})"
-        head = f"the ketamine infusion started {day0.isoformat()} runs {until}"
-        if not window:
-            msg = (f"no review between day {d_from.value} and day {d_to.value} of the ketamine infusion started "
-                   f"{day0.isoformat()}: stop it if there is no benefit (book a review from {lo.isoformat()} to "
-                   f"{hi.isoformat()}; as written it runs {until})")
-        elif any(r.benefit is False for r in window):
-            r = next(r for r in window if r.benefit is False)
-            msg = (f"the review of {r.at.isoformat()} (day {day_of(r.at, day0)}) found no benefit, yet {head}: "
-                   "stop the infusion")
-        else:
-            r = window[0]
-            msg = (f"the review of {r.at.isoformat()} (day {day_of(r.at, day0)}) does not record whether there is a "
-                   f"benefit (benefit = true or false), and {head}: stop it if there is no benefit")
-        out.append(violation("KET-NO-BENEFIT", start, "ketamine", span_days(start.at, end), float(d_to.value), "day",
-                              msg, d_to))
+        if p.indication is None:
+            out.append(Skipped("KET-NO-BENEFIT", f"the oral ketamine course started {day0.isoformat()} runs past day "
+                                                 f"{d_to}, but no indication is given: an oral course is judged for the "
+                                                 "pain indications only; add indication = \"...\""))
+        elif p.indication in pain.value:
+            out += _benefit_review(p, c, start, "oral ketamine course",
+                                   f"with doses until {last.isoformat()} (day {day_of(last, day0)})", past,
+                                   float(day_of(last, day0)))
     return out
+
+
+def _outside(a: Administration, hosp: Sourced) -> bool:
+    return a.setting not in hosp.value  # an absent setting is outside hospital
+
+
+def _where(a: Administration) -> str:
+    return f"at {a.setting}" if a.setting else "with no setting given"
 
 
 @kit.rule("KET-SETTING", "program")
 def ket_setting(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
-    """Ketamine started, or esketamine given, outside hospital; esketamine with too short a monitoring."""
-    hosp = c.lists["hospital_settings"]
-    mon = c.values["esketamine_monitoring"]
+    """Ketamine sessions or courses started, or esketamine given, outside hospital; esketamine monitored too briefly."""
+    hosp, parenteral, oral = c.lists["hospital_settings"], c.lists["parenteral_routes"], c.lists["oral_routes"]
+    places = ", ".join(hosp.value)
     out: list[Finding] = []
-    for run in continuous_runs(p, "ketamine"):
-        a = run[0]
-        if a.setting not in hosp.value:
-            where = f"at {a.setting}" if a.setting else "with no setting given"
-            out.append(violation("KET-SETTING", a, "ketamine", None, None, "",
-                                  f"continuous ketamine co-analgesia started {where} ({clock(a.at)}): it is started in "
-                                  f"hospital ({', '.join(hosp.value)}) by a specialised team; home follow-up comes after",
-                                  hosp))
+    for a in of(p, "ketamine"):
+        if not a.continuous and a.route in parenteral.value and _outside(a, hosp):
+            out.append(violation("KET-SETTING", a, "ketamine", a.setting, "hospital", None,
+                                 f"ketamine session {a.index} ({clock(a.at)}, {a.route}) {_where(a)}: a parenteral "
+                                 f"ketamine session takes place in hospital ({places}), every time, under medical "
+                                 "supervision", parenteral))
+    starts = [(run[0], "continuous ketamine co-analgesia") for run in continuous_runs(p, "ketamine", exclude=oral.value)]
+    starts += [(course[0], f"the {course[0].route} ketamine course") for course in oral_courses(p, c)]
+    for course in courses(p, c, "ketamine"):
+        for a, what in sorted((x for x in starts if x[0] in course), key=lambda x: x[0].index):
+            if not _outside(a, hosp) or any(b.at < a.at and not _outside(b, hosp) for b in course):
+                continue  # started in hospital (or after a hospital administration of the same course)
+            out.append(violation("KET-SETTING", a, "ketamine", a.setting, "hospital", None,
+                                 f"{what} started {_where(a)} ({clock(a.at)}): it is started in hospital "
+                                 f"({places}) by a specialised team; home follow-up comes after", hosp))
+    mon = c.values["esketamine_monitoring"]
+    limit_min = to_minutes(float(mon.value))
     for a in of(p, "esketamine"):
-        reasons = []
-        if a.setting not in hosp.value:
-            reasons.append(f"given {'at ' + a.setting if a.setting else 'with no setting given'}, "
-                           f"while esketamine is given only in hospital ({', '.join(hosp.value)})")
-        minutes = None if a.monitoring is None else to_minutes(a.monitoring)
-        limit_min = to_minutes(float(mon.value))
-        if a.monitoring is None or above(float(mon.value), a.monitoring):
-            got = "no monitoring given" if minutes is None else f"{minutes:g} min of monitoring"
-            reasons.append(f"{got} after the dose, less than {limit_min:g} min")
-        if reasons:
-            src = mon if (a.monitoring is None or above(float(mon.value), a.monitoring)) else hosp
-            out.append(violation("KET-SETTING", a, "esketamine", minutes, limit_min, "min",
-                                  f"esketamine administration {a.index} ({clock(a.at)}): " + "; ".join(reasons), src))
+        watched = a.monitoring or 0.0  # an absent monitoring is 0 min
+        short = above(float(mon.value), watched)
+        got = f"{to_minutes(watched):g} min of monitoring" if a.monitoring is not None else "no monitoring given"
+        head = f"esketamine administration {a.index} ({clock(a.at)})"
+        if _outside(a, hosp):
+            why = f"{head} {_where(a)}, while esketamine is given only in hospital ({places})"
+            if short:
+                why += f"; {got} after the dose, less than {limit_min:g} min"
+            out.append(violation("KET-SETTING", a, "esketamine", a.setting, "hospital", None, why, hosp))
+        elif short:
+            out.append(violation("KET-SETTING", a, "esketamine", to_minutes(watched), limit_min, "min",
+                                 f"{head}: {got} after the dose, less than {limit_min:g} min", mon))
     return out
 
 
@@ -194,16 +259,13 @@ def _prolonged_or_repeated(course: list[Administration], p: ProgramFile, c: Keta
     long = float(c.values["prolonged_continuous"].value)
     for run in continuous_runs(p, "ketamine"):
         if run[0] in course and above(span_days(run[0].at, ends[run[-1].index]), long):
-            why.append(f"continuous for {span_days(run[0].at, ends[run[-1].index]):g} days from {run[0].at.date().isoformat()} "
-                       f"(more than {long:g})")
+            why.append(f"continuous for {span_days(run[0].at, ends[run[-1].index]):g} days from "
+                       f"{run[0].at.date().isoformat()} (more than {long:g})")
             break
-    n, window = int(c.values["repeated_count"].value), float(c.values["repeated_window"].value)
-    ats = [a.at for a in course]
-    for i, t in enumerate(ats):
-        inside = [u for u in ats[i:] if span_days(t, u) < window * (1 - RTOL)]
-        if len(inside) > n:
-            why.append(f"{len(inside)} administrations within {window:g} days from {t.date().isoformat()} (more than {n})")
-            break
+    n = int(c.values["repeated_count"].value)
+    if len(course) > n:
+        why.append(f"{len(course)} administrations from {course[0].at.date().isoformat()} to "
+                   f"{course[-1].at.date().isoformat()} (more than {n})")
     return why
 
 
@@ -241,6 +303,7 @@ def ket_monitoring(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
         out.append(violation("KET-MONITORING", course[0], "ketamine", value, limit, unit,
                               f"ketamine course from {first.isoformat()} is prolonged or repeated "
                               f"({'; '.join(why)}): " + "; ".join(reasons), interval))
+    out = _unmonitored_sessions(p, c, out)
     judged = {v.at for v in out if isinstance(v, Violation)}
     for course in courses(p, c, "ketamine"):
         if iso(course[0].at) in judged or not _prolonged_or_repeated(course, p, c, ends):
@@ -250,6 +313,26 @@ def ket_monitoring(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
             out.append(Note("KET-MONITORING", iso(course[0].at),
                             f"no urine cytology during the ketamine course from {first.isoformat()}: the ANSM advises it "
                             "with liver tests and renal function after prolonged or repeated use"))
+    return out
+
+
+def _unmonitored_sessions(p: ProgramFile, c: KetamineConfig, course_findings: list[Finding]) -> list[Finding]:
+    """Add an unmonitored intravenous ketamine session (dose a mass, no ``monitoring`` or 0 min)
+    to the findings: its reason joins the course's violation dated by the same administration."""
+    routes = c.lists["monitored_session_routes"]
+    out = list(course_findings)
+    for a in of(p, "ketamine"):
+        if a.continuous or a.route not in routes.value or (a.monitoring or 0.0) > 0.0:
+            continue
+        why = (f"{a.route} ketamine session {a.index} ({clock(a.at)}) with no monitoring recorded: vital signs are "
+               "watched under medical supervision during and after each session (give monitoring = \"60 min\")")
+        same = next((i for i, v in enumerate(out) if isinstance(v, Violation) and v.session == a.index), None)
+        if same is not None:
+            v = out[same]
+            out[same] = dataclasses.replace(v, message=f"{v.message}; {why}", source=f"{v.source}; {routes.source}",
+                                            verified=v.verified and routes.verified)
+        else:
+            out.append(violation("KET-MONITORING", a, "ketamine", 0.0, None, "min", why, routes))
     return out
 
 
@@ -281,7 +364,7 @@ def ket_dose(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
     rate_max, bolus_max = V["iv_infusion_rate_max"], V["iv_bolus_max"]
     ends = effective_ends(p, "ketamine")
     out: list[Finding] = []
-    for run in continuous_runs(p, "ketamine"):
+    for run in continuous_runs(p, "ketamine", exclude=c.lists["oral_routes"].value):  # the limits are parenteral
         for i, a in enumerate(run):
             per_kg = a.dose / w
             if i == 0:
