@@ -286,6 +286,7 @@ def test_table_dose_without_weight_is_not_checked_and_weight_is_validated(tmp_pa
     ("broken/ket-contraindication-esketamine.toml", "fail", 1, {"KET-CONTRAINDICATION", "KET-PRECAUTION"}),
     ("broken/ket-no-benefit-oral.toml", "fail", 1, {"KET-SETTING", "KET-NO-BENEFIT", "KET-MONITORING"}),
     ("ketamine-iv-weekly-6-months.toml", "warn", 0, {"KET-MONITORING", "KET-INDICATION"}),
+    ("esketamine-emergency-hypertension.toml", "warn", 0, {"KET-PRECAUTION"}),
 ])
 def test_each_defect_gives_the_contract_answer(name, verdict, status, rules, capsys):
     assert main(["program", str(PROGRAMS / name), "--format", "json"]) == status
@@ -308,3 +309,24 @@ def test_twelve_grams_a_day_subcutaneous_ketamine_table(weight, verdict, tmp_pat
         assert v["value"] == pytest.approx(12000 / 70) and v["limit"] == 0.5
     else:
         assert "KET-DOSE" in [s["rule"] for s in rep["not_checked"]] and rep["violations"] == []
+
+
+def test_the_documented_bad_program_exits_2_with_its_five_problems(capsys):
+    path = REPO / "docs" / "examples" / "bad-program.toml"
+    assert main(["program", str(path)]) == 2
+    err = capsys.readouterr().err
+    for field, words in (("indication", "did you mean 'fibromyalgia'"),
+                         ("patient.conditions[1]", "did you mean 'schizophrenia'"),
+                         ("administration[1].drug", "did you mean 'ketamine' or 'esketamine'"),
+                         ("administration[1].route", "did you mean 'intravenous'"),
+                         ("administration[1].dose", "'35' has no unit")):
+        assert f"bad-program.toml: {field}: " in err and words in err
+    assert "5 problem(s)" in err
+
+
+def test_the_program_profile_option_overrides_the_file(capsys):
+    path = PROGRAMS / "broken" / "ket-setting-esketamine.toml"
+    assert main(["program", str(path), "--profile", "pacc-2017", "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["profile"] == "pacc-2017"
+    assert main(["program", str(path), "--profile", "no-such-profile"]) == 2
+    assert "--profile: unknown profile 'no-such-profile'" in capsys.readouterr().err
