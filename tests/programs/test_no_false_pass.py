@@ -330,3 +330,13 @@ def test_the_program_profile_option_overrides_the_file(capsys):
     assert json.loads(capsys.readouterr().out)["profile"] == "pacc-2017"
     assert main(["program", str(path), "--profile", "no-such-profile"]) == 2
     assert "--profile: unknown profile 'no-such-profile'" in capsys.readouterr().err
+
+
+# The contract applies the ANSM 2010 start (« initier à 0,5 mg/kg/j », written for IV ketamine) to every daily dose:
+# 35 mg/day by mouth for 70 kg is at the limit, 35.07 mg/day one step past it.
+@pytest.mark.parametrize("dose,n", [("35 mg/day", 0), ("35.07 mg/day", 1)])
+def test_dose_start_of_an_oral_daily_dose(dose, n):
+    got = found(HEAD + patient() + admin(T0, dose, route="oral", duration="14 day"), "KET-DOSE")
+    assert len(got) == n
+    if n:
+        assert got[0].value == pytest.approx(35.07 / 70) and got[0].limit == 0.5

@@ -364,7 +364,7 @@ def ket_dose(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
     rate_max, bolus_max = V["iv_infusion_rate_max"], V["iv_bolus_max"]
     ends = effective_ends(p, "ketamine")
     out: list[Finding] = []
-    for run in continuous_runs(p, "ketamine", exclude=c.lists["oral_routes"].value):  # the limits are parenteral
+    for run in continuous_runs(p, "ketamine"):
         for i, a in enumerate(run):
             per_kg = a.dose / w
             if i == 0:
