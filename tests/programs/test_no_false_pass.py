@@ -13,7 +13,7 @@ from pumpsim.cli.main import main
 from pumpsim.io.programs import parse_program_bytes
 from pumpsim.programs.report import judge, render_text
 from pumpsim.rules.kit import Violation, catalogue
-from tests.programs.test_program import HEAD, T0, admin, found, patient, review, skipped
+from tests.programs.test_program import HEAD, T0, admin, findings, found, patient, review, skipped
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAMS = REPO / "scenarios" / "programs"
@@ -340,3 +340,17 @@ def test_dose_start_of_an_oral_daily_dose(dose, n):
     assert len(got) == n
     if n:
         assert got[0].value == pytest.approx(35.07 / 70) and got[0].limit == 0.5
+
+
+def test_monitoring_cytology_advice_kept_when_only_a_session_is_unmonitored():
+    from pumpsim.programs.finding import Note
+
+    # five weekly IV sessions with liver and renal tests every week but no cytology; the first unmonitored
+    sessions = "".join(admin(on(7 * k), "20 mg", route="intravenous", duration="40 min",
+                             monitoring=None if k == 0 else "60 min") for k in range(5))
+    labs = "".join(f'[[lab]]\nat = {date(2027, 3, 1) + timedelta(days=7 * k)}\nkind = "{kind}"\n'
+                   for k in range(5) for kind in ("liver", "renal"))
+    fs = findings(HEAD + sessions + labs, "KET-MONITORING")
+    (v,) = [f for f in fs if isinstance(f, Violation)]
+    assert v.session == 1 and "no monitoring recorded" in v.message and "liver" not in v.message
+    assert [f for f in fs if isinstance(f, Note) and "urine cytology" in f.message]

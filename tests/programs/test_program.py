@@ -307,7 +307,7 @@ def test_setting_monitoring_from_a_profile_file(tmp_path):
     assert "ketamine.values.esketamine_monitor: unknown key" in str(e.value) and "esketamine_monitoring" in str(e.value)
 
 
-# KET-MONITORING: continuous more than 7 days, or more than 4 administrations within 30 days
+# KET-MONITORING: continuous more than 7 days, or a course of more than 4 administrations
 @pytest.mark.parametrize("duration,n", [("7 day", 0), ("169 h", 1)])
 def test_monitoring_prolonged_continuous(duration, n):
     fs = findings(HEAD + admin(T0, "35 mg/day", duration=duration), "KET-MONITORING")

@@ -271,7 +271,7 @@ def _prolonged_or_repeated(course: list[Administration], p: ProgramFile, c: Keta
 
 @kit.rule("KET-MONITORING", "program")
 def ket_monitoring(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
-    """A prolonged or repeated ketamine course without liver and renal monitoring."""
+    """A prolonged or repeated ketamine course without liver and renal monitoring; an unmonitored IV session."""
     interval = c.values["lab_interval"]
     step = float(interval.value)
     ends = effective_ends(p, "ketamine")
@@ -303,7 +303,6 @@ def ket_monitoring(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
         out.append(violation("KET-MONITORING", course[0], "ketamine", value, limit, unit,
                               f"ketamine course from {first.isoformat()} is prolonged or repeated "
                               f"({'; '.join(why)}): " + "; ".join(reasons), interval))
-    out = _unmonitored_sessions(p, c, out)
     judged = {v.at for v in out if isinstance(v, Violation)}
     for course in courses(p, c, "ketamine"):
         if iso(course[0].at) in judged or not _prolonged_or_repeated(course, p, c, ends):
@@ -313,7 +312,7 @@ def ket_monitoring(p: ProgramFile, c: KetamineConfig) -> list[Finding]:
             out.append(Note("KET-MONITORING", iso(course[0].at),
                             f"no urine cytology during the ketamine course from {first.isoformat()}: the ANSM advises it "
                             "with liver tests and renal function after prolonged or repeated use"))
-    return out
+    return _unmonitored_sessions(p, c, out)
 
 
 def _unmonitored_sessions(p: ProgramFile, c: KetamineConfig, course_findings: list[Finding]) -> list[Finding]:
