@@ -22,6 +22,7 @@ from pumpsim.io import library
 from pumpsim.io.tables import FileReader, kind_of, load_toml, read_input
 from pumpsim.model import units
 from pumpsim.model.errors import InputError, nearest
+from pumpsim.model.timebase import DAY
 
 PROGRAM_SCHEMA = "pumpsim.program/1"
 
@@ -70,7 +71,7 @@ class Administration:
 
     @property
     def end(self) -> dt.datetime:
-        return self.at + dt.timedelta(days=self.duration or 0.0)
+        return self.at + dt.timedelta(seconds=(self.duration or 0.0) * DAY)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pumpsim.io.programs import PROGRAM_SCHEMA, Administration, ProgramFile
 from pumpsim.model.table import Sourced
 from pumpsim.programs import rules as _rules  # noqa: F401  (registers the KET rules)
 from pumpsim.programs import template as _template  # noqa: F401  (registers KET-PROGRAM)
-from pumpsim.programs.course import MIN_PER_DAY, courses, iso, oral_courses, plus_months
+from pumpsim.programs.course import MIN_PER_DAY, courses, day_of, iso, oral_courses, plus_months
 from pumpsim.programs.finding import Note
 from pumpsim.rules import kit
 from pumpsim.rules.kit import Judged, Skipped, Violation, catalogue
@@ -102,7 +102,7 @@ def timeline(p: ProgramFile) -> list[tuple[str, str, str]]:
     day0 = p.administrations[0].at.date()
 
     def day(d: dt.date) -> str:
-        return f"day {(d - day0).days}"
+        return f"day {day_of(d, day0)}"
 
     if p.patient.psychiatric_evaluation is not None:
         d = p.patient.psychiatric_evaluation
