@@ -76,7 +76,7 @@ PATHWAY_KEYS: dict[str, units.Dimension | str] = {
     "chemo_resume_min": units.TIME,
     "chemo_resume_max": units.TIME,
 }
-#: The top-level keys of a profile; ``[ketamine]`` is read by ``pumpsim program`` (:mod:`pumpsim.programs.rules`).
+#: The top-level keys of a profile; ``[ketamine]`` is read by ``pumpsim program`` (:mod:`pumpsim.io.ketamine`).
 PROFILE_KEYS = ("schema", "name", "title", "base", "general", "drugs", "pathway", "ketamine")
 
 
@@ -117,7 +117,7 @@ def device_library() -> dict[str, dict[str, Any]]:
 @functools.cache
 def ketamine_data() -> dict[str, Any]:
     """Raw ketamine and esketamine program data (values, lists, templates, each with its source);
-    :mod:`pumpsim.programs.rules` resolves them, with a profile file's ``[ketamine]`` overrides."""
+    :mod:`pumpsim.io.ketamine` resolves them, with a profile file's ``[ketamine]`` overrides."""
     return tomllib.loads(_data_text("ketamine.toml"))
 
 

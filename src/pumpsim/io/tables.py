@@ -44,6 +44,7 @@ PLAUSIBLE_MAX = {
     "duration_s": 3650 * DAY,
     "bolus_count": 1440,
     "runs": 100_000_000,
+    "weight_kg": 500.0,
 }
 #: A bolus spread over less than this is a bolus given at once written oddly (and a rate of
 #: volume / duration that overflows): an input error.
@@ -52,7 +53,7 @@ BOLUS_DURATION_MIN = MINUTE  # [s]
 TOP_KEYS = ("schema", "profile", "horizon", "pump", "patient", "session", "variability")
 PUMP_KEYS = ("model", "reservoir", "low_alarm", "accuracy", "dead_volume", "rate_min", "rate_max",
              "route", "ziconotide_naive")
-PATIENT_KEYS = ("prior_oral_morphine", "life_expectancy", "psychosis")
+PATIENT_KEYS = ("prior_oral_morphine", "life_expectancy", "psychosis", "weight")
 SESSION_KEYS = ("at", "refill", "rate", "steps", "bolus")
 REFILL_KEYS = ("volume", "mix")
 STEP_KEYS = ("from", "rate")
@@ -269,7 +270,10 @@ class _Reader(FileReader):
         if not isinstance(psychosis, bool):
             self.probs.add("patient.psychosis", f"expected true or false, got {psychosis!r}", "write psychosis = true")
             psychosis = False
-        return Patient(prior, life, psychosis)
+        weight = None
+        if "weight" in patient:
+            weight = self.quantity(patient["weight"], "patient.weight", units.BODY_WEIGHT, cap=PLAUSIBLE_MAX["weight_kg"])
+        return Patient(prior, life, psychosis, weight)
 
     def read_sessions(self, sessions: Any, device: Device | None) -> list[Session]:
         if sessions is None:

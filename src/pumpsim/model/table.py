@@ -276,6 +276,7 @@ class Patient:
     prior_oral_morphine: float | None = None  # [mg/day]
     life_expectancy: int | float | None = None  # [s]
     psychosis: bool = False
+    weight: float | None = None  # [kg]: KET-DOSE judges a ketamine table per kg with it
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,8 @@ def catalogue() -> dict[str, RuleInfo]:
     out: dict[str, RuleInfo] = {}
     for r in _data("rules.toml")["rule"]:
         assert r["family"] in FAMILIES, (r["id"], r["family"])
-        out[r["id"]] = RuleInfo(r["id"], r["family"], r["severity"], r["needs"], r["checks"], r["basis"], (r["family"],))
+        families = (r["family"], *r.get("also", ()))  # a rule judged by two families (KET-DOSE: programs, tables)
+        out[r["id"]] = RuleInfo(r["id"], r["family"], r["severity"], r["needs"], r["checks"], r["basis"], families)
     path = _data("pathway.toml")
     for r in path["rule"]:
         basis = f"{path['source']}, {r['section']}"

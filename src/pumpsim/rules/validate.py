@@ -10,6 +10,7 @@ from __future__ import annotations
 from pumpsim.io.library import dose_unit
 from pumpsim.model.results import Scenario
 from pumpsim.model.table import Profile, Table
+from pumpsim.rules import ketamine as _ketamine  # noqa: F401  (registers KET-DOSE for tables)
 from pumpsim.rules import kit
 from pumpsim.rules import static as _static  # noqa: F401  (registers the static rules)
 from pumpsim.rules.kit import Finding, Skipped, Violation, catalogue
