@@ -13,7 +13,8 @@ import pytest
 from pumpsim.cli.main import main
 from pumpsim.io.patient import parse_patient_bytes
 from pumpsim.io.tables import parse_table_bytes
-from pumpsim.pathway.rules import check, days_between, render_text
+from pumpsim.pathway.context import days_between
+from pumpsim.pathway.report import check, render_text
 from tests.conftest import REPO
 
 PATIENTS = REPO / "scenarios" / "patients"

@@ -113,7 +113,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     pathway = None
     if args.patient:  # the patient's care pathway, judged with this table (its device, dose, low alarm)
         from pumpsim.io.patient import read_patient
-        from pumpsim.pathway.rules import check
+        from pumpsim.pathway.report import check
 
         pathway = check(*read_patient(args.patient, args.profile), table, programmed=result.programmed)
     mc = None
@@ -365,7 +365,7 @@ def cmd_pathway(args: argparse.Namespace) -> int:
     from pumpsim.io.patient import read_patient
     from pumpsim.io.tables import read_table
     from pumpsim.model.errors import InputError
-    from pumpsim.pathway.rules import check, render_text
+    from pumpsim.pathway.report import check, render_text
 
     problems = []
     patient = profile = table = None
