@@ -36,22 +36,69 @@ def programmed_case(table: Table, programmed=None):
 
 
 @dataclass(frozen=True)
+class MorphineDay:
+    """The programmed case's largest intrathecal morphine dose in a 24 h window starting within the
+    first 24 h of the first session holding morphine (FORMAT.md §12.7), split into the programmed
+    basal daily dose and what the allowed boluses add [mg]."""
+
+    session: int  # 1-based index of the first session holding morphine
+    at: dt.datetime  # its instant
+    total: float  # [mg in 24 h]
+    basal: float  # [mg/day]
+
+    @property
+    def boluses(self) -> float:
+        return max(self.total - self.basal, 0.0)
+
+
+@dataclass(frozen=True)
 class Context:
     """What the rules read: the patient file, the profile, and optionally a table with its
-    programmed case's low-alarm instant (None: never within the horizon, or no low-alarm volume)."""
+    programmed case's low-alarm and empty instants, the worst case's empty instant (None: never
+    within the horizon, or no low-alarm volume), the horizon's end and the first day of morphine."""
 
     patient: PatientFile
     profile: Profile
     table: Table | None = None
     low_alarm_at: dt.datetime | None = None
+    empty_at: dt.datetime | None = None
+    worst_empty_at: dt.datetime | None = None
+    horizon_end: dt.datetime | None = None
+    morphine: MorphineDay | None = None
+
+
+def first_morphine_day(table: Table, programmed) -> MorphineDay | None:
+    """The programmed case's largest morphine dose in a window [s, s + 24 h), s in [t0, t0 + 24 h),
+    t0 the first session holding morphine (None: no morphine in the table)."""
+    import numpy as np
+
+    from pumpsim.sim.window import WINDOW, rolling_24h
+
+    first = next((pr for pr in table.programs if "morphine" in dict(pr.mix)), None)
+    if first is None or "morphine" not in programmed.drugs:
+        return None
+    t0 = float(first.session.t)
+    starts, dose = rolling_24h(programmed, programmed.drugs.index("morphine"), float(table.horizon))
+    inside = (starts >= t0) & (starts < t0 + WINDOW)
+    total = float(dose[inside].max()) if np.any(inside) else float(dose[np.argmin(np.abs(starts - t0))])
+    return MorphineDay(first.session.index, first.session.at, total, first.daily_dose("morphine"))
 
 
 def context(patient: PatientFile, profile: Profile, table: Table | None = None, programmed=None) -> Context:
-    """The rules' input; with a table, its programmed case is simulated once (or ``programmed`` reused)."""
+    """The rules' input; with a table, its programmed and worst cases are simulated once (or the
+    programmed case ``programmed`` reused)."""
     if table is None:
         return Context(patient, profile)
-    t = programmed_case(table, programmed).low_alarm_at
-    return Context(patient, profile, table, None if t is None else table.datetime_at(t))
+    from pumpsim.model.results import Scenario
+    from pumpsim.sim import simulation
+
+    prog = programmed_case(table, programmed)
+    worst = simulation.simulate(table, Scenario.worst(float(table.device.accuracy.value)))
+
+    def at(t: float | None) -> dt.datetime | None:
+        return None if t is None else table.datetime_at(t)
+    return Context(patient, profile, table, at(prog.low_alarm_at), at(prog.empty_at), at(worst.empty_at),
+                   table.datetime_at(table.horizon), first_morphine_day(table, prog))
 
 
 # --------------------------------------------------------------------------- numbers and words

@@ -31,6 +31,11 @@ class PathwayReport(Judged):
     table: Table | None = None
     low_alarm_at: dt.datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    nothing_checked: bool = False
+    #: Why the verdict is at best ``not_checked`` (the words after "NOT CHECKED: "), or "".
+    why_not_checked: str = ""
+    empty_at: dt.datetime | None = None  # the table's programmed-case empty instant
+    worst_empty_at: dt.datetime | None = None  # the table's worst-case empty instant
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -57,11 +62,24 @@ def check(patient: PatientFile, profile: Profile, table: Table | None = None, pr
     findings: list[Finding] = sorted(kit.run("pathway", ctx), key=lambda f: ORDER[f.rule])
     violations = [f for f in findings if isinstance(f, Violation)]
     skipped = [f for f in findings if isinstance(f, Skipped)]
-    return PathwayReport(patient, profile, violations, skipped, timeline(ctx), table, ctx.low_alarm_at)
+    judged = {rid for rid in kit.registered("pathway") if not any(s.rule == rid for s in skipped)}
+    if table is None:
+        judged.discard("OPIOID-CONVERSION")
+    why = ""
+    if profile.pathway is None:
+        why = "this profile has no pathway thresholds; use fr-ait-2020 or a hospital profile with [pathway]"
+    elif not patient.dated_complete:
+        why = "the file is not complete yet (no date in [dates])"
+    elif not judged:
+        why = "no pathway rule could be judged"
+    return PathwayReport(patient, profile, violations, skipped, timeline(ctx), table, ctx.low_alarm_at,
+                         nothing_checked=bool(why), why_not_checked=why, empty_at=ctx.empty_at,
+                         worst_empty_at=ctx.worst_empty_at)
 
 
 VERDICT_WORDS = {
     "pass": "PASS: the file meets every pathway rule that could be checked.",
+    "not_checked": "NOT CHECKED: {why}.",
     "warn": "WARN: no hard rule is broken, but there are warnings to review.",
     "fail": "FAIL: at least one hard rule of the pathway is broken; the implantation should not go ahead as planned.",
 }
@@ -69,7 +87,7 @@ VERDICT_WORDS = {
 
 def render_text(r: PathwayReport) -> str:
     """The report for people: verdict first, then violations, the timeline, the checks not made."""
-    lines = [VERDICT_WORDS[r.verdict], ""]
+    lines = [VERDICT_WORDS[r.verdict].format(why=r.why_not_checked), ""]
     hard = sum(v.severity == "hard" for v in r.violations)
     what = f"Patient file {r.patient.path}, profile {r.profile.name}"
     if r.table is not None:
@@ -78,6 +96,8 @@ def render_text(r: PathwayReport) -> str:
     if r.table is not None:
         alarm = iso(r.low_alarm_at) or "not reached within the table's horizon"
         lines.append(f"Programmed-case low alarm of the pump (every allowed bolus): {alarm}.")
+        lines.append(f"Programmed-case empty date: {iso(r.empty_at) or 'not within the table horizon'}; worst case "
+                     f"(the pump fast by its accuracy): {iso(r.worst_empty_at) or 'not within the table horizon'}.")
     if r.violations:
         lines += ["", "Violations"]
         for v in r.violations:
@@ -86,7 +106,8 @@ def render_text(r: PathwayReport) -> str:
                 flag = "" if v.verified else "  [limit UNVERIFIED]"
                 val = "-" if v.value is None else num(v.value)
                 lim = "-" if v.limit is None else num(v.limit)
-                lines.append(f"    value {val} {v.unit}, limit {lim} {v.unit}" + (f", at {v.at}" if v.at else "") + flag)
+                u = f" {v.unit}" if v.unit else ""
+                lines.append(f"    value {val}{u}, limit {lim}{u}" + (f", at {v.at}" if v.at else "") + flag)
             lines.append(f"    source: {v.source}")
     lines += ["", "Timeline"]
     lines += timeline_lines(r.steps) if r.steps else ["  (no dates in the file)"]

@@ -13,10 +13,13 @@ field (or threshold) is absent returns a :class:`pumpsim.rules.kit.Skipped`: it 
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from pumpsim.io import library
 from pumpsim.io.patient import Day, Treatment
 from pumpsim.model.table import Sourced, Table
-from pumpsim.model.timebase import as_date
+from pumpsim.model.timebase import add_months, as_date
+from pumpsim.model.timebase import days_between as calendar_days
 from pumpsim.model.tolerances import above
 from pumpsim.pathway.context import (
     Context,
@@ -30,6 +33,7 @@ from pumpsim.pathway.context import (
     num,
     pathway_rule,
     result,
+    threshold,
 )
 from pumpsim.rules import kit
 from pumpsim.rules.kit import Finding, Skipped
@@ -94,15 +98,45 @@ def path_contraindication(ctx: Context) -> list[Finding]:
                        [f"absolute contraindication: {_conditions_words(found)}"])]
 
 
+# --------------------------------------------------------------------------- coagulation (§V.2.c, FORMAT.md §12.8)
+#: The coagulation tests: (lab, words, hard threshold key, normal threshold key, "min" or "max").
+COAGULATION = (("prothrombin", "prothrombin time", "prothrombin_min", "prothrombin_min_normal", "min"),
+               ("inr", "INR", "inr_max", "inr_max_normal", "max"),
+               ("aptt_ratio", "aPTT ratio", "aptt_ratio_max", "aptt_ratio_max_normal", "max"))
+
+
+def _coag_shown(name: str, x: float) -> float:
+    """A coagulation value as reports print it: the prothrombin time in % (stored as a fraction)."""
+    return round(x * 100.0, 9) if name == "prothrombin" else x
+
+
+def _coag_unit(name: str) -> str:
+    return "%" if name == "prothrombin" else ""
+
+
+def _coag_beyond(value: float, lim: Sourced, side: str) -> bool:
+    return below(value, lim.value) if side == "min" else above(value, lim.value)
+
+
+def _coag_words(name: str, words: str, value: float, lim: Sourced, side: str, tier: str) -> str:
+    u = _coag_unit(name)
+    rel = "below" if side == "min" else "above"
+    return (f"{words} {num(_coag_shown(name, value))}{' ' + u if u else ''} is {rel} "
+            f"{num(_coag_shown(name, lim.value))}{' ' + u if u else ''} ({tier})")
+
+
 @kit.rule("PATH-RELATIVE", "pathway")
 @pathway_rule
 def path_relative(ctx: Context) -> list[Finding]:
-    """A relative contraindication to weigh, or an anti-angiogenic taken less than 15 days before the review."""
+    """A relative contraindication to weigh: a listed condition, an anti-angiogenic taken less than
+    15 days before the review, or a coagulation test outside the normal range (not beyond the neuraxial limit)."""
     rel, before = need(ctx, "relative_contraindications", "anti_angiogenic_before_review")
     p = ctx.patient
     reasons: list[str] = []
     missing: list[str] = []
     value = limit = None
+    unit = ""
+    limit_value = None
     if p.conditions is None:
         missing.append("patient.conditions not given (unknown; write conditions = [] for none)")
     else:
@@ -120,78 +154,268 @@ def path_relative(ctx: Context) -> list[Finding]:
             if below(gap, before.value):
                 reasons.append(f"anti-angiogenic treatment[{t.index}] last taken {iso(t.last_dose)}, {days_text(gap)} before "
                                f"the review (less than {num(before.value)}): oncology opinion needed")
-                value, limit = gap, before
+                value, limit, unit, limit_value = gap, before, "day", float(before.value)
+    for name, words, hard_key, normal_key, side in COAGULATION:
+        lab = p.lab(name)
+        if lab is None or lab.value is None:
+            continue
+        normal, hard = threshold(ctx, normal_key), threshold(ctx, hard_key)
+        if normal is None:
+            missing.append(f"profile {ctx.profile.name} gives no pathway.{normal_key}")
+            continue
+        if hard is not None and _coag_beyond(lab.value, hard, side):
+            continue  # beyond the neuraxial limit: PATH-LAB-VALUE alone (FORMAT.md §12.18)
+        if _coag_beyond(lab.value, normal, side):
+            reasons.append("haemostasis anomaly (anomalie hémostase): "
+                           + _coag_words(name, words, lab.value, normal, side, "outside the normal range"))
+            if limit is None:
+                value, limit, unit = _coag_shown(name, lab.value), normal, _coag_unit(name)
+                limit_value = _coag_shown(name, normal.value)
     if not reasons:
         return result("PATH-RELATIVE", None, missing)
     src = limit if limit is not None and len(reasons) == 1 else rel
-    return [finding("PATH-RELATIVE", review if limit is not None else None, value, src,
-                       "day" if value is not None else "", reasons,
-                       limit_value=None if value is None else float(before.value))]
+    at = review if (limit is not None and unit == "day") else None
+    return [finding("PATH-RELATIVE", at, value if limit is not None else None, src, unit if limit is not None else "",
+                    reasons, limit_value=limit_value if limit is not None else None)]
 
 
 # --------------------------------------------------------------------------- step 2: the file
-LAB_WORDS = {"neutrophils": "neutrophils", "platelets": "platelets"}
+LAB_WORDS = {"neutrophils": "neutrophils count", "platelets": "platelets count", "haemoglobin": "haemoglobin",
+             "prothrombin": "prothrombin time", "inr": "INR", "aptt_ratio": "aPTT ratio", "creatinine": "creatinine",
+             "glucose": "glucose", "electrolytes": "electrolytes (Na, K, Cl, Ca, P)"}
 IMAGING_WORDS = {"ct_thorax_abdomen_pelvis": "thorax-abdomen-pelvis CT with the spine", "brain": "brain CT or MRI"}
+DOCUMENT_WORDS = {"oncology_opinion": "the oncology or palliative-care opinion",
+                  "pain_assessment": "the pain assessment", "medication_review": "the medication review"}
+#: Labs that have a threshold: absent `value`, they are a missing element of the complete file.
+JUDGED_LABS = ("neutrophils", "platelets", "prothrombin", "inr", "aptt_ratio")
+
+
+def _missing_labs(ctx: Context) -> list[str]:
+    """The labs of §V.2.c the file lacks (absent, undated, or without the value a threshold needs)."""
+    p = ctx.patient
+    out = []
+    for name in ("neutrophils", "platelets", "haemoglobin", "coagulation", "aptt_ratio", "creatinine", "glucose",
+                 "electrolytes"):
+        if name == "coagulation":  # prothrombin time or INR
+            labs = [(n, p.lab(n)) for n in ("prothrombin", "inr") if p.lab(n) is not None]
+            if not labs:
+                out.append("labs.prothrombin (or labs.inr)")
+            out += [f"labs.{n}.{k}" for n, lab in labs for k, v in (("value", lab.value), ("at", lab.at)) if v is None]
+            continue
+        lab = p.lab(name)
+        if lab is None:
+            out.append(f"labs.{name}")
+            continue
+        if name in JUDGED_LABS and lab.value is None:
+            out.append(f"labs.{name}.value")
+        if lab.at is None:
+            out.append(f"labs.{name}.at")
+    return out
+
+
+@kit.rule("PATH-FILE-INCOMPLETE", "pathway")
+@pathway_rule
+def path_file_incomplete(ctx: Context) -> list[Finding]:
+    """A required element of the complete file absent once the file is dated complete."""
+    p = ctx.patient
+    if not p.dated_complete:
+        return [Skipped("PATH-FILE-INCOMPLETE", "no date in [dates]: the file is not complete yet")]
+    missing = [f"file.{k} ({w})" for k, w in DOCUMENT_WORDS.items() if p.document(k) is None]
+    missing += _missing_labs(ctx)
+    img = dict(p.imaging)
+    missing += [f"imaging.{k} ({w})" for k, w in IMAGING_WORDS.items() if k not in img]
+    missing += [f"patient.{k}" for k, v in (("conditions", p.conditions), ("life_expectancy", p.life_expectancy),
+                                            ("refractory_pain", p.refractory_pain)) if v is None]
+    if p.oral_morphine_equivalent is None and p.severe_adverse_effects is None:
+        missing.append("patient.oral_morphine_equivalent (or patient.severe_adverse_effects)")
+    if not missing:
+        return []
+    return [finding("PATH-FILE-INCOMPLETE", None, None, None, "",
+                    [f"the complete file is a prerequisite to any referral; missing: {', '.join(missing)}"])]
 
 
 @kit.rule("PATH-LAB-VALUE", "pathway")
 @pathway_rule
 def path_lab_value(ctx: Context) -> list[Finding]:
-    """Neutrophils or platelets not above their minimum."""
+    """Neutrophils or platelets not above their minimum, or coagulation beyond the neuraxial limits."""
     lims = dict(zip(("neutrophils", "platelets"), need(ctx, "neutrophils_min", "platelets_min")))
     reasons, missing = [], []
-    first: tuple[float, Sourced] | None = None
+    first: tuple[float, Sourced, str, float] | None = None
     for name, lim in lims.items():
         lab = ctx.patient.lab(name)
-        if lab is None:
-            missing.append(f"labs.{name} not given")
+        if lab is None or lab.value is None:
+            missing.append(f"labs.{name}{'' if lab is None else '.value'} not given")
         elif not above(lab.value, lim.value):
             reasons.append(f"{name} {num(lab.value)} /mm3 is not above {num(lim.value)} /mm3")
-            first = first or (lab.value, lim)
+            first = first or (lab.value, lim, "/mm3", float(lim.value))
+    coag_given = False
+    for name, words, hard_key, _normal, side in COAGULATION:
+        lab = ctx.patient.lab(name)
+        if lab is None or lab.value is None:
+            if lab is not None:
+                missing.append(f"labs.{name}.value not given")
+            continue
+        coag_given = True
+        hard = threshold(ctx, hard_key)
+        if hard is None:
+            missing.append(f"profile {ctx.profile.name} gives no pathway.{hard_key}")
+        elif _coag_beyond(lab.value, hard, side):
+            reasons.append(_coag_words(name, words, lab.value, hard, side, "beyond the limit for a neuraxial procedure"))
+            first = first or (_coag_shown(name, lab.value), hard, _coag_unit(name), _coag_shown(name, hard.value))
+    if not coag_given and not any("prothrombin" in m or "inr" in m for m in missing):
+        missing.append("no coagulation test (labs.prothrombin or labs.inr, labs.aptt_ratio) with a value")
     if first is None:
         return result("PATH-LAB-VALUE", None, missing)
-    return [finding("PATH-LAB-VALUE", None, first[0], first[1], "/mm3", reasons)]
+    return [finding("PATH-LAB-VALUE", None, first[0], first[1], first[2], reasons, limit_value=first[3])]
 
 
-def _age_rule(ctx: Context, rule_id: str, key: str, items: list[tuple[str, Day | None, str]]) -> list[Finding]:
-    (lim,) = need(ctx, key)
-    review = ctx.patient.date("review")
-    if review is None:
-        return [Skipped(rule_id, "dates.review not given: the age of the file's results is counted at the review")]
-    reasons, missing = [], []
-    first = None
-    for name, when, words in items:
-        if when is None:
-            missing.append(f"{name} not given")
-            continue
-        age = days_between(when, review, lim)
-        if above(age, lim.value):
-            reasons.append(f"{words} of {iso(when)} is {days_text(age)} old at the review (limit {num(lim.value)})")
-            first = first if first is not None else age
-    if first is None:
-        return result(rule_id, None, missing)
-    return [finding(rule_id, review, first, lim, "day", reasons)]
+def _older(when: Day, at: Day, lim: Sourced) -> tuple[bool, float, float]:
+    """Whether a result dated ``when`` is NOT less than ``lim`` old at ``at`` (strict "less than":
+    a calendar month when the limit is written in months), its age and the limit [day]."""
+    age = days_between(when, at)
+    text = lim.text.strip()
+    if text.endswith("month"):
+        months = round(float(text[: -len("month")]))
+        limit_days = float(calendar_days(when, add_months(when, months)))
+    else:
+        limit_days = float(lim.value)
+    return not below(age, limit_days), age, limit_days
 
 
 @kit.rule("PATH-LAB-AGE", "pathway")
 @pathway_rule
 def path_lab_age(ctx: Context) -> list[Finding]:
-    """Laboratory results older than the limit at the review."""
-    items = []
-    for name in ("neutrophils", "platelets"):
-        lab = ctx.patient.lab(name)
-        items.append((f"labs.{name}.at" if lab is not None else f"labs.{name}", None if lab is None else lab.at,
-                      f"the {name} count"))
-    return _age_rule(ctx, "PATH-LAB-AGE", "lab_max_age", items)
+    """Laboratory results not less than one month old at the review, or at the anaesthesia consultation."""
+    (lim,) = need(ctx, "lab_max_age")
+    p = ctx.patient
+    review, consult = p.date("review"), p.date("anaesthesia_consult")
+    if review is None and consult is None:
+        return [Skipped("PATH-LAB-AGE", "dates.review and dates.anaesthesia_consult not given: the age of the labs is "
+                                        "counted at them")]
+    missing: list[str] = []
+    first: tuple[float, float, Day] | None = None
+    old_labs: dict[tuple[str, str, str], list[str]] = {}  # (lab date, judged-at date, words) -> labs
+    for name, lab in p.labs:
+        if lab.at is None:
+            missing.append(f"labs.{name}.at not given")
+            continue
+        points = []
+        if review is not None and as_date(lab.at) <= as_date(review):
+            points.append((review, "the review"))
+        elif review is not None:
+            missing.append(f"labs.{name} of {iso(lab.at)} is after the review: judged at the anaesthesia consultation only")
+        if consult is not None and as_date(lab.at) <= as_date(consult):
+            points.append((consult, "the anaesthesia consultation"))
+        for at, words in points:
+            old, age, limit_days = _older(lab.at, at, lim)
+            if old:
+                old_labs.setdefault((iso(lab.at), iso(at), words), []).append(LAB_WORDS[name])
+                first = first or (age, limit_days, at)
+    reasons = [f"labs of {when} ({', '.join(names)}) are {days_text(days_between(dt.date.fromisoformat(when[:10]), dt.date.fromisoformat(at[:10])))} "
+               f"old at {words} ({at}): not less than {lim.text} old"
+               for (when, at, words), names in old_labs.items()]
+    if first is None:
+        return result("PATH-LAB-AGE", None, missing)
+    return [finding("PATH-LAB-AGE", first[2], first[0], lim, "day", reasons, limit_value=first[1])]
 
 
 @kit.rule("PATH-IMAGING-AGE", "pathway")
 @pathway_rule
 def path_imaging_age(ctx: Context) -> list[Finding]:
-    """Thorax-abdomen-pelvis CT or brain imaging older than the limit at the review."""
+    """Thorax-abdomen-pelvis CT or brain imaging not less than 6 weeks old at the review."""
+    (lim,) = need(ctx, "imaging_max_age")
+    review = ctx.patient.date("review")
+    if review is None:
+        return [Skipped("PATH-IMAGING-AGE", "dates.review not given: the age of the imaging is counted at the review")]
     img = dict(ctx.patient.imaging)
-    items = [(f"imaging.{k}", img.get(k), f"the {w}") for k, w in IMAGING_WORDS.items()]
-    return _age_rule(ctx, "PATH-IMAGING-AGE", "imaging_max_age", items)
+    reasons, missing = [], []
+    first = None
+    for k, w in IMAGING_WORDS.items():
+        when = img.get(k)
+        if when is None:
+            missing.append(f"imaging.{k} not given")
+            continue
+        if as_date(when) > as_date(review):
+            continue  # after the review: PATH-ORDER
+        old, age, limit_days = _older(when, review, lim)
+        if old:
+            reasons.append(f"the {w} of {iso(when)} is {days_text(age)} old at the review; less than "
+                           f"{days_text(limit_days)}")
+            first = first if first is not None else age
+    if first is None:
+        return result("PATH-IMAGING-AGE", None, missing)
+    return [finding("PATH-IMAGING-AGE", review, first, lim, "day", reasons)]
+
+
+# --------------------------------------------------------------------------- the order of the dates (§12.5)
+DATE_WORDS = {"file_complete": "the complete file", "review": "the multidisciplinary review",
+              "algology_consult": "the algology consultation", "anaesthesia_consult": "the anaesthesia consultation",
+              "admission": "admission", "surgery": "surgery", "first_refill_appointment": "the first-refill appointment"}
+#: The chains of FORMAT.md §12.5: each ordered pair of given dates is judged; True: the later one
+#: must be strictly later (the same day is out of order), False: the same day is in order.
+CHAINS: tuple[tuple[tuple[str, ...], bool], ...] = (
+    (("file_complete", "review", "algology_consult", "surgery"), False),
+    (("anaesthesia_consult", "surgery"), True),
+    (("admission", "surgery"), False),
+    (("surgery", "first_refill_appointment"), True),
+)
+
+
+def _out_of_order(a: Day, b: Day, strict: bool) -> bool:
+    """``b`` should come after ``a`` (calendar dates): is it out of order?"""
+    return as_date(b) <= as_date(a) if strict else as_date(b) < as_date(a)
+
+
+def in_order(ctx: Context, first: str, then: str) -> bool:
+    """Whether two given dates of a chain are in order (the delay rules judge only such pairs)."""
+    a, b = ctx.patient.date(first), ctx.patient.date(then)
+    strict = any(first in c and then in c and s for c, s in CHAINS)
+    return a is None or b is None or not _out_of_order(a, b, strict)
+
+
+@kit.rule("PATH-ORDER", "pathway")
+@pathway_rule
+def path_order(ctx: Context) -> list[Finding]:
+    """Dates out of the pathway's order: every pair named, in one violation."""
+    p = ctx.patient
+    pairs: list[str] = []
+    given = 0
+    for chain, strict in CHAINS:
+        dates = [(k, p.date(k)) for k in chain if p.date(k) is not None]
+        given += len(dates) >= 2
+        for i, (ka, a) in enumerate(dates):
+            for kb, b in dates[i + 1:]:
+                if _out_of_order(a, b, strict):
+                    pairs.append(f"{DATE_WORDS[kb]} ({iso(b)}) is {'not after' if strict else 'before'} "
+                                 f"{DATE_WORDS[ka]} ({iso(a)})")
+    s = p.date("surgery")
+    for t in p.treatments:
+        if t.resume is not None and s is not None:
+            given += 1
+            if _out_of_order(s, t.resume, True):
+                pairs.append(f"{t.drug} resumed (treatment[{t.index}].resume, {iso(t.resume)}) is not after surgery ({iso(s)})")
+    review, consult = p.date("review"), p.date("anaesthesia_consult")
+    for name, lab in p.labs:
+        if lab.at is None:
+            continue
+        if consult is not None and as_date(lab.at) > as_date(consult):
+            given += 1
+            pairs.append(f"labs.{name} ({iso(lab.at)}) is after the anaesthesia consultation ({iso(consult)})")
+        elif consult is None and review is not None and as_date(lab.at) > as_date(review):
+            given += 1
+            pairs.append(f"labs.{name} ({iso(lab.at)}) is after the multidisciplinary review ({iso(review)})")
+        elif review is not None or consult is not None:
+            given += 1
+    for k, when in p.imaging:
+        if review is not None:
+            given += 1
+            if as_date(when) > as_date(review):
+                pairs.append(f"imaging.{k} ({iso(when)}) is after the multidisciplinary review ({iso(review)})")
+    if pairs:
+        return [finding("PATH-ORDER", None, None, None, "", ["dates out of the pathway's order: " + pairs[0], *pairs[1:]])]
+    if not given:
+        return [Skipped("PATH-ORDER", "fewer than two dates of one chain given: no order to judge")]
+    return []
 
 
 # --------------------------------------------------------------------------- steps 3-5: the delays
@@ -203,17 +427,19 @@ def _delay_rule(ctx: Context, rule_id: str, frm: str, to: str, low_key: str | No
     missing = [f"dates.{k} not given" for k, v in ((frm, a), (to, b)) if v is None]
     if a is None or b is None:
         return [Skipped(rule_id, "; ".join(missing))]
+    if not in_order(ctx, frm, to):
+        return []  # out of order: PATH-ORDER alone
     low = lims.get(low_key) if low_key else None
     high = lims.get(high_key) if high_key else None
     said = f"{what} on {iso(b)}, {{}} after {anchor} ({iso(a)})"
     if low is not None:
         d = days_between(a, b, low)
         if below(d, low.value):
-            return [finding(rule_id, b, d, low, "day", [said.format(days_text(d)) + f"; at least {num(low.value)} days"])]
+            return [finding(rule_id, b, d, low, "day", [said.format(days_text(d)) + f"; at least {days_text(low.value)}"])]
     if high is not None:
         d = days_between(a, b, high)
         if above(d, high.value):
-            return [finding(rule_id, b, d, high, "day", [said.format(days_text(d)) + f"; at most {num(high.value)} days"])]
+            return [finding(rule_id, b, d, high, "day", [said.format(days_text(d)) + f"; at most {days_text(high.value)}"])]
     return []
 
 
@@ -250,12 +476,68 @@ def path_anaesthesia(ctx: Context) -> list[Finding]:
     if a is None or s is None:
         return [Skipped("PATH-ANAESTHESIA", "; ".join(f"dates.{k} not given" for k, v in
                                                        (("anaesthesia_consult", a), ("surgery", s)) if v is None))]
+    if not in_order(ctx, "anaesthesia_consult", "surgery"):
+        return []  # PATH-ORDER alone
     d = days_between(a, s, lim)
     if not below(d, lim.value):
         return []
     return [finding("PATH-ANAESTHESIA", s, d, lim, "day",
-                       [f"anaesthesia consultation {iso(a)} is {days_text(d)} before surgery; at least {num(lim.value)} days "
-                        "(the same day as the algology consultation where possible)"])]
+                    [f"anaesthesia consultation {iso(a)} is {days_text(d)} before surgery; at least {num(lim.value)} days "
+                     "(the same day as the algology consultation where possible)"])]
+
+
+@kit.rule("PATH-CONSENT", "pathway")
+@pathway_rule
+def path_consent(ctx: Context) -> list[Finding]:
+    """No written consent dated before surgery (and, under 18, no parental authorisation)."""
+    (adult,) = need(ctx, "adult_age")
+    p = ctx.patient
+    s = p.date("surgery")
+    if s is None:
+        return [Skipped("PATH-CONSENT", "dates.surgery not given: consent is judged before surgery")]
+    reasons = []
+    c = p.date("consent")
+    if c is None:
+        reasons.append("no written consent recorded (dates.consent) before surgery")
+    elif as_date(c) >= as_date(s):
+        reasons.append(f"written consent dated {iso(c)}, not before surgery ({iso(s)})")
+    minor = p.age is not None and below(p.age, float(adult.value))
+    if minor:
+        pa = p.date("parental_authorisation")
+        if pa is None or as_date(pa) >= as_date(s):
+            reasons.append(f"patient aged {num(p.age)} (under {num(float(adult.value))}): the parents' authorisation "
+                           "(dates.parental_authorisation) must be given before surgery"
+                           + ("" if pa is None else f", not on {iso(pa)}")
+                           + "; check a size and weight compatible with the catheter and the pump")
+    if reasons:
+        return [finding("PATH-CONSENT", s, p.age if minor else None, adult if minor else None, "year" if minor else "",
+                        reasons, limit_value=float(adult.value) if minor else None)]
+    if p.age is None:
+        return [Skipped("PATH-CONSENT", "patient.age not given: the parents' authorisation (under 18) is not judged")]
+    return []
+
+
+@kit.rule("PATH-ADMISSION", "pathway")
+@pathway_rule
+def path_admission(ctx: Context) -> list[Finding]:
+    """Admission not recorded, or later than the day before surgery (not for a patient under methadone)."""
+    (lim,) = need(ctx, "admission_before")
+    p = ctx.patient
+    s, adm = p.date("surgery"), p.date("admission")
+    if s is None:
+        return [Skipped("PATH-ADMISSION", "dates.surgery not given: admission is judged against it")]
+    if under_methadone(ctx):
+        return []  # PATH-METHADONE judges the admission of a patient under methadone
+    if adm is None:
+        return [finding("PATH-ADMISSION", s, None, lim, "day",
+                        ["admission not recorded (dates.admission): the patient is admitted the day before surgery"])]
+    if not in_order(ctx, "admission", "surgery"):
+        return []  # PATH-ORDER alone
+    d = days_between(adm, s, lim)
+    if not below(d, lim.value):
+        return []
+    return [finding("PATH-ADMISSION", s, d, lim, "day",
+                    [f"admitted {iso(adm)}, {days_text(d)} before surgery; the day before ({days_text(lim.value)})"])]
 
 
 # --------------------------------------------------------------------------- step 4: treatments stopped
@@ -267,13 +549,14 @@ def _stop_reasons(ctx: Context, treatments: list[Treatment], lim: Sourced, words
     first = None
     for t in treatments:
         if t.last_dose is None:
-            reasons.append(f"{t.drug} (treatment[{t.index}]) still taken; {words} {num(lim.value)} days before surgery")
+            reasons.append(f"{t.drug} (treatment[{t.index}]) still taken; {words} {days_text(lim.value)} before surgery")
             continue
         gap = days_between(t.last_dose, s, lim)
         if below(gap, lim.value):
             dose = f" {num(t.dose)} mg/day" if t.dose is not None else ""
-            reasons.append(f"{t.drug}{dose} (treatment[{t.index}]) last taken {iso(t.last_dose)}, {days_text(gap)} before surgery; "
-                           f"{words} {num(lim.value)} days before")
+            when = (f"{days_text(gap)} before surgery" if gap >= 0 else f"{days_text(-gap)} after surgery")
+            reasons.append(f"{t.drug}{dose} (treatment[{t.index}]) last taken {iso(t.last_dose)}, {when}; "
+                           f"{words} {days_text(lim.value)} before")
             first = gap if first is None else first
     return reasons, first
 
@@ -293,10 +576,28 @@ def _stop_rule(ctx: Context, rule_id: str, treatments: list[Treatment], key: str
     return [finding(rule_id, s, gap, lim, "day", reasons, drug=treatments[0].drug)]
 
 
+def under_methadone(ctx: Context) -> bool | None:
+    """Whether the patient is under methadone at the algology consultation (FORMAT.md §7): a
+    methadone treatment still taken, or last taken on or after that consultation (without its
+    date: within the profile's window before surgery). None when it cannot be told."""
+    meth = ctx.patient.treatments_of("methadone")
+    if not meth:
+        return False
+    if any(t.last_dose is None for t in meth):
+        return True
+    algo, s = ctx.patient.date("algology_consult"), ctx.patient.date("surgery")
+    if algo is not None:
+        return any(as_date(t.last_dose) >= as_date(algo) for t in meth)
+    window = threshold(ctx, "methadone_current_window")
+    if s is None or window is None:
+        return None
+    return any(not above(days_between(t.last_dose, s), window.value) for t in meth)
+
+
 @kit.rule("PATH-METHADONE", "pathway")
 @pathway_rule
 def path_methadone(ctx: Context) -> list[Finding]:
-    """Methadone taken, or a methadone patient admitted, less than 48 h before surgery."""
+    """A patient under methadone: methadone taken, or admitted, less than 48 h before surgery."""
     meth = ctx.patient.treatments_of("methadone")
     if not meth:
         return []
@@ -304,15 +605,23 @@ def path_methadone(ctx: Context) -> list[Finding]:
     s, adm = ctx.patient.date("surgery"), ctx.patient.date("admission")
     if s is None:
         return [Skipped("PATH-METHADONE", "dates.surgery not given: methadone cannot be timed against it")]
+    under = under_methadone(ctx)
+    if under is None:
+        return [Skipped("PATH-METHADONE", "dates.algology_consult not given: whether the patient is still under "
+                                          "methadone cannot be told")]
+    if not under:
+        return []  # methadone stopped before the algology consultation: history, not a rule
     reasons, gap = _stop_reasons(ctx, meth, stop, "stop at least")
     lim = stop
     missing = []
     if adm is None:
-        missing.append(f"dates.admission not given: a methadone patient is admitted {num(admit.value)} days before surgery")
-    else:
+        missing.append(f"dates.admission not given: a patient under methadone is admitted {days_text(admit.value)} "
+                       "before surgery")
+    elif in_order(ctx, "admission", "surgery"):
         d = days_between(adm, s, admit)
         if below(d, admit.value):
-            reasons.append(f"a methadone patient admitted {iso(adm)}, {days_text(d)} before surgery; at least {num(admit.value)} days")
+            reasons.append(f"a patient under methadone admitted {iso(adm)}, {days_text(d)} before surgery; at least "
+                           f"{days_text(admit.value)}")
             if gap is None:
                 gap, lim = d, admit
     if not reasons:
@@ -346,11 +655,54 @@ def path_antiplatelet(ctx: Context) -> list[Finding]:
     return _stop_rule(ctx, "PATH-ANTIPLATELET", judged, "antiplatelet_stop_before", "stop at least", missing)
 
 
+def anticoagulant_class(drug: str) -> str | None:
+    """"vka", "doac" or None (LMWH and the other treatments), from the pathway vocabulary."""
+    return library.pathway_vocabulary()["treatments"].get(drug, {}).get("class")
+
+
 @kit.rule("PATH-ANTICOAGULANT", "pathway")
 @pathway_rule
 def path_anticoagulant(ctx: Context) -> list[Finding]:
-    """The LMWH relay taken later than day -1."""
-    return _stop_rule(ctx, "PATH-ANTICOAGULANT", ctx.patient.treatments_of("lmwh"), "lmwh_stop_before", "stop at least")
+    """The LMWH relay later than day -1; an oral anticoagulant fewer than 5 days before surgery; a VKA without relay."""
+    p = ctx.patient
+    groups = (("lmwh_stop_before", [t for t in p.treatments if t.drug == "lmwh"], "stop at least"),
+              ("vka_stop_before", [t for t in p.treatments if anticoagulant_class(t.drug) == "vka"],
+               "vitamin K antagonist: relay by LMWH; stop at least"),
+              ("doac_stop_before", [t for t in p.treatments if anticoagulant_class(t.drug) == "doac"],
+               "direct oral anticoagulant, no relay: stop at least"))
+    if not any(ts for _, ts, _ in groups):
+        return []
+    s = p.date("surgery")
+    if s is None:
+        drugs = sorted({t.drug for _, ts, _ in groups for t in ts})
+        return [Skipped("PATH-ANTICOAGULANT", f"dates.surgery not given: {', '.join(drugs)} cannot be timed against it")]
+    reasons: list[str] = []
+    first: tuple[float, Sourced, str] | None = None
+    missing: list[str] = []
+    for key, ts, words in groups:
+        if not ts:
+            continue
+        lim = threshold(ctx, key)
+        if lim is None:
+            missing.append(f"profile {ctx.profile.name} gives no pathway.{key}")
+            continue
+        r, gap = _stop_reasons(ctx, ts, lim, words)
+        reasons += r
+        if r and first is None:
+            first = (gap, lim, ts[0].drug)
+    severity = "hard" if reasons else None
+    vka = groups[1][1]
+    if vka and not groups[0][1] and not reasons:
+        stopped = [t for t in vka if t.last_dose is not None]
+        if stopped:
+            reasons.append(f"{stopped[0].drug} (treatment[{stopped[0].index}]) stopped {iso(stopped[0].last_dose)} with no "
+                           "LMWH relay recorded (a [[treatment]] with drug = \"lmwh\"): the reference asks for the relay")
+            severity = "soft"
+    if not reasons:
+        return result("PATH-ANTICOAGULANT", None, missing)
+    if first is None:
+        return [finding("PATH-ANTICOAGULANT", s, None, None, "", reasons, drug=vka[0].drug, severity=severity)]
+    return [finding("PATH-ANTICOAGULANT", s, first[0], first[1], "day", reasons, drug=first[2], severity=severity)]
 
 
 @kit.rule("PATH-CHEMO", "pathway")
@@ -378,6 +730,8 @@ def path_chemo_resume(ctx: Context) -> list[Finding]:
         if t.resume is None:
             missing.append(f"treatment[{t.index}].resume not given")
             continue
+        if as_date(t.resume) <= as_date(s):
+            continue  # not after surgery: PATH-ORDER alone
         d = days_between(s, t.resume, low)
         if below(d, low.value) or above(d, high.value):
             reasons.append(f"chemotherapy (treatment[{t.index}]) resumed {iso(t.resume)}, {days_text(d)} after surgery; "
@@ -440,40 +794,68 @@ def path_device(ctx: Context) -> list[Finding]:
             reasons.append(f"life expectancy {num(p.life_expectancy)} days is below {months}: a port with an external "
                            "pump, not an implanted pump")
     if not reasons:
+        if ctx.table is None and not missing:
+            return [Skipped("PATH-DEVICE", "no --table: the device kind fits the life expectancy; the table's device is "
+                                           "not compared with it")]
         return result("PATH-DEVICE", None, missing)
     return [finding("PATH-DEVICE", None, p.life_expectancy, lim, "day", reasons)]
+
+
+def _on_or_after(appt: Day, instant: dt.datetime) -> bool:
+    """A date-only appointment is after an instant when its date is on or after that instant's date
+    (FORMAT.md §12.6); a date-time appointment compares exactly."""
+    if isinstance(appt, dt.datetime):
+        return appt > instant
+    return appt >= instant.date()
 
 
 @kit.rule("PATH-FIRST-REFILL", "pathway")
 @pathway_rule
 def path_first_refill(ctx: Context) -> list[Finding]:
-    """No first-refill appointment, or one after the pump's programmed-case low alarm."""
+    """No first-refill appointment; with a table, one after the programmed empty date (hard), or after
+    the programmed low alarm, the worst case's empty date or the table's horizon (soft)."""
     p = ctx.patient
     s, appt = p.date("surgery"), p.date("first_refill_appointment")
     if s is None:
         return [Skipped("PATH-FIRST-REFILL", "dates.surgery not given: the appointment due before discharge is not judged")]
     if appt is None:
         return [finding("PATH-FIRST-REFILL", s, None, None, "",
-                           ["no first-refill appointment (dates.first_refill_appointment) given before discharge"])]
+                        ["no first-refill appointment (dates.first_refill_appointment) given before discharge"],
+                        severity="soft")]
     if ctx.table is None:
-        return [Skipped("PATH-FIRST-REFILL", "no --table: the appointment is not compared with the pump's low-alarm date")]
-    alarm = ctx.low_alarm_at
-    if alarm is None or as_date(appt) <= as_date(alarm):
-        return []
-    d_appt, d_alarm = days_between(s, appt), days_between(s, alarm)
-    return [finding("PATH-FIRST-REFILL", appt, d_appt, None, "day", [
-        f"first-refill appointment {iso(appt)} ({days_text(d_appt)} after surgery) is later than the pump's programmed-case "
-        f"low alarm on {as_date(alarm).isoformat()} ({days_text(d_alarm)} after surgery)"], limit_value=d_alarm)]
+        return [Skipped("PATH-FIRST-REFILL", "no --table: the appointment is not compared with the pump's low-alarm and "
+                                             "empty dates")]
+    if not in_order(ctx, "surgery", "first_refill_appointment"):
+        return []  # PATH-ORDER alone
+    d_appt = days_between(s, appt)
+    said = f"first-refill appointment {iso(appt)} ({days_text(d_appt)} after surgery)"
+
+    def fired(instant: dt.datetime, severity: str, words: str) -> list[Finding]:
+        d = days_between(s, instant)
+        return [finding("PATH-FIRST-REFILL", appt, d_appt, None, "day",
+                        [f"{said} is on or after {words} on {iso(instant)} ({days_text(d)} after surgery)"],
+                        limit_value=d, severity=severity)]
+    if ctx.empty_at is not None and _on_or_after(appt, ctx.empty_at):
+        return fired(ctx.empty_at, "hard", "the day the pump is empty in the programmed case (every allowed bolus): "
+                                           "withdrawal")
+    if ctx.low_alarm_at is not None and _on_or_after(appt, ctx.low_alarm_at):
+        return fired(ctx.low_alarm_at, "soft", "the pump's programmed-case low alarm")
+    if ctx.worst_empty_at is not None and _on_or_after(appt, ctx.worst_empty_at):
+        return fired(ctx.worst_empty_at, "soft", "the day the pump is empty in the worst case (the pump fast by its "
+                                                 "accuracy)")
+    if ctx.empty_at is None and ctx.horizon_end is not None and _on_or_after(appt, ctx.horizon_end):
+        return fired(ctx.horizon_end, "soft", "the end of the table's horizon (the table does not reach the appointment)")
+    return []
 
 
 @kit.rule("OPIOID-CONVERSION", "pathway")
 def opioid_conversion(ctx: Context) -> list[Finding]:
-    """The table's first intrathecal morphine dose above the oral morphine equivalent / ratio."""
+    """The programmed case's largest 24 h intrathecal morphine dose of the first day above the OME / ratio."""
     table = ctx.table
     if table is None:
         return [Skipped("OPIOID-CONVERSION", "no --table: no intrathecal morphine dose to compare with the oral dose")]
-    first = next((pr for pr in table.programs if "morphine" in dict(pr.mix)), None)
-    if first is None:
+    m = ctx.morphine
+    if m is None:
         return []
     if table.device.route != "intrathecal":
         return [Skipped("OPIOID-CONVERSION", f"the table's route is {table.device.route}, not intrathecal")]
@@ -485,11 +867,10 @@ def opioid_conversion(ctx: Context) -> list[Finding]:
                                              "patient.prior_oral_morphine is given")]
     ratio = ctx.profile.general["oral_to_intrathecal"]
     ceiling = ome / float(ratio.value)
-    dose = first.daily_dose("morphine")
-    if not above(dose, ceiling):
+    if not above(m.total, ceiling):
         return []
-    at = first.session.at
-    return [finding("OPIOID-CONVERSION", at, dose, ratio, "mg/day", [
-        f"first intrathecal morphine {num(dose)} mg/day (session[{first.session.index}]) is above the oral morphine "
+    return [finding("OPIOID-CONVERSION", m.at, m.total, ratio, "mg/day", [
+        f"first intrathecal morphine (session[{m.session}]): {num(m.total)} mg in the largest 24 h of the programmed case "
+        f"(basal {num(m.basal)} mg/day + {num(m.boluses)} mg of allowed boluses) is above the oral morphine "
         f"equivalent {num(ome)} mg/day / {num(float(ratio.value))} = {num(ceiling)} mg/day"], drug="morphine",
         limit_value=ceiling)]

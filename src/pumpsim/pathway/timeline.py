@@ -8,12 +8,13 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from pumpsim.io import library
 from pumpsim.io.patient import Day
 from pumpsim.model.table import Sourced
 from pumpsim.model.timebase import as_date
 from pumpsim.model.tolerances import above
 from pumpsim.pathway.context import Context, below, days_between, days_text, iso, num, threshold
-from pumpsim.pathway.rules import IMAGING_WORDS
+from pumpsim.pathway.rules import IMAGING_WORDS, LAB_WORDS, anticoagulant_class, under_methadone
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ def _step(ctx: Context, at: Day, what: str, anchor: Day | None, anchor_what: str
     ok = None
     if lo is not None or hi is not None:
         ok = not ((lo is not None and below(delay, lo)) or (hi is not None and above(delay, hi)))
+    if delay < 0:
+        ok = False  # out of the pathway's order (PATH-ORDER)
     return TimelineStep(at, what, anchor, anchor_what, relation, delay, lo, hi, rule_id, ok)
 
 
@@ -87,10 +90,9 @@ def timeline(ctx: Context) -> list[TimelineStep]:
         if at is not None:
             out.append(_step(ctx, at, *args))
 
-    for name in ("neutrophils", "platelets"):
-        lab = p.lab(name)
-        if lab is not None and lab.at is not None:
-            add(lab.at, f"{name} count", review, "the review", "before", None, th("lab_max_age"), "PATH-LAB-AGE")
+    for name, lab in p.labs:
+        if lab.at is not None:
+            add(lab.at, LAB_WORDS[name], review, "the review", "before", None, th("lab_max_age"), "PATH-LAB-AGE")
     for k, when in p.imaging:
         add(when, IMAGING_WORDS[k], review, "the review", "before", None, th("imaging_max_age"), "PATH-IMAGING-AGE")
     add(d("file_complete"), "complete file received", None, "", "", None, None, None)
@@ -99,21 +101,29 @@ def timeline(ctx: Context) -> list[TimelineStep]:
     add(algo, "algology consultation", review, "the review", "after", None, th("algology_max_delay"), "PATH-CONSULT-DELAY")
     add(d("anaesthesia_consult"), "anaesthesia consultation", surgery, "surgery", "before", th("anaesthesia_min_before"),
         None, "PATH-ANAESTHESIA")
-    methadone = bool(p.treatments_of("methadone"))
+    methadone = under_methadone(ctx) is True
+    add(d("consent"), "written consent", surgery, "surgery", "before", None, None, "PATH-CONSENT")
+    add(d("parental_authorisation"), "parents' authorisation", surgery, "surgery", "before", None, None, "PATH-CONSENT")
     add(d("admission"), "admission", surgery, "surgery", "before",
-        th("methadone_admission_before") if methadone else None, None, "PATH-METHADONE" if methadone else None)
+        th("methadone_admission_before") if methadone else th("admission_before"), None,
+        "PATH-METHADONE" if methadone else "PATH-ADMISSION")
     stops = {"methadone": ("methadone_stop_before", "PATH-METHADONE"),
              "other-opioid": ("other_opioid_stop_before", "PATH-OPIOID-STOP"),
              "clopidogrel": ("antiplatelet_stop_before", "PATH-ANTIPLATELET"),
              "aspirin": ("antiplatelet_stop_before", "PATH-ANTIPLATELET"),
              "lmwh": ("lmwh_stop_before", "PATH-ANTICOAGULANT"),
+             **{drug: (f"{cls}_stop_before", "PATH-ANTICOAGULANT")
+                for drug in library.pathway_vocabulary()["treatments"] if (cls := anticoagulant_class(drug))},
              "chemotherapy": ("chemo_stop_before", "PATH-CHEMO")}
     cont = th("aspirin_max_continued")
     words = {"other-opioid": "other opioid", "lmwh": "LMWH relay"}
     for t in p.treatments:
         if t.last_dose is None:
             continue
-        if t.drug in stops:
+        if t.drug == "methadone" and not methadone:
+            add(t.last_dose, "last dose of methadone (stopped before the algology consultation)", surgery, "surgery",
+                "before", None, None, None)
+        elif t.drug in stops:
             key, rid = stops[t.drug]
             if t.drug == "aspirin" and (t.dose is None or cont is None or not above(t.dose, cont.value)):
                 key, rid = "", None  # aspirin that may continue: its date is shown, without a limit
@@ -145,10 +155,11 @@ def timeline_lines(steps: list[TimelineStep]) -> list[str]:
     for s in steps:
         line = f"  {as_date(s.at).isoformat()}  {s.what}"
         if s.delay is not None:
-            line += f": {days_text(s.delay)} {s.relation} {s.anchor_what}"
+            relation = s.relation if s.delay >= 0 else {"after": "before", "before": "after"}.get(s.relation, s.relation)
+            line += f": {days_text(abs(s.delay))} {relation} {s.anchor_what}"
             if s.limit_text():
                 line += f" ({s.limit_text()})"
         if s.ok is False:
-            line += "  <-- outside the limit"
+            line += "  <-- out of order" if s.delay is not None and s.delay < 0 else "  <-- outside the limit"
         lines.append(line)
     return lines
