@@ -335,3 +335,17 @@ def test_days_are_counted_in_words():
     text = render_text(run(variant({'drug = "other-opioid"                   # oral oxycodone, relayed by IV PCA\n'
                                     'last_dose = 2027-01-21': 'drug = "other-opioid"\nlast_dose = 2027-01-22'})))
     assert "stop at least 1 day before" in text and "1 days" not in text
+
+
+@pytest.mark.parametrize("name, rule, severity, status", [
+    ("first-refill-empty", "PATH-FIRST-REFILL", "hard", 1),
+    ("opioid-conversion-boluses", "OPIOID-CONVERSION", "soft", 0),
+])
+def test_the_shipped_examples_with_their_table(name, rule, severity, status, capsys):
+    patient, tab = PATIENTS / f"{name}.toml", PATIENTS / "tables" / f"{name}.toml"
+    assert main(["pathway", str(patient), "--table", str(tab), "--format", "json"]) == status
+    import json
+    out = json.loads(capsys.readouterr().out)
+    assert [(v["rule"], v["severity"]) for v in out["violations"]] == [(rule, severity)]
+    assert main(["pathway", str(patient)]) == 0  # without the table: the appointment is given, nothing else to judge
+    assert capsys.readouterr().out.startswith("PASS")

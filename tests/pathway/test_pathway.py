@@ -233,7 +233,7 @@ def test_first_refill_against_the_programmed_and_worst_case_dates():
     v = refill_finding(run(appt("2027-02-20"), table()))
     assert (v.severity, v.value, v.limit) == ("soft", 29.0, 29.0) and "worst case" in v.message
     v = refill_finding(run(appt("2027-02-21"), table()))
-    assert (v.severity, v.value) == ("soft", 30.0) and "low alarm" in v.message
+    assert (v.severity, v.value) == ("soft", 30.0) and "low-alarm" in v.message
     v = refill_finding(run(appt("2027-02-23"), table()))
     assert v.severity == "soft"
     # on the programmed empty date: hard, and the message says "empty"

@@ -833,16 +833,15 @@ def path_first_refill(ctx: Context) -> list[Finding]:
     def fired(instant: dt.datetime, severity: str, words: str) -> list[Finding]:
         d = days_between(s, instant)
         return [finding("PATH-FIRST-REFILL", appt, d_appt, None, "day",
-                        [f"{said} is on or after {words} on {iso(instant)} ({days_text(d)} after surgery)"],
+                        [f"{said} is on or after {words} ({iso(instant)}, {days_text(d)} after surgery)"],
                         limit_value=d, severity=severity)]
     if ctx.empty_at is not None and _on_or_after(appt, ctx.empty_at):
-        return fired(ctx.empty_at, "hard", "the day the pump is empty in the programmed case (every allowed bolus): "
-                                           "withdrawal")
+        return fired(ctx.empty_at, "hard", "the programmed case's empty date (every allowed bolus taken: the pump is "
+                                           "empty before the refill, withdrawal)")
     if ctx.low_alarm_at is not None and _on_or_after(appt, ctx.low_alarm_at):
-        return fired(ctx.low_alarm_at, "soft", "the pump's programmed-case low alarm")
+        return fired(ctx.low_alarm_at, "soft", "the pump's programmed-case low-alarm date")
     if ctx.worst_empty_at is not None and _on_or_after(appt, ctx.worst_empty_at):
-        return fired(ctx.worst_empty_at, "soft", "the day the pump is empty in the worst case (the pump fast by its "
-                                                 "accuracy)")
+        return fired(ctx.worst_empty_at, "soft", "the worst case's empty date (the pump fast by its accuracy)")
     if ctx.empty_at is None and ctx.horizon_end is not None and _on_or_after(appt, ctx.horizon_end):
         return fired(ctx.horizon_end, "soft", "the end of the table's horizon (the table does not reach the appointment)")
     return []
