@@ -132,6 +132,14 @@ def days_text(x: float) -> str:
     return f"{num(x)} day" + ("" if abs(x) == 1 else "s")
 
 
+def before_text(d: float, anchor: str) -> str:
+    """``d`` days before ``anchor`` in words: "3 days before surgery", "on the day of surgery",
+    "2 days after surgery" (never "-2 days before")."""
+    if d == 0:
+        return f"on the day of {anchor}"
+    return f"{days_text(abs(d))} {'before' if d > 0 else 'after'} {anchor}"
+
+
 def last_text(t: Treatment) -> str:
     return "still taken (no last_dose)" if t.last_dose is None else f"last taken {iso(t.last_dose)}"
 

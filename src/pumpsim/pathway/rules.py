@@ -23,6 +23,7 @@ from pumpsim.model.timebase import days_between as calendar_days
 from pumpsim.model.tolerances import above
 from pumpsim.pathway.context import (
     Context,
+    before_text,
     below,
     days_between,
     days_text,
@@ -152,8 +153,9 @@ def path_relative(ctx: Context) -> list[Finding]:
         else:
             gap = days_between(t.last_dose, review, before)
             if below(gap, before.value):
-                reasons.append(f"anti-angiogenic treatment[{t.index}] last taken {iso(t.last_dose)}, {days_text(gap)} before "
-                               f"the review (less than {num(before.value)}): oncology opinion needed")
+                reasons.append(f"anti-angiogenic treatment[{t.index}] last taken {iso(t.last_dose)}, "
+                               f"{before_text(gap, 'the review')} (less than {days_text(before.value)} before it): "
+                               "oncology opinion needed")
                 value, limit, unit, limit_value = gap, before, "day", float(before.value)
     for name, words, hard_key, normal_key, side in COAGULATION:
         lab = p.lab(name)
@@ -482,7 +484,7 @@ def path_anaesthesia(ctx: Context) -> list[Finding]:
     if not below(d, lim.value):
         return []
     return [finding("PATH-ANAESTHESIA", s, d, lim, "day",
-                    [f"anaesthesia consultation {iso(a)} is {days_text(d)} before surgery; at least {num(lim.value)} days "
+                    [f"anaesthesia consultation {iso(a)} is {before_text(d, 'surgery')}; at least {days_text(lim.value)} "
                      "(the same day as the algology consultation where possible)"])]
 
 
@@ -537,7 +539,7 @@ def path_admission(ctx: Context) -> list[Finding]:
     if not below(d, lim.value):
         return []
     return [finding("PATH-ADMISSION", s, d, lim, "day",
-                    [f"admitted {iso(adm)}, {days_text(d)} before surgery; the day before ({days_text(lim.value)})"])]
+                    [f"admitted {iso(adm)}, {before_text(d, 'surgery')}; the day before ({days_text(lim.value)})"])]
 
 
 # --------------------------------------------------------------------------- step 4: treatments stopped
@@ -554,8 +556,7 @@ def _stop_reasons(ctx: Context, treatments: list[Treatment], lim: Sourced, words
         gap = days_between(t.last_dose, s, lim)
         if below(gap, lim.value):
             dose = f" {num(t.dose)} mg/day" if t.dose is not None else ""
-            when = (f"{days_text(gap)} before surgery" if gap >= 0 else f"{days_text(-gap)} after surgery")
-            reasons.append(f"{t.drug}{dose} (treatment[{t.index}]) last taken {iso(t.last_dose)}, {when}; "
+            reasons.append(f"{t.drug}{dose} (treatment[{t.index}]) last taken {iso(t.last_dose)}, {before_text(gap, 'surgery')}; "
                            f"{words} {days_text(lim.value)} before")
             first = gap if first is None else first
     return reasons, first
@@ -620,7 +621,7 @@ def path_methadone(ctx: Context) -> list[Finding]:
     elif in_order(ctx, "admission", "surgery"):
         d = days_between(adm, s, admit)
         if below(d, admit.value):
-            reasons.append(f"a patient under methadone admitted {iso(adm)}, {days_text(d)} before surgery; at least "
+            reasons.append(f"a patient under methadone admitted {iso(adm)}, {before_text(d, 'surgery')}; at least "
                            f"{days_text(admit.value)}")
             if gap is None:
                 gap, lim = d, admit
