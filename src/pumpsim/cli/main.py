@@ -115,7 +115,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         from pumpsim.io.patient import read_patient
         from pumpsim.pathway.report import check
 
-        pathway = check(*read_patient(args.patient, args.profile), table, programmed=result.programmed)
+        pathway = check(*read_patient(args.patient, args.profile), table, programmed=result.programmed,
+                        worst=result.worst)
     mc = None
     if args.simulate:  # the risks of the runs, added to the same result (no case simulated again)
         mc = api.simulate(result, runs=args.runs, seed=args.seed).montecarlo

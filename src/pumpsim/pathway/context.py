@@ -84,16 +84,18 @@ def first_morphine_day(table: Table, programmed) -> MorphineDay | None:
     return MorphineDay(first.session.index, first.session.at, total, first.daily_dose("morphine"))
 
 
-def context(patient: PatientFile, profile: Profile, table: Table | None = None, programmed=None) -> Context:
+def context(patient: PatientFile, profile: Profile, table: Table | None = None, programmed=None,
+            worst=None) -> Context:
     """The rules' input; with a table, its programmed and worst cases are simulated once (or the
-    programmed case ``programmed`` reused)."""
+    cases ``programmed`` and ``worst`` that :func:`pumpsim.rules.validate.validate` computed reused)."""
     if table is None:
         return Context(patient, profile)
     from pumpsim.model.results import Scenario
     from pumpsim.sim import simulation
 
     prog = programmed_case(table, programmed)
-    worst = simulation.simulate(table, Scenario.worst(float(table.device.accuracy.value)))
+    if worst is None:
+        worst = simulation.simulate(table, Scenario.worst(float(table.device.accuracy.value)))
 
     def at(t: float | None) -> dt.datetime | None:
         return None if t is None else table.datetime_at(t)

@@ -55,10 +55,11 @@ class PathwayReport(Judged):
         return out
 
 
-def check(patient: PatientFile, profile: Profile, table: Table | None = None, programmed=None) -> PathwayReport:
-    """Every rule of the pathway on one patient file (and a table, if given; ``programmed``: the
-    table's programmed case when already simulated, e.g. by validate)."""
-    ctx = context(patient, profile, table, programmed)
+def check(patient: PatientFile, profile: Profile, table: Table | None = None, programmed=None,
+          worst=None) -> PathwayReport:
+    """Every rule of the pathway on one patient file (and a table, if given; ``programmed`` and
+    ``worst``: the table's programmed and worst cases when already simulated, e.g. by validate)."""
+    ctx = context(patient, profile, table, programmed, worst)
     findings: list[Finding] = sorted(kit.run("pathway", ctx), key=lambda f: ORDER[f.rule])
     violations = [f for f in findings if isinstance(f, Violation)]
     skipped = [f for f in findings if isinstance(f, Skipped)]
