@@ -129,8 +129,7 @@ def _coag_words(name: str, words: str, value: float, lim: Sourced, side: str, ti
 @kit.rule("PATH-RELATIVE", "pathway")
 @pathway_rule
 def path_relative(ctx: Context) -> list[Finding]:
-    """A relative contraindication to weigh: a listed condition, an anti-angiogenic taken less than
-    15 days before the review, or a coagulation test outside the normal range (not beyond the neuraxial limit)."""
+    """A relative contraindication, a recent anti-angiogenic, or coagulation outside the normal range."""
     rel, before = need(ctx, "relative_contraindications", "anti_angiogenic_before_review")
     p = ctx.patient
     reasons: list[str] = []
@@ -813,8 +812,7 @@ def _on_or_after(appt: Day, instant: dt.datetime) -> bool:
 @kit.rule("PATH-FIRST-REFILL", "pathway")
 @pathway_rule
 def path_first_refill(ctx: Context) -> list[Finding]:
-    """No first-refill appointment; with a table, one after the programmed empty date (hard), or after
-    the programmed low alarm, the worst case's empty date or the table's horizon (soft)."""
+    """No first-refill appointment, or one on or after the pump's empty or low-alarm date."""
     p = ctx.patient
     s, appt = p.date("surgery"), p.date("first_refill_appointment")
     if s is None:
