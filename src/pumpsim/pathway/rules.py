@@ -827,23 +827,22 @@ def path_first_refill(ctx: Context) -> list[Finding]:
     if not in_order(ctx, "surgery", "first_refill_appointment"):
         return []  # PATH-ORDER alone
     d_appt = days_between(s, appt)
-    said = f"first-refill appointment {iso(appt)} ({days_text(d_appt)} after surgery)"
-
-    def fired(instant: dt.datetime, severity: str, words: str) -> list[Finding]:
-        d = days_between(s, instant)
-        return [finding("PATH-FIRST-REFILL", appt, d_appt, None, "day",
-                        [f"{said} is on or after {words} ({iso(instant)}, {days_text(d)} after surgery)"],
-                        limit_value=d, severity=severity)]
-    if ctx.empty_at is not None and _on_or_after(appt, ctx.empty_at):
-        return fired(ctx.empty_at, "hard", "the programmed case's empty date (every allowed bolus taken: the pump is "
-                                           "empty before the refill, withdrawal)")
-    if ctx.low_alarm_at is not None and _on_or_after(appt, ctx.low_alarm_at):
-        return fired(ctx.low_alarm_at, "soft", "the pump's programmed-case low-alarm date")
-    if ctx.worst_empty_at is not None and _on_or_after(appt, ctx.worst_empty_at):
-        return fired(ctx.worst_empty_at, "soft", "the worst case's empty date (the pump fast by its accuracy)")
-    if ctx.empty_at is None and ctx.horizon_end is not None and _on_or_after(appt, ctx.horizon_end):
-        return fired(ctx.horizon_end, "soft", "the end of the table's horizon (the table does not reach the appointment)")
-    return []
+    checks = [(ctx.empty_at, "hard", "the programmed case's empty date (every allowed bolus taken: the pump is empty "
+                                     "before the refill, withdrawal)"),
+              (ctx.worst_empty_at, "soft", "the worst case's empty date (the pump fast by its accuracy)"),
+              (ctx.low_alarm_at, "soft", "the pump's programmed-case low-alarm date")]
+    if ctx.empty_at is None:
+        checks.append((ctx.horizon_end, "soft", "the end of the table's horizon (the table does not reach the appointment)"))
+    fired = [(instant, sev, words) for instant, sev, words in checks
+             if instant is not None and _on_or_after(appt, instant)]
+    if not fired:
+        return []
+    reasons = [f"first-refill appointment {iso(appt)} ({days_text(d_appt)} after surgery) is on or after "
+               + "; and on or after ".join(f"{words} ({iso(instant)}, {days_text(days_between(s, instant))} after surgery)"
+                                           for instant, _, words in fired)]
+    severity = "hard" if any(sev == "hard" for _, sev, _ in fired) else "soft"
+    return [finding("PATH-FIRST-REFILL", appt, d_appt, None, "day", reasons,
+                    limit_value=days_between(s, fired[0][0]), severity=severity)]
 
 
 @kit.rule("OPIOID-CONVERSION", "pathway")
