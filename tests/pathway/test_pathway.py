@@ -232,8 +232,9 @@ def test_first_refill_against_the_programmed_and_worst_case_dates():
     # on the worst case's empty date (a date-only appointment is after an instant of its own date)
     v = refill_finding(run(appt("2027-02-20"), table()))
     assert (v.severity, v.value, v.limit) == ("soft", 29.0, 29.0) and "worst case" in v.message
+    # on the low-alarm date: both soft reasons, the limit the earlier one (the worst-case empty date)
     v = refill_finding(run(appt("2027-02-21"), table()))
-    assert (v.severity, v.value) == ("soft", 30.0) and "low-alarm" in v.message
+    assert (v.severity, v.value, v.limit) == ("soft", 30.0, 29.0) and "low-alarm" in v.message and "worst case" in v.message
     v = refill_finding(run(appt("2027-02-23"), table()))
     assert v.severity == "soft"
     # on the programmed empty date: hard, and the message says "empty"
