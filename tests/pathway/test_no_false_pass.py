@@ -349,3 +349,12 @@ def test_the_shipped_examples_with_their_table(name, rule, severity, status, cap
     assert [(v["rule"], v["severity"]) for v in out["violations"]] == [(rule, severity)]
     assert main(["pathway", str(patient)]) == 0  # without the table: the appointment is given, nothing else to judge
     assert capsys.readouterr().out.startswith("PASS")
+
+
+def test_the_timeline_counts_a_lab_redone_after_the_review_at_the_consultation():
+    from pumpsim.pathway.report import render_text
+
+    # labs of 2027-01-13, after the review (2027-01-12), 2 days before the consultation (2027-01-15)
+    text = render_text(run(variant({"at = 2027-01-04": "at = 2027-01-13"})))
+    assert "2027-01-13  neutrophils count: 2 days before the anaesthesia consultation (limit 30)" in text
+    assert "out of order" not in text and "-1 day" not in text

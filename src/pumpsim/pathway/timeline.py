@@ -90,8 +90,15 @@ def timeline(ctx: Context) -> list[TimelineStep]:
         if at is not None:
             out.append(_step(ctx, at, *args))
 
+    consult = d("anaesthesia_consult")
     for name, lab in p.labs:
-        if lab.at is not None:
+        if lab.at is None:
+            continue
+        if review is not None and consult is not None and as_date(lab.at) > as_date(review):
+            # re-done after the review: judged at the anaesthesia consultation only
+            add(lab.at, LAB_WORDS[name], consult, "the anaesthesia consultation", "before", None, th("lab_max_age"),
+                "PATH-LAB-AGE")
+        else:
             add(lab.at, LAB_WORDS[name], review, "the review", "before", None, th("lab_max_age"), "PATH-LAB-AGE")
     for k, when in p.imaging:
         add(when, IMAGING_WORDS[k], review, "the review", "before", None, th("imaging_max_age"), "PATH-IMAGING-AGE")
