@@ -113,9 +113,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     pathway = None
     if args.patient:  # the patient's care pathway, judged with this table (its device, dose, low alarm)
         from pumpsim.io.patient import read_patient
-        from pumpsim.pathway.rules import check
+        from pumpsim.pathway.report import check
 
-        pathway = check(*read_patient(args.patient, args.profile), table, programmed=result.programmed)
+        pathway = check(*read_patient(args.patient, args.profile), table, programmed=result.programmed,
+                        worst=result.worst)
     mc = None
     if args.simulate:  # the risks of the runs, added to the same result (no case simulated again)
         mc = api.simulate(result, runs=args.runs, seed=args.seed).montecarlo
@@ -365,7 +366,7 @@ def cmd_pathway(args: argparse.Namespace) -> int:
     from pumpsim.io.patient import read_patient
     from pumpsim.io.tables import read_table
     from pumpsim.model.errors import InputError
-    from pumpsim.pathway.rules import check, render_text
+    from pumpsim.pathway.report import check, render_text
 
     problems = []
     patient = profile = table = None

@@ -50,7 +50,7 @@ def report_for(path: Path) -> dict:
 def patient_report(path: Path) -> dict:
     """The JSON report of ``pumpsim pathway`` on one patient file, without its paths and version."""
     from pumpsim.io.patient import read_patient
-    from pumpsim.pathway.rules import check
+    from pumpsim.pathway.report import check
 
     out = check(*read_patient(path)).as_json()
     for k in ("patient", "pumpsim_version"):

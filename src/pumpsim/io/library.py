@@ -75,6 +75,17 @@ PATHWAY_KEYS: dict[str, units.Dimension | str] = {
     "chemo_stop_before": units.TIME,
     "chemo_resume_min": units.TIME,
     "chemo_resume_max": units.TIME,
+    "prothrombin_min_normal": units.FRACTION,
+    "inr_max_normal": "ratio",
+    "aptt_ratio_max_normal": "ratio",
+    "prothrombin_min": units.FRACTION,
+    "inr_max": "ratio",
+    "aptt_ratio_max": "ratio",
+    "vka_stop_before": units.TIME,
+    "doac_stop_before": units.TIME,
+    "admission_before": units.TIME,
+    "methadone_current_window": units.TIME,
+    "adult_age": "count",
 }
 #: The top-level keys of a profile; ``[ketamine]`` is read by ``pumpsim program`` (:mod:`pumpsim.io.ketamine`).
 PROFILE_KEYS = ("schema", "name", "title", "base", "general", "drugs", "pathway", "ketamine")

@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 
 from pumpsim.model.timebase import as_date
-from pumpsim.pathway.rules import TimelineStep
+from pumpsim.pathway.timeline import TimelineStep
 from pumpsim.render.figures import OKABE_ITO, plain_text
 
 MARGIN_DAYS = 3  # room left and right of the earliest and latest date [day]
