@@ -63,6 +63,17 @@ def create_app(audit: str | Path = "pumpsim-audit.jsonl") -> Flask:
         resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
+    @app.before_request
+    def refuse_large_requests() -> None:
+        if (request.content_length or 0) > MAX_REQUEST:
+            raise RequestEntityTooLarge()  # before the body is read
+
+    @app.teardown_request
+    def close_uploads(exc: BaseException | None) -> None:
+        files = request.__dict__.get("files")  # only when the form was read (a refused request was not)
+        for _, f in (files.items(multi=True) if files is not None else ()):
+            f.close()
+
     def refuse(problem: Problem | None) -> list[Problem]:
         if problem is None:
             return []
@@ -75,7 +86,7 @@ def create_app(audit: str | Path = "pumpsim-audit.jsonl") -> Flask:
         if file_key:
             f = request.files.get(file_key)
             if f is not None and f.filename:
-                data = f.read(backend.MAX_BYTES + 1)
+                data = f.read()  # at most MAX_REQUEST bytes: a larger request is refused before this
                 name = safe_name(f.filename, default_name)
                 big = refuse(backend.too_large(name, len(data), "the upload"))
                 if big:
@@ -92,7 +103,7 @@ def create_app(audit: str | Path = "pumpsim-audit.jsonl") -> Flask:
     def file_bytes(key: str, text_key: str, default_name: str) -> tuple[bytes, str, list[Problem]]:
         f = request.files.get(key)
         if f is not None and f.filename:
-            data = f.read(backend.MAX_BYTES + 1)
+            data = f.read()
             name = safe_name(f.filename, default_name)
         else:
             data = request.form.get(text_key, "").encode("utf-8", "surrogatepass")
