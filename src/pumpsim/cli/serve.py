@@ -45,10 +45,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"pumpsim: WARNING: listening on {args.host}: other computers can reach this page, and it has no "
               "authentication", file=sys.stderr)
     try:
+        _try_bind(args.host, args.port)  # werkzeug would exit 1 itself: say it here, with the fix
         server = make_server(args.host, args.port, create_app(audit), threaded=True)
-    except OSError as e:
-        print(f"pumpsim: cannot listen on {args.host}:{args.port} ({e.strerror or e}) (fix: give another --port)",
-              file=sys.stderr)
+    except (OSError, SystemExit) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else "the address is not available"
+        print(f"pumpsim: cannot listen on {args.host}:{args.port} ({why}) (fix: give another --port, or 0 for any free "
+              "port)", file=sys.stderr)
         return EXIT_INPUT
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{server.server_port}/"
@@ -65,6 +67,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return EXIT_OK
+
+
+def _try_bind(host: str, port: int) -> None:
+    """Raise the OSError of an address that cannot be listened on (in use, not this machine's)."""
+    import socket
+
+    for family, kind, proto, _, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[:1]:
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(addr)
 
 
 def _warm_up() -> None:
