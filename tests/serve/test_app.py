@@ -123,8 +123,12 @@ def test_the_example_gives_the_verdict_of_validate_with_its_violations_doses_and
     assert verdict(r.data) == expected.verdict == "warn"
     assert rules(r.data) == [(v.rule, v.severity) for v in expected.violations] == [("ZIC-START", "soft")]
     html = r.get_data(as_text=True)
-    assert 'data-testid="figure-reservoir" src="data:image/png;base64,' in html
-    assert 'data-testid="figure-doses" src="data:image/png;base64,' in html
+    for name in ("reservoir", "doses"):  # drawn when the page asks for them, from the same result
+        src = re.search(rf'data-testid="figure-{name}" src="(/figure/[0-9a-f]{{32}}/{name}.png)"', html).group(1)
+        with client.get(src) as fig:
+            assert fig.status_code == 200 and fig.mimetype == "image/png" and fig.data.startswith(b"\x89PNG")
+    with client.get("/figure/" + "0" * 32 + "/reservoir.png") as unknown:
+        assert unknown.status_code == 404
     # worst-case 24 h morphine maximum, as validate computes it, to 4 significant digits
     assert f"{expected.doses['morphine'].max_24h_worst:.4g} mg" in html
 

@@ -2,7 +2,7 @@
 
 Flask with Jinja2 autoescaping; every asset is a file of this package (``static/``); a strict
 Content-Security-Policy on every answer (scripts and styles from this server only, no inline
-script or style, no eval; images from this server or ``data:`` URIs, which carry the figures).
+script or style, no eval; images from this server or ``data:`` URIs).
 Bad input is shown as the problems ``validate`` prints at exit 2, never as a server error;
 an upload or typed text above 1 MB (2**20 bytes) is refused with a message.
 """
@@ -127,6 +127,15 @@ def create_app(audit: str | Path = "pumpsim-audit.jsonl") -> Flask:
             return render_template("_table_result.html", view=view)
         return render_template("table.html", panel="table", text=text, name=name, view=view)
 
+    @app.get("/figure/<key>/<name>.png")
+    def figure(key: str, name: str):
+        png = backend.figure_png(key, name)
+        if png is None:
+            return Response("unknown figure: check the table again", status=404, mimetype="text/plain")
+        resp = Response(png, mimetype="image/png")
+        resp.headers["Cache-Control"] = "private, max-age=3600"  # the key names the table's text
+        return resp
+
     # ------------------------------------------------------------------ change review
     @app.route("/review", methods=["GET", "POST"])
     def review():
@@ -165,7 +174,7 @@ def create_app(audit: str | Path = "pumpsim-audit.jsonl") -> Flask:
         if request.method == "GET":
             text, name = example_table(), "example.toml"
             return render_template("refill.html", panel="refill", text=text, name=name, view=None,
-                                   table=backend.check_table(text, name, figures=False), session="", volume="")
+                                   table=backend.check_table(text, name), session="", volume="")
         text, name, problems = text_field("table", "table_file", "table.toml")
         action = request.form.get("action", "prefill")
         session, volume = request.form.get("session", ""), request.form.get("volume", "")
@@ -177,7 +186,7 @@ def create_app(audit: str | Path = "pumpsim-audit.jsonl") -> Flask:
             view = backend.RefillView("invalid", p) if p else backend.refill_records(text, name, data, rname)
         elif action == "aspirated":
             view = backend.refill_aspirated(text, name, session, volume)
-        table_view = backend.check_table(text, name, figures=False) if not problems else None
+        table_view = backend.check_table(text, name) if not problems else None
         return render_template("refill.html", panel="refill", text=text, name=name, view=view, table=table_view,
                                session=session, volume=volume)
 
@@ -228,7 +237,7 @@ def create_app(audit: str | Path = "pumpsim-audit.jsonl") -> Flask:
             text, name, problems = example_table(), "example.toml", []
         else:
             text, name, problems = text_field("table", "table_file", "table.toml")
-        view = invalid(problems, text, name) if problems else backend.check_table(text, name, figures=False)
+        view = invalid(problems, text, name) if problems else backend.check_table(text, name)
         made = dt.datetime.now().astimezone().isoformat(sep=" ", timespec="minutes")
         return render_template("summary.html", panel="summary", text=text, name=name, view=view, made=made)
 

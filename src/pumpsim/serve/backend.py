@@ -61,13 +61,6 @@ def strip_saved_header(text: str) -> tuple[str, str | None]:
     return text, None
 
 
-def _png(fig) -> str:
-    """A matplotlib figure as a ``data:`` URI (PNG), shown in an ``<img>`` (no inline style for the CSP)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _png_bytes(data: bytes | None) -> str | None:
     return None if data is None else "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
@@ -151,7 +144,9 @@ class TableView:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     doses: list[DoseRow] = field(default_factory=list)
     reservoir: list[ReservoirRow] = field(default_factory=list)
-    figures: dict[str, str] = field(default_factory=dict)  # name -> data URI
+    key: str = ""  # names the checked table in the figure URLs (/figure/KEY/NAME.png)
+    result: Any = field(default=None, repr=False)  # what api.validate returned
+    pngs: dict[str, bytes] = field(default_factory=dict, repr=False)  # figures drawn so far
     profile: str = ""
     horizon_end: dt.datetime | None = None
     mode: str = ""
@@ -165,20 +160,24 @@ class TableView:
         return self.verdict != "invalid"
 
 
-_CACHE: OrderedDict[tuple[str, str, bool], TableView] = OrderedDict()
+#: The tables checked last, by key: the page asks for their figures right after their result.
+_CACHE: OrderedDict[str, TableView] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 16
+_CACHE_SIZE = 32
+FIGURES = ("reservoir", "doses")
 
 
-def check_table(text: str, name: str = "table.toml", figures: bool = True) -> TableView:
-    """The table panel: verdict, violations, doses, reservoir dates and figures of a typed table."""
-    key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), name, figures)
+def check_table(text: str, name: str = "table.toml") -> TableView:
+    """The table panel: verdict, violations, doses and reservoir dates of a typed table; its figures
+    are drawn when asked (:func:`figure_png`), so that the verdict shows at once."""
+    key = hashlib.sha256(f"{name}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
             return hit
-    view = _check_table(text, name, figures)
+    view = _check_table(text, name)
+    view.key = key
     with _CACHE_LOCK:
         _CACHE[key] = view
         while len(_CACHE) > _CACHE_SIZE:
@@ -186,7 +185,23 @@ def check_table(text: str, name: str = "table.toml", figures: bool = True) -> Ta
     return view
 
 
-def _check_table(text: str, name: str, figures: bool) -> TableView:
+def figure_png(key: str, name: str) -> bytes | None:
+    """A figure of a table checked lately (``name`` in :data:`FIGURES`) as PNG bytes; None if unknown."""
+    with _CACHE_LOCK:
+        view = _CACHE.get(key)
+    if view is None or view.result is None or name not in FIGURES:
+        return None
+    if name not in view.pngs:
+        from pumpsim.render.figures import doses_figure, reservoir_figure
+
+        fig = (reservoir_figure if name == "reservoir" else doses_figure)(view.result)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90)
+        view.pngs[name] = buf.getvalue()
+    return view.pngs[name]
+
+
+def _check_table(text: str, name: str) -> TableView:
     _, saved = strip_saved_header(text)
     try:
         table, result = load(text, name)
@@ -205,10 +220,7 @@ def _check_table(text: str, name: str, figures: bool) -> TableView:
     prog = result.reservoir["programmed"]
     if prog.low_alarm_at is not None:
         view.next_appointment = prog.low_alarm_at - dt.timedelta(days=WINDOW_LATE_DAYS)
-    if figures:
-        from pumpsim.render.figures import doses_figure, reservoir_figure
-
-        view.figures = {"reservoir": _png(reservoir_figure(result)), "doses": _png(doses_figure(result))}
+    view.result = result
     return view
 
 
@@ -557,7 +569,7 @@ class Saved:
 def save(text: str, name: str) -> Saved:
     """The validated table with its first line ``# pumpsim VERSION sha256 HEX`` (the SHA-256 of the
     UTF-8 bytes after that line), refused when the table is invalid or breaks a hard rule."""
-    view = check_table(text, name, figures=False)
+    view = check_table(text, name)
     if view.verdict == "invalid":
         return Saved(view, refused="the table has problems: fix them first")
     if view.verdict == "fail":
