@@ -111,6 +111,14 @@ def verdict_of(page, testid: str = "verdict") -> str:
     return loc.get_attribute("data-verdict")
 
 
+def figures_shown(page) -> None:
+    """Wait until the table's two figures are loaded and decoded (they are drawn after the verdict)."""
+    for fig in ("figure-reservoir", "figure-doses"):
+        expect(page.get_by_test_id(fig)).to_be_visible()
+        page.wait_for_function("id => { const i = document.querySelector(`[data-testid=\"${id}\"]`);"
+                               " return i !== null && i.complete && i.naturalWidth > 100; }", arg=fig)
+
+
 def test_type_a_table_make_it_dangerous_see_why_and_save_it(watched, server, shots):
     page, (base, audit) = watched.page, server
     page.goto(base + "/")
@@ -125,16 +133,14 @@ def test_type_a_table_make_it_dangerous_see_why_and_save_it(watched, server, sho
     box.fill(example_table())
     expect(page.get_by_test_id("verdict")).to_have_attribute("data-verdict", "warn")
     expect(page.locator('[data-testid="violation"][data-rule="ZIC-START"]')).to_have_attribute("data-severity", "soft")
-    for fig in ("figure-reservoir", "figure-doses"):
-        img = page.get_by_test_id(fig)
-        expect(img).to_be_visible()
-        assert img.evaluate("i => i.complete && i.naturalWidth > 100"), fig
+    figures_shown(page)
     page.screenshot(path=str(shots / "table.png"), full_page=True)
 
     box.fill(DANGEROUS)
     expect(page.get_by_test_id("verdict")).to_have_attribute("data-verdict", "fail")
     hard = page.locator('[data-testid="violation"][data-rule="DOSE-MAX"][data-severity="hard"]')
     expect(hard.first).to_be_visible()
+    figures_shown(page)
     expect(hard.first).to_contain_text(re.compile(r"\[(verified|UNVERIFIED)\]"))  # its source's flag
     page.screenshot(path=str(shots / "table-dangerous.png"), full_page=True)
 
