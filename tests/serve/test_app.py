@@ -321,6 +321,8 @@ def test_the_plan_is_the_one_the_api_computes_with_its_refill_window(client):
 
 
 def test_the_window_is_3_to_5_days_before_the_programmed_low_alarm_when_the_alarm_comes_first():
+    early, late_by = backend.refill_window()  # data/serve.toml, with its source
+    assert (early.value, late_by.value, early.verified) == (5 * 86400, 3 * 86400, False) and "docs/SERVE.md" in early.source
     view = backend.plan(example_table())
     assert view.interval_days is not None and view.low_alarm_at is not None
     late = min(view.low_alarm_at - backend.dt.timedelta(days=3), view.refill_at)

@@ -26,17 +26,28 @@ from typing import Any
 from pumpsim import api
 from pumpsim._version import __version__
 from pumpsim.model.errors import InputError, Problem
+from pumpsim.model.table import Sourced
 
 #: The largest upload or typed text accepted [bytes] (1 MB = 2**20 bytes).
 MAX_BYTES = 2**20
 DAY = 86400
-#: The refill window: from 5 to 3 days before the programmed low alarm [day] (clinic practice:
-#: a refill booked ahead of the alarm date), never after the planned refill.
-WINDOW_EARLY_DAYS, WINDOW_LATE_DAYS = 5, 3
 SAVED_HEADER = "# pumpsim {version} sha256 {digest}"
 
 
 # --------------------------------------------------------------------------- shared helpers
+def refill_window() -> tuple[Sourced, Sourced]:
+    """The refill window's bounds before the programmed low alarm [s], early then late, with their
+    source (``data/serve.toml``)."""
+    from importlib import resources
+
+    from pumpsim.model import units
+
+    raw = tomllib.loads(resources.files("pumpsim.data").joinpath("serve.toml").read_text(encoding="utf-8"))
+    early, late = (Sourced(units.parse_duration(raw[k]["value"]), raw[k]["source"], bool(raw[k]["verified"]),
+                           raw[k]["value"]) for k in ("refill_window_early", "refill_window_late"))
+    return early, late
+
+
 def too_large(name: str, size: int, what: str) -> Problem | None:
     """The problem of an input above :data:`MAX_BYTES`, or None."""
     if size <= MAX_BYTES:
@@ -219,7 +230,7 @@ def _check_table(text: str, name: str) -> TableView:
                      reservoir_mL=float(table.device.reservoir.value))
     prog = result.reservoir["programmed"]
     if prog.low_alarm_at is not None:
-        view.next_appointment = prog.low_alarm_at - dt.timedelta(days=WINDOW_LATE_DAYS)
+        view.next_appointment = prog.low_alarm_at - dt.timedelta(seconds=refill_window()[1].value)
     view.result = result
     return view
 
@@ -338,6 +349,7 @@ class PlanView:
     residual_nominal: float | None = None
     low_alarm_at: dt.datetime | None = None
     window: tuple[dt.datetime, dt.datetime] | None = None
+    window_bounds: tuple[Sourced, Sourced] | None = None  # (early, late) before the low alarm, with their source
     notes: list[str] = field(default_factory=list)
     violations: list[Finding] = field(default_factory=list)
     words: str = ""
@@ -361,10 +373,12 @@ def plan(text: str, name: str = "table.toml", keep_concentration: bool = False) 
                     residual_nominal=res.residual_nominal, notes=list(res.notes),
                     violations=[_finding(v) for v in res.violations], words=describe(res))
     if res.interval_days is not None and res.refill_at is not None:
+        early, late_by = refill_window()
+        view.window_bounds = (early, late_by)
         view.low_alarm_at = _programmed_low_alarm(res)
         late = res.refill_at if view.low_alarm_at is None else min(
-            view.low_alarm_at - dt.timedelta(days=WINDOW_LATE_DAYS), res.refill_at)
-        view.window = (late - dt.timedelta(days=WINDOW_EARLY_DAYS - WINDOW_LATE_DAYS), late)
+            view.low_alarm_at - dt.timedelta(seconds=late_by.value), res.refill_at)
+        view.window = (late - dt.timedelta(seconds=early.value - late_by.value), late)
     return view
 
 
