@@ -11,12 +11,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-pytest.importorskip("flask", reason="pumpsim serve needs Flask: pip install 'pumpsim[serve]'")
-
-from pumpsim import api  # noqa: E402
-from pumpsim.serve import backend  # noqa: E402
-from pumpsim.serve.app import CSP, create_app, example_table  # noqa: E402
-from tests.conftest import EXAMPLE, REPO  # noqa: E402
+from pumpsim import api
+from pumpsim.serve import backend
+from pumpsim.serve.app import CSP, create_app, example_table
+from tests.conftest import EXAMPLE, REPO
 
 MARK = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"
@@ -397,3 +395,13 @@ def test_the_summary_gives_the_doses_mode_and_dates(client):
     # the last program: flex steps at 0.15 and 0.25 mL/day (mean 0.216667), morphine 5 mg/mL
     assert "1.083 mg/day at 5 mg/mL" in html and "5.417 mcg/day at 25 mcg/mL" in html and "<td>flex</td>" in html
     assert 'data-testid="summary-low-alarm">not before 2027-01-30 09:00' in html  # 60 days after 1 Dec 2026 09:00
+
+
+def test_a_fault_of_pumpsim_is_a_page_that_says_so_with_the_csp(client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(backend, "check_table", broken)
+    r = client.post("/table", data={"table": example_table()})
+    assert r.status_code == 500 and r.headers["Content-Security-Policy"] == CSP
+    assert b"a fault of pumpsim, not of the input" in r.data and b"a bug" not in r.data

@@ -250,7 +250,9 @@ def create_app(audit: str | Path = "pumpsim-audit.jsonl") -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
-        p = Problem(request.path, "", f"{e.code} {e.name}", "use the links of the page")
+        fix = ("this is a fault of pumpsim, not of the input: report it with the input and the steps that led here"
+               if (e.code or 500) >= 500 else "use the links of the page")
+        p = Problem(request.path, "", f"{e.code} {e.name}", fix)
         return render_template("error.html", panel="", problems=[p], title=e.name), e.code
 
     return app
