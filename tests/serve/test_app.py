@@ -253,6 +253,8 @@ def test_save_downloads_the_table_with_its_version_and_sha256_and_logs_it(client
     # the saved file opens again, its first line checked
     again = client.post("/table", data={"table": r.get_data(as_text=True)})
     assert verdict(again.data) == "warn" and b"The first line's SHA-256 matches" in again.data
+    as_a_browser_posts_it = r.get_data(as_text=True).replace("\n", "\r\n")
+    assert b"SHA-256 matches" in client.post("/table", data={"table": as_a_browser_posts_it}).data
     changed = client.post("/table", data={"table": r.get_data(as_text=True).replace("60 day", "59 day")})
     assert b"does not match: the table was changed after it was saved" in changed.data
 

@@ -212,6 +212,19 @@ def test_every_other_panel_in_the_browser(watched, server, shots):
     watched.check_clean()
 
 
+def test_opening_a_file_puts_its_text_in_the_box_and_checks_it(watched, server, tmp_path):
+    page = watched.page
+    page.goto(server[0] + "/")
+    expect(page.get_by_test_id("verdict")).to_have_attribute("data-verdict", "warn")
+    mine = tmp_path / "dangerous <b>.toml"
+    mine.write_text(DANGEROUS, encoding="utf-8")
+    page.locator('input[name="table_file"]').set_input_files(str(mine))  # the page submits it
+    expect(page.get_by_test_id("verdict")).to_have_attribute("data-verdict", "fail")
+    assert page.get_by_test_id("table-input").input_value() == DANGEROUS
+    assert page.locator('input[name="table_name"]').input_value() == "dangerous-b-.toml"  # a safe name
+    watched.check_clean()
+
+
 def test_the_console_watch_does_see_a_csp_violation(watched, server):
     """The control of :meth:`Watched.check_clean`: an inline style set by a script is blocked by the
     page's policy, and the console says so."""

@@ -67,7 +67,7 @@ def strip_saved_header(text: str) -> tuple[str, str | None]:
     first, sep, rest = text.partition("\n")
     parts = first.split()
     if len(parts) == 5 and parts[:2] == ["#", "pumpsim"] and parts[3] == "sha256":
-        digest = hashlib.sha256(rest.encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(rest.replace("\r\n", "\n").encode("utf-8")).hexdigest()  # a browser posts CRLF
         return rest, ("matches" if digest == parts[4].lower() else "differs")
     return text, None
 
