@@ -194,18 +194,18 @@ def create_app(audit: str | Path = "pumpsim-audit.jsonl") -> Flask:
     @app.route("/pathway", methods=["GET", "POST"])
     def pathway():
         ctx = {"panel": "pathway", "pathway": None, "program": None, "patient": "", "program_text": "",
-               "text": "", "name": "table.toml"}
+               "text": "", "name": "table.toml", "patient_name": "patient.toml", "program_name": "program.toml"}
         if request.method == "GET":
             return render_template("pathway.html", **ctx)
         action = request.form.get("action", "pathway")
         ctx["text"], ctx["name"], tp = text_field("table", None, "table.toml")
         if action == "program":
             data, pname, p = file_bytes("program_file", "program", "program.toml")
-            ctx["program_text"] = data.decode("utf-8", "replace")
+            ctx["program_text"], ctx["program_name"] = data.decode("utf-8", "replace"), pname
             ctx["program"] = backend.FileView("invalid", p) if p else backend.program(data, pname)
         else:
             data, pname, p = file_bytes("patient_file", "patient", "patient.toml")
-            ctx["patient"] = data.decode("utf-8", "replace")
+            ctx["patient"], ctx["patient_name"] = data.decode("utf-8", "replace"), pname
             p += tp
             ctx["pathway"] = backend.FileView("invalid", p) if p else backend.pathway(data, pname, ctx["text"], ctx["name"])
         return render_template("pathway.html", **ctx)
