@@ -143,6 +143,9 @@ def test_type_a_table_make_it_dangerous_see_why_and_save_it(watched, server, sho
     figures_shown(page)
     expect(hard.first).to_contain_text(re.compile(r"\[(verified|UNVERIFIED)\]"))  # its source's flag
     page.screenshot(path=str(shots / "table-dangerous.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.screenshot(path=str(shots / "readme-table.png"))  # the view docs/figures/serve-table.png shows
+    page.set_viewport_size({"width": 1400, "height": 1000})
 
     page.get_by_test_id("save").click()  # refused: a hard rule is broken
     expect(page.get_by_test_id("save-refused")).to_contain_text("breaks a hard rule")
