@@ -407,3 +407,24 @@ def test_a_fault_of_pumpsim_is_a_page_that_says_so_with_the_csp(client, monkeypa
     r = client.post("/table", data={"table": example_table()})
     assert r.status_code == 500 and r.headers["Content-Security-Policy"] == CSP
     assert b"a fault of pumpsim, not of the input" in r.data and b"a bug" not in r.data
+
+
+def test_a_form_posted_from_another_site_is_refused(client, audit):
+    r = client.post("/save", data={"table": example_table()}, headers={"Origin": "http://elsewhere.example"})
+    assert r.status_code == 403 and not audit.exists()
+    r = client.post("/save", data={"table": example_table()}, headers={"Origin": "null"})  # a sandboxed frame
+    assert r.status_code == 403 and not audit.exists()
+    r = client.post("/save", data={"table": example_table()}, headers={"Origin": "http://localhost"})  # its own page
+    assert r.status_code == 200 and audit.exists()
+
+
+@pytest.mark.parametrize(("host", "status"), [("localhost:8765", 200), ("127.0.0.1:8765", 200), ("[::1]:8765", 200),
+                                              ("rebound.example:8765", 403), ("127.0.0.1.example", 403)])
+def test_only_requests_addressed_to_this_computer_are_answered(client, host, status):
+    assert client.get("/", headers={"Host": host}).status_code == status
+
+
+def test_a_host_given_to_serve_is_answered_too(audit):
+    client = create_app(audit, ("192.0.2.7",)).test_client()
+    assert client.get("/", headers={"Host": "192.0.2.7:8765"}).status_code == 200
+    assert client.get("/", headers={"Host": "rebound.example"}).status_code == 403

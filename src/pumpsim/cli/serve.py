@@ -46,7 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
               "authentication", file=sys.stderr)
     try:
         _try_bind(args.host, args.port)  # werkzeug would exit 1 itself: say it here, with the fix
-        server = make_server(args.host, args.port, create_app(audit), threaded=True)
+        server = make_server(args.host, args.port, create_app(audit, (args.host,)), threaded=True)
     except (OSError, SystemExit) as e:
         why = e.strerror if isinstance(e, OSError) and e.strerror else "the address is not available"
         print(f"pumpsim: cannot listen on {args.host}:{args.port} ({why}) (fix: give another --port, or 0 for any free "

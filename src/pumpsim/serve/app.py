@@ -42,8 +42,14 @@ def safe_name(name: str, default: str) -> str:
     return base or default
 
 
-def create_app(audit: str | Path = "pumpsim-audit.jsonl") -> Flask:
-    """The application; each save is appended to the audit log ``audit`` (JSON lines)."""
+#: The host names the page answers to (a request naming another host, as a DNS-rebinding page
+#: would, is refused); ``pumpsim serve --host`` adds its own.
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def create_app(audit: str | Path = "pumpsim-audit.jsonl", hosts: tuple[str, ...] = ()) -> Flask:
+    """The application; each save is appended to the audit log ``audit`` (JSON lines). It answers
+    requests addressed to this computer (or to ``hosts``), and takes forms only from its own pages."""
     app = Flask("pumpsim.serve", static_folder="static", template_folder="templates")
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST, MAX_FORM_MEMORY_SIZE=MAX_REQUEST, AUDIT=Path(audit))
     app.jinja_env.autoescape = True  # every template, whatever its suffix
@@ -59,9 +65,23 @@ def create_app(audit: str | Path = "pumpsim-audit.jsonl") -> Flask:
             resp.status_code = 413  # the page says why, with the limit
         resp.headers["Content-Security-Policy"] = CSP
         resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["Referrer-Policy"] = "same-origin"  # its own forms carry their origin
         resp.headers.setdefault("Cache-Control", "no-store")
         return resp
+
+    allowed = {h.strip("[]").lower() for h in LOCAL_HOSTS + tuple(hosts)}
+
+    @app.before_request
+    def refuse_other_sites() -> Response | None:
+        host = request.host.lower()
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name.strip("[]") not in allowed:
+            return Response(f"pumpsim serve answers requests to {', '.join(sorted(allowed))} only", status=403,
+                            mimetype="text/plain")
+        origin = request.headers.get("Origin")
+        if request.method == "POST" and origin is not None and origin != request.host_url.rstrip("/"):
+            return Response("pumpsim serve takes forms from its own pages only", status=403, mimetype="text/plain")
+        return None
 
     @app.before_request
     def refuse_large_requests() -> None:
