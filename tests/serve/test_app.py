@@ -343,7 +343,8 @@ def test_titrate_gives_the_schedule_of_the_command(client):
     assert verdict(r.data, "verdict-titrate") == "pass"
     assert b'data-testid="titrate-result"' in r.data and b"2026-12-04T09:00:00" in r.data
     bad = client.post("/plan", data={"table": text, "action": "titrate", "drug": "zic", "target": "9.6 mcg/day"})
-    assert verdict(bad.data, "verdict-titrate") == "invalid" and b"--drug" in bad.data
+    assert verdict(bad.data, "verdict-titrate") == "invalid"
+    assert b'<code class="field">drug</code>: unknown drug &#39;zic&#39;' in bad.data and b"ziconotide" in bad.data
 
 
 # --------------------------------------------------------------------------- refill check

@@ -417,7 +417,9 @@ def titrate(text: str, name: str, drug: str, target: str, pace: str = "fast") ->
         value, clinic = parse_options(name, drug, target, "Mon,Tue,Wed,Thu,Fri", "09:00-17:00")
         res = _titrate(table, result.profile, drug, value, pace="slow" if pace == "slow" else "fast", clinic=clinic)
     except InputError as e:
-        return TitrateView("invalid", _named(e.problems, "<table>", name))
+        fields = {"--drug": "drug", "--target": "target daily dose"}  # the command's options are the panel's fields
+        return TitrateView("invalid", [dataclasses.replace(p, field=fields.get(p.field, p.field))
+                                       for p in _named(e.problems, "<table>", name)])
     j = res.as_json()
     rows = j.get("schedule") or j.get("rows") or []
     return TitrateView("pass" if res.exit_status == 0 else "fail", rows=rows, words=describe(res), unit=res.unit)
