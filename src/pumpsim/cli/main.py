@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from pumpsim._version import __version__
+from pumpsim.cli import serve
 
 EXIT_OK, EXIT_HARD, EXIT_INPUT = 0, 1, 2
 
@@ -583,6 +584,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "overrides the program data)")
     pg.add_argument("--format", choices=("text", "json"), default="text")
     pg.set_defaults(func=cmd_program)
+
+    serve.add_parser(sub)
     return p
 
 
