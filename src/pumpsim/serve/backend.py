@@ -530,7 +530,9 @@ class FileView:
 def pathway(data: bytes, name: str, table_text: str = "", table_name: str = "table.toml") -> FileView:
     """``pumpsim pathway`` of a patient file (with the table when one is given)."""
     from pumpsim.io.patient import parse_patient_bytes
-    from pumpsim.pathway.rules import check, iso, timeline_lines
+    from pumpsim.pathway.context import iso
+    from pumpsim.pathway.report import check
+    from pumpsim.pathway.timeline import timeline_lines
     from pumpsim.render.pathway_figure import timeline_png
 
     big = too_large(name, len(data), "the patient file")
@@ -549,7 +551,8 @@ def pathway(data: bytes, name: str, table_text: str = "", table_name: str = "tab
             problems += e.problems
     if problems:
         return FileView("invalid", problems)
-    rep = check(patient, profile, table, programmed=None if result is None else result.programmed)
+    rep = check(patient, profile, table, programmed=None if result is None else result.programmed,
+                worst=None if result is None else result.worst)
     steps = [(iso(s.at) or "", s.what, line.strip()) for s, line in zip(rep.steps, timeline_lines(rep.steps))]
     return FileView(rep.verdict, [], [_finding(v) for v in rep.violations], [(s.rule, s.reason) for s in rep.not_checked],
                     steps, _png_bytes(timeline_png(rep.steps, f"Care pathway of {name} ({rep.verdict.upper()})")))
