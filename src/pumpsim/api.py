@@ -3,7 +3,8 @@
 Each command has a function that does what it does and returns a result object instead of
 text: :func:`load_table` (a table with its profile), :func:`validate`, :func:`simulate`,
 :func:`plan`, :func:`titrate`, :func:`telemetry_log`, :func:`telemetry_records`,
-:func:`reconcile`, :func:`pathway`, :func:`program` and :func:`report`. Every result has
+:func:`reconcile`, :func:`check_pathway`, :func:`check_program` and :func:`report` (the
+last two are not named ``pathway`` and ``program``: ``pumpsim.pathway`` is a package). Every result has
 ``text()`` and ``as_json()``/``to_json()`` (what the command prints), ``exit_status``, and
 ``figures()`` (:class:`matplotlib.figure.Figure` objects by name). The command line
 (:mod:`pumpsim.cli`) is a thin layer over these functions: it prints what they return and turns
@@ -515,7 +516,7 @@ def simulate(table: LoadedTable | Table | ValidateResult | str | Path, profile: 
     _whole("workers", workers, 1, "give a number of at least 1")
     _choice("engine", engine, ENGINES)
     if dask is not None:
-        _dask_address(dask)
+        _check_dask(dask)
     from pumpsim.render import montecarlo as montecarlo_words
     from pumpsim.sim import montecarlo
 
@@ -524,12 +525,11 @@ def simulate(table: LoadedTable | Table | ValidateResult | str | Path, profile: 
     try:
         mc = montecarlo.run(v.table, v.profile, runs=runs, seed=seed, workers=workers, progress=progress,
                             worst_max=worst, dask=dask, engine=engine)
-    except ImportError as e:  # only --dask imports an optional package here
-        raise EnvironmentFailure(f"--dask needs Dask, which is not installed ({e}); fix: pip install 'pumpsim[dask]', "
-                                 "or run without --dask") from None
     except OSError as e:
-        raise EnvironmentFailure(f"--dask {dask}: the scheduler cannot be reached ({e}); fix: start the scheduler "
-                                 "or give its address (tcp://host:8786), or run without --dask") from None
+        if dask is None:
+            raise
+        raise EnvironmentFailure(f"--dask {dask}: the cluster failed ({e}) (fix: check the scheduler and its "
+                                 "workers, or run without --dask)") from None
     v.report.risk = mc.risk_json(v.table)
     v.report.risk_text = montecarlo_words.describe(mc, v.table)
     return SimulateResult(v, mc)
@@ -543,14 +543,40 @@ class EnvironmentFailure(Exception):
     cluster unreachable): the command line prints the message and exits 3."""
 
 
-def _dask_address(address: str) -> None:
-    """InputError unless ``address`` is ``local`` or a scheduler address (``tcp://host:port``, ``host:port``)."""
-    import re
+DASK_CONNECT_TIMEOUT = 5.0  # [s] to reach a scheduler before the runs start
 
-    if address == "local" or re.fullmatch(r"(?:(?:tcp|tls|inproc|ws|wss|ucx)://)?[\w.\-\[\]:]+:\d{1,5}", address):
-        return
-    raise InputError([Problem(ARGUMENTS, "dask", f"{address!r} is neither 'local' nor a scheduler address",
-                              "give --dask local, or the scheduler's address such as tcp://host:8786")])
+
+def dask_installed() -> bool:
+    """True when ``dask.distributed`` can be imported (the ``pumpsim[dask]`` extra)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("dask.distributed") is not None
+    except ImportError:  # dask itself is missing
+        return False
+
+
+def _check_dask(address: str) -> None:
+    """Before any run: InputError unless ``address`` is ``local`` or a scheduler address
+    (``tcp://host:port``, ``host:port``); EnvironmentFailure if Dask is not installed or the
+    scheduler does not answer within :data:`DASK_CONNECT_TIMEOUT` seconds."""
+    import re
+    import socket
+
+    m = re.fullmatch(r"(?:(?:tcp|tls)://)?(\[[0-9A-Fa-f:.]+\]|[\w.\-]+):(\d{1,5})", address)
+    if address != "local" and m is None:
+        raise InputError([Problem(ARGUMENTS, "dask", f"{address!r} is neither 'local' nor a scheduler address",
+                                  "give --dask local, or the scheduler's address such as tcp://host:8786")])
+    if not dask_installed():
+        raise EnvironmentFailure("--dask needs Dask, which is not installed (fix: pip install 'pumpsim[dask]', "
+                                 "or run without --dask)")
+    if m is not None:
+        host, port = m.group(1).strip("[]"), int(m.group(2))
+        try:
+            socket.create_connection((host, port), timeout=DASK_CONNECT_TIMEOUT).close()
+        except OSError as e:
+            raise EnvironmentFailure(f"--dask {address}: no scheduler answers there ({e.strerror or e}) (fix: start "
+                                     "`dask scheduler` there, give its address, or run without --dask)") from None
 
 
 # --------------------------------------------------------------------------- the shared result base
@@ -990,7 +1016,7 @@ def reconcile(table: LoadedTable | Table | str | Path, records: str | Path, prof
 # --------------------------------------------------------------------------- pathway
 @dataclass
 class PathwayOutcome(_Wrapped):
-    """What :func:`pathway` found (``pumpsim pathway``): the
+    """What :func:`check_pathway` found (``pumpsim pathway``): the
     :class:`pumpsim.pathway.rules.PathwayReport` (``verdict``, ``violations``, ``not_checked``,
     the timeline ``steps``), reachable directly.
 
@@ -1024,7 +1050,7 @@ class PathwayOutcome(_Wrapped):
         return {} if fig is None else {"pathway": fig}
 
 
-def pathway(patient: str | Path, table: LoadedTable | Table | str | Path | None = None,
+def check_pathway(patient: str | Path, table: LoadedTable | Table | str | Path | None = None,
             profile: str | None = None, *, programmed=None) -> PathwayOutcome:
     """Check a patient's file against the care pathway (``pumpsim pathway``; docs/PATHWAY.md).
 
@@ -1072,7 +1098,7 @@ def pathway(patient: str | Path, table: LoadedTable | Table | str | Path | None 
 # --------------------------------------------------------------------------- program
 @dataclass
 class ProgramOutcome(_Wrapped):
-    """What :func:`program` found (``pumpsim program``): the
+    """What :func:`check_program` found (``pumpsim program``): the
     :class:`pumpsim.programs.report.ProgramReport` (``verdict``, ``violations``, ``notes``),
     reachable directly.
 
@@ -1096,7 +1122,7 @@ class ProgramOutcome(_Wrapped):
         return render_text(self.result)
 
 
-def program(source: str | Path, profile: str | None = None) -> ProgramOutcome:
+def check_program(source: str | Path, profile: str | None = None) -> ProgramOutcome:
     """Check a ketamine or esketamine program: sessions, co-analgesia, reviews, labs
     (``pumpsim program``; docs/PROGRAMS.md).
 
@@ -1241,7 +1267,7 @@ def report(table: LoadedTable | Table | str | Path, profile: str | Profile | Non
     result = validate(loaded)
     path = None
     if patient is not None:  # the patient's care pathway, judged with this table (its device, dose, low alarm)
-        path = pathway(patient, loaded, profile if isinstance(profile, str) else None, programmed=result.programmed)
+        path = check_pathway(patient, loaded, profile if isinstance(profile, str) else None, programmed=result.programmed)
     mc = None
     if simulate:  # the risks of the runs, added to the same result (no case simulated again)
         mc = _simulate(result, runs=runs, seed=seed).montecarlo

@@ -8,11 +8,11 @@ from pumpsim.cli.options import add_format, add_profile, emit
 
 
 def cmd_pathway(args: argparse.Namespace) -> int:
-    return emit(api.pathway(args.patient, args.table, args.profile), args.format)
+    return emit(api.check_pathway(args.patient, args.table, args.profile), args.format)
 
 
 def cmd_program(args: argparse.Namespace) -> int:
-    return emit(api.program(args.program, args.profile), args.format)
+    return emit(api.check_program(args.program, args.profile), args.format)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,0 +1,85 @@
+"""Errors that are not verdicts: exit 2 for bad input or usage, 3 for a failure of the environment
+or of pumpsim itself, each with a message naming the fix, never a traceback and never exit 1
+(exit 1 means a hard rule is broken)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pumpsim import api
+from pumpsim.cli.main import main
+from tests.conftest import REPO
+
+VAR = REPO / "scenarios" / "variability-late-refills.toml"
+LATE = REPO / "scenarios" / "late-refill.toml"
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "pumpsim.cli", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=300)
+
+
+def test_a_bogus_dask_address_is_bad_input(capsys):
+    assert main(["simulate", str(VAR), "--runs", "10", "--quiet", "--dask", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "'bogus' is neither 'local' nor a scheduler address" in err and "tcp://host:8786" in err
+
+
+def test_dask_without_dask_is_an_environment_failure(monkeypatch, capsys):
+    monkeypatch.setattr(api, "dask_installed", lambda: False)
+    assert main(["simulate", str(VAR), "--runs", "10", "--quiet", "--dask", "local"]) == 3
+    err = capsys.readouterr().err
+    assert "pip install 'pumpsim[dask]'" in err and "nothing was written" in err
+
+
+def test_an_unreachable_scheduler_fails_fast_with_exit_3():
+    if not api.dask_installed():
+        pytest.skip("Dask is not installed: the address is not tried")
+    start = time.monotonic()
+    r = run("simulate", str(VAR), "--runs", "10", "--quiet", "--dask", "tcp://127.0.0.1:9")
+    elapsed = time.monotonic() - start
+    assert r.returncode == 3, r.stderr
+    assert "no scheduler answers there" in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
+    assert elapsed < api.DASK_CONNECT_TIMEOUT + 20  # not dask's 30 s connection timeout, plus start-up
+
+
+def test_a_report_under_a_regular_file_is_bad_input(tmp_path):
+    blocker = tmp_path / "FILE"
+    blocker.write_text("a file, not a folder")
+    r = run("report", str(LATE), "-o", str(blocker / "x.html"))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "nothing was written" in r.stderr and str(blocker) in r.stderr
+    assert blocker.read_text() == "a file, not a folder"
+
+
+def test_an_internal_error_is_exit_3_without_a_traceback(monkeypatch, capsys):
+    def broken(*a, **k):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(api, "validate", broken)
+    assert main(["validate", str(LATE)]) == 3
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError: float division by zero" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("argv", "hint"), [
+    (["simulate", str(VAR), "--run", "100"], "--run: did you mean --runs?"),
+    (["validate", str(LATE), "--profle", "pacc-2017"], "--profle: did you mean --profile?"),
+    (["plan", str(LATE), "--calender", "2"], "--calender: did you mean --calendar?"),
+])
+def test_a_mistyped_option_is_refused_with_the_nearest_one(argv, hint, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert hint in err and f"usage: pumpsim {argv[0]} " in err  # the command's usage, not the top level's
+
+
+def test_an_abbreviated_option_is_not_guessed(capsys):
+    # --run is not taken for --runs (allow_abbrev=False), even though it is a prefix of one option only
+    with pytest.raises(SystemExit) as e:
+        main(["simulate", str(VAR), "--run", "100", "--quiet"])
+    assert e.value.code == 2 and "unrecognized arguments: --run 100" in capsys.readouterr().err
