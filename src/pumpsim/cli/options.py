@@ -96,6 +96,18 @@ def inputs(args: argparse.Namespace, *files: str | None) -> list[str]:
     return out + [f for f in files if f]
 
 
+def destination(dest: str | Path, files: list[str], option: str = "-o") -> Path:
+    """An output path that replaces no input and lies in a folder (exit 2 before anything is computed)."""
+    from pumpsim.io.output import check_destination
+    from pumpsim.model.errors import InputError, Problem
+
+    d = check_destination(dest, files, option)
+    if not d.parent.is_dir():
+        raise InputError([Problem(str(dest), option, f"{d.parent} is a file, not a folder",
+                                  "give a path in an existing folder")])
+    return d
+
+
 # --------------------------------------------------------------------------- printing
 def dump(obj: Any) -> str:
     return json.dumps(obj, indent=2, ensure_ascii=False)

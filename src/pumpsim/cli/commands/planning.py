@@ -13,17 +13,17 @@ from pumpsim.cli.options import (
     add_runs_seed,
     command_text,
     count,
+    destination,
     emit,
     inputs,
     note,
     probability,
     write_generated,
 )
-from pumpsim.io.output import check_destination
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    dest = check_destination(args.output, inputs(args)) if args.output else None
+    dest = destination(args.output, inputs(args)) if args.output else None
     res = api.plan(api.load_table(args.table, args.profile), p_low_alarm=args.p_low_alarm,
                    keep_concentration=args.keep_concentration, runs=args.runs, seed=args.seed, calendar=args.calendar)
     text = res.table_toml(command_text("plan")) if dest is not None else None
@@ -36,7 +36,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_titrate(args: argparse.Namespace) -> int:
-    dest = check_destination(args.output, inputs(args)) if args.output else None
+    dest = destination(args.output, inputs(args)) if args.output else None
     res = api.titrate(args.table, args.drug, args.target, args.profile, pace=args.pace, clinic_days=args.clinic_days,
                       clinic_hours=args.clinic_hours)
     text = res.table_toml(command_text("titrate")) if dest is not None else None

@@ -13,13 +13,14 @@ from pumpsim.cli.options import (
     add_profile,
     add_runs_seed,
     add_table,
+    destination,
     emit,
     inputs,
     note,
     positive_int,
     write_figures,
 )
-from pumpsim.io.output import check_destination, write_atomic
+from pumpsim.io.output import write_atomic
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -68,7 +69,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from pumpsim.render.html import command_line
 
-    dest = check_destination(args.output, inputs(args, args.records, args.patient))  # exit 2, nothing written
+    dest = destination(args.output, inputs(args, args.records, args.patient))  # exit 2, nothing written
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     rep = api.report(api.load_table(args.table, args.profile), patient=args.patient, records=args.records,
                      simulate=args.simulate, runs=args.runs, seed=args.seed, command=command_line(sys.argv, args),

@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 
 from pumpsim import api
-from pumpsim.cli.options import EXIT_INPUT, EXIT_OK, add_format, add_profile, emit, folder_for, inputs, note, seed
+from pumpsim.cli.options import EXIT_INPUT, EXIT_OK, add_format, add_profile, destination, emit, folder_for, inputs, note, seed
 from pumpsim.io.output import check_destination, write_atomic
 
 
 def cmd_telemetry(args: argparse.Namespace) -> int:
-    dest = check_destination(args.output, inputs(args))
+    dest = destination(args.output, inputs(args))
     loaded = api.load_table(args.table, args.profile)
     if args.records:
         out = api.telemetry_records(loaded, args.fault or [], args.seed or 0)
