@@ -32,7 +32,8 @@ def test_dask_without_dask_is_an_environment_failure(monkeypatch, capsys):
     monkeypatch.setattr(api, "dask_installed", lambda: False)
     assert main(["simulate", str(VAR), "--runs", "10", "--quiet", "--dask", "local"]) == 3
     err = capsys.readouterr().err
-    assert "pip install 'pumpsim[dask]'" in err and "nothing was written" in err
+    assert "pip install 'pumpsim[dask]'" in err
+    assert "nothing was written" not in err  # simulate writes no file: nothing to reassure about
 
 
 def test_an_unreachable_scheduler_fails_fast_with_exit_3():
@@ -83,3 +84,21 @@ def test_an_abbreviated_option_is_not_guessed(capsys):
     with pytest.raises(SystemExit) as e:
         main(["simulate", str(VAR), "--run", "100", "--quiet"])
     assert e.value.code == 2 and "unrecognized arguments: --run 100" in capsys.readouterr().err
+
+
+def test_only_a_command_that_writes_says_nothing_was_written(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(LATE.read_text().replace('rate   = "0.5 mL/day"', 'rate   = "0.5 mg/day"'))
+    assert main(["validate", str(bad)]) == 2
+    assert capsys.readouterr().err.splitlines()[0] == f"pumpsim: 1 problem(s) in {bad}."
+    assert main(["validate", str(bad), "--plot", str(tmp_path / "figs")]) == 2
+    assert capsys.readouterr().err.splitlines()[0] == f"pumpsim: 1 problem(s) in {bad}; nothing was written."
+    assert not (tmp_path / "figs").exists()
+
+
+def test_simulate_without_variability_says_one_run_is_exact(capsys):
+    assert main(["simulate", str(LATE), "--runs", "5", "--quiet"]) == 0
+    assert "has no [variability] section: every run is the nominal one, so one run is exact" in capsys.readouterr().err
+    assert main(["simulate", str(VAR), "--runs", "5", "--quiet"]) == 0
+    assert "one run is exact" not in capsys.readouterr().err
+    assert api.simulate(LATE, runs=5).exact and not api.simulate(VAR, runs=5).exact

@@ -12,6 +12,7 @@ matplotlib); a command imports a heavy module inside its function, only when it 
 """
 from __future__ import annotations
 
+import argparse
 import errno
 import os
 import sys
@@ -30,9 +31,15 @@ BAD_PATH = {errno.ENOTDIR, errno.ENOENT, errno.EISDIR, errno.EACCES, errno.EPERM
 __all__ = ["EXIT_ENVIRONMENT", "EXIT_INPUT", "EXIT_OK", "build_parser", "main", "rules_markdown"]
 
 
-def _print_problems(err: InputError) -> None:
+def _writes(args: argparse.Namespace) -> bool:
+    """Whether the command was asked to write a file (``-o``, ``--plot``, ``regress --update``): only
+    then does an error say that nothing was written."""
+    return bool(getattr(args, "output", None) or getattr(args, "plot", None) or getattr(args, "update", False))
+
+
+def _print_problems(err: InputError, end: str) -> None:
     files = sorted({p.file for p in err.problems})
-    print(f"pumpsim: {len(err.problems)} problem(s) in {', '.join(files)}; nothing was written.", file=sys.stderr)
+    print(f"pumpsim: {len(err.problems)} problem(s) in {', '.join(files)}{end}", file=sys.stderr)
     for p in err.problems:
         print(f"  {p}", file=sys.stderr)
 
@@ -55,32 +62,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:  # the command's own usage, with the option a mistyped one may mean
         sub = next(a for a in parser._actions if a.dest == "command")
         sub.choices[args.command].unrecognized(extra)
+    end = "; nothing was written." if _writes(args) else "."
     try:
         return args.func(args)
     except InputError as e:
-        _print_problems(e)
+        _print_problems(e, end)
         return EXIT_INPUT
     except EnvironmentFailure as e:
-        note(f"{e}; nothing was written.")
+        note(f"{e}{end}")
         return EXIT_ENVIRONMENT
     except BrokenPipeError:  # e.g. `pumpsim devices | head`
         sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
-        note("interrupted; nothing was written.")
+        note(f"interrupted{end}")
         return 130
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
         if e.errno in BAD_PATH:  # a path the user gave cannot be used (e.g. -o under a regular file)
-            note(f"{where}{e.strerror} (fix: give a path in a folder you can write); nothing was written.")
+            note(f"{where}{e.strerror} (fix: give a path in a folder you can write){end}")
             return EXIT_INPUT
-        note(f"{where}{e.strerror or e}; nothing was written.")  # the machine failed (disk full, I/O error)
+        note(f"{where}{e.strerror or e}{end}")  # the machine failed (disk full, I/O error)
         return EXIT_ENVIRONMENT
     except Exception as e:  # noqa: BLE001 - an internal error: a message and exit 3, never a traceback
         if os.environ.get("PUMPSIM_TRACEBACK"):
             raise
         note(f"internal error: {type(e).__name__}: {e} (please report it with the command and its input; "
-             "PUMPSIM_TRACEBACK=1 shows the traceback); nothing was written.")
+             f"PUMPSIM_TRACEBACK=1 shows the traceback){end}")
         return EXIT_ENVIRONMENT
 
 

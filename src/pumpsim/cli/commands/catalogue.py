@@ -5,12 +5,14 @@ import argparse
 import sys
 
 from pumpsim.cli.options import EXIT_OK, add_format, dump
-from pumpsim.io import bibliography
-from pumpsim.io.library import device_library, load_profile, shipped_profiles
-from pumpsim.rules.kit import FAMILIES, catalogue
+
+# the data library and the rule catalogue are read inside each command: importing them costs every
+# other command's start-up (the typed model, units, TOML)
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
+    from pumpsim.io.library import device_library
+
     devs = device_library()
     if args.format == "json":
         print(dump(devs))
@@ -34,6 +36,8 @@ def _sourced(values: dict) -> dict:
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
+    from pumpsim.io.library import load_profile, shipped_profiles
+
     names = [args.name] if args.name else shipped_profiles()
     profs = [load_profile(n) for n in names]
     if args.format == "json":
@@ -57,12 +61,16 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 
 def by_family() -> dict[str, list]:
     """The catalogue's rules grouped by family, in :data:`pumpsim.rules.kit.FAMILIES` order."""
+    from pumpsim.rules.kit import FAMILIES, catalogue
+
     rules = catalogue().values()
     return {f: [r for r in rules if r.family == f] for f in FAMILIES}
 
 
 def rules_markdown() -> str:
     """The rule index of docs/RULE-INDEX.md, generated from the catalogue: one table per family."""
+    from pumpsim.rules.kit import FAMILIES
+
     out = []
     for family, rules in by_family().items():
         out += [f"### {family}: {FAMILIES[family]}", "", "| rule | severity | inputs | what it checks | source |",
@@ -73,6 +81,8 @@ def rules_markdown() -> str:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
+    from pumpsim.rules.kit import FAMILIES, catalogue
+
     if args.format == "json":
         print(dump([r.as_json() for r in catalogue().values()]))
     elif args.format == "markdown":
@@ -86,6 +96,8 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
+    from pumpsim.io import bibliography
+
     if args.format == "json":
         print(dump(bibliography.as_json()))
     elif args.format == "bibtex":
