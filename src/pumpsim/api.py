@@ -96,8 +96,44 @@ def load_table(source: str | Path, profile: str | None = None) -> LoadedTable:
     if isinstance(source, str) and _looks_like_toml(source):
         table, prof = parse_table_bytes(source.encode("utf-8"), "<table>", profile)
     else:
-        table, prof = read_table(_path(source, "source"), profile)
+        path = _path(source, "source")
+        with _other_kind(path, "pumpsim.table/1"):
+            table, prof = read_table(path, profile)
     return LoadedTable(table, prof)
+
+
+#: schema -> (what a file of that schema is, the command that reads it)
+SCHEMAS = {"pumpsim.table/1": ("a programming table", "pumpsim validate {path}"),
+           "pumpsim.patient/1": ("a patient file", "pumpsim pathway {path}"),
+           "pumpsim.program/1": ("a ketamine or esketamine program", "pumpsim program {path}"),
+           "pumpsim.profile/1": ("a guideline profile", "pumpsim profiles {path}, or --profile {path}")}
+
+
+class _other_kind:  # noqa: N801 - a context manager used as a phrase
+    """Turn a reader's problems about a file of another kind (a patient file given as a table...)
+    into one problem naming the command that reads it."""
+
+    def __init__(self, path: str, expected: str) -> None:
+        self.path, self.expected = path, expected
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, tb) -> bool:
+        if not isinstance(error, InputError):
+            return False
+        import tomllib
+
+        try:
+            schema = tomllib.loads(Path(self.path).read_text(encoding="utf-8")).get("schema")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return False
+        if schema == self.expected or schema not in SCHEMAS:
+            return False
+        what, command = SCHEMAS[schema]
+        wanted = SCHEMAS[self.expected][0]
+        raise InputError([Problem(self.path, "schema", f"this is {what} ({schema}), not {wanted}",
+                                  "check it with: " + command.format(path=self.path))]) from None
 
 
 def _path(source: Any, name: str) -> str:
@@ -1008,8 +1044,12 @@ def reconcile(table: LoadedTable | Table | str | Path, records: str | Path, prof
     from pumpsim.io.records import read_records
     from pumpsim.telemetry.reconcile import reconcile as _reconcile
 
-    t, _ = _resolve(table, profile)
     path = _path(records, "records")
+    if isinstance(table, (str, Path)) and str(table).lower().endswith(".csv") and path.lower().endswith(".toml"):
+        raise InputError([Problem(str(table), "table", f"this looks like the records, and {path} like the table: "
+                                  "the arguments are swapped", "give the table first: pumpsim reconcile TABLE.toml "
+                                  "RECORDS.csv")])
+    t, _ = _resolve(table, profile)
     return ReconcileOutcome(_reconcile(t, read_records(path), path))
 
 
@@ -1082,7 +1122,9 @@ def check_pathway(patient: str | Path, table: LoadedTable | Table | str | Path |
     problems: list[Problem] = []
     pat = prof = t = None
     try:
-        pat, prof = read_patient(_path(patient, "patient"), profile)
+        patient_path = _path(patient, "patient")
+        with _other_kind(patient_path, "pumpsim.patient/1"):
+            pat, prof = read_patient(patient_path, profile)
     except InputError as e:
         problems += e.problems
     if table is not None:

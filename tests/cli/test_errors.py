@@ -102,3 +102,25 @@ def test_simulate_without_variability_says_one_run_is_exact(capsys):
     assert main(["simulate", str(VAR), "--runs", "5", "--quiet"]) == 0
     assert "one run is exact" not in capsys.readouterr().err
     assert api.simulate(LATE, runs=5).exact and not api.simulate(VAR, runs=5).exact
+
+
+def test_swapped_reconcile_arguments_are_named(capsys):
+    table, records = REPO / "benchmarks" / "tables" / "telemetry-year.toml", REPO / "scenarios" / "records" / "year-stall.csv"
+    assert main(["reconcile", str(records), str(table)]) == 2
+    err = capsys.readouterr().err
+    assert "the arguments are swapped" in err and "pumpsim reconcile TABLE.toml RECORDS.csv" in err
+    assert "TOML syntax" not in err
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["validate", "scenarios/patients/antiplatelet.toml"],
+     "this is a patient file (pumpsim.patient/1), not a programming table (fix: check it with: pumpsim pathway "),
+    (["pathway", "scenarios/late-refill.toml"],
+     "this is a programming table (pumpsim.table/1), not a patient file (fix: check it with: pumpsim validate "),
+    (["validate", "scenarios/programs/palliative-coanalgesia.toml"], "(fix: check it with: pumpsim program "),
+])
+def test_a_file_of_another_kind_names_the_command_that_reads_it(argv, words, capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"pumpsim: 1 problem(s) in {argv[1]}.") and words in err

@@ -26,7 +26,7 @@ def cmd_telemetry(args: argparse.Namespace) -> int:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    rec = api.reconcile(api.load_table(args.table, args.profile), args.records)  # bad rows: exit 2 before any output
+    rec = api.reconcile(args.table, args.records, args.profile)  # bad rows: exit 2 before any output
     if args.plot:
         from pumpsim.render.telemetry_figure import figure_png, figure_svg  # matplotlib: only for --plot
 
