@@ -305,3 +305,20 @@ def test_write_table_writes_only_a_table_that_validates(tmp_path):
     done = pumpsim.write_table(tmp_path / "bad.toml", bad)
     assert not done.written and done.validation.exit_status == 1 and not (tmp_path / "bad.toml").exists()
     assert "CONC-MAX" in {v.rule for v in done.validation.violations}
+
+
+def test_every_public_function_of_the_api_documents_its_parameters_and_returns():
+    import inspect
+
+    from pumpsim import api
+
+    functions = [f for name, f in vars(api).items() if inspect.isfunction(f) and not name.startswith("_")
+                 and f.__module__ == "pumpsim.api"]
+    assert len(functions) >= 12
+    for f in functions:
+        doc = inspect.getdoc(f) or ""
+        assert "Returns\n-------" in doc, f.__name__
+        if inspect.signature(f).parameters:
+            assert "Parameters\n----------" in doc, f.__name__
+            for name in inspect.signature(f).parameters:
+                assert re.search(rf"^{name}\b.* : |^{name}, |, {name} : ", doc, re.M), (f.__name__, name)

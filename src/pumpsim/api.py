@@ -583,7 +583,13 @@ DASK_CONNECT_TIMEOUT = 5.0  # [s] to reach a scheduler before the runs start
 
 
 def dask_installed() -> bool:
-    """True when ``dask.distributed`` can be imported (the ``pumpsim[dask]`` extra)."""
+    """Whether Dask can run the Monte-Carlo chunks (``simulate(..., dask=...)``).
+
+    Returns
+    -------
+    bool
+        True when ``dask.distributed`` can be imported (the ``pumpsim[dask]`` extra).
+    """
     import importlib.util
 
     try:

@@ -71,9 +71,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     dest = destination(args.output, inputs(args, args.records, args.patient))  # exit 2, nothing written
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    rep = api.report(api.load_table(args.table, args.profile), patient=args.patient, records=args.records,
-                     simulate=args.simulate, runs=args.runs, seed=args.seed, command=command_line(sys.argv, args),
-                     made=made, profile=args.profile)
+    rep = api.report(args.table, args.profile, patient=args.patient, records=args.records, simulate=args.simulate,
+                     runs=args.runs, seed=args.seed, command=command_line(sys.argv, args), made=made)
     write_atomic(dest, rep.html)
     parts = "; ".join(f"{name} {verdict}" for name, verdict in rep.parts)
     note(f"wrote {dest} ({rep.verdict}: {parts})" if len(rep.parts) > 1 else f"wrote {dest} ({rep.verdict})")
