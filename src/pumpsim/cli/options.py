@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
+
+from pumpsim import api
+from pumpsim.io.output import check_destination
+from pumpsim.model.errors import InputError, Problem
 
 EXIT_OK, EXIT_HARD, EXIT_INPUT, EXIT_ENVIRONMENT = 0, 1, 2, 3
 
@@ -98,9 +103,6 @@ def inputs(args: argparse.Namespace, *files: str | None) -> list[str]:
 
 def destination(dest: str | Path, files: list[str], option: str = "-o") -> Path:
     """An output path that replaces no input and lies in a folder (exit 2 before anything is computed)."""
-    from pumpsim.io.output import check_destination
-    from pumpsim.model.errors import InputError, Problem
-
     d = check_destination(dest, files, option)
     if not d.parent.is_dir():
         raise InputError([Problem(str(dest), option, f"{d.parent} is a file, not a folder",
@@ -136,7 +138,6 @@ def folder_for(folder_arg: str, option: str, what: str) -> Path | None:
 
 def write_figures(args: argparse.Namespace, result: Any, folder_arg: str, option: str, mc: Any = None) -> int:
     """The figures of a validation result into a folder (created if needed); exit 2 if it cannot be used."""
-    from pumpsim.io.output import check_destination
     from pumpsim.render.figures import FIGURES, plot_all  # matplotlib: only when figures are asked for
 
     folder = folder_for(folder_arg, option, "the figures")
@@ -152,16 +153,12 @@ def write_figures(args: argparse.Namespace, result: Any, folder_arg: str, option
 
 def command_text(name: str) -> str:
     """The command line that is running, shell-quoted (recorded in a generated table's header)."""
-    import shlex
-
     return "pumpsim " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"pumpsim {name}"
 
 
 def write_generated(dest: Path, text: str, profile: str | None, what: str) -> int:
     """Write a generated table (plan -o, titrate -o) only if ``validate`` gives it exit 0: never
     a table the command promised would pass. Returns validate's exit status."""
-    from pumpsim import api
-
     done = api.write_table(dest, text, profile)
     status = done.validation.exit_status
     if not done.written:

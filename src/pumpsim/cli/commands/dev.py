@@ -17,7 +17,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_regress(args: argparse.Namespace) -> int:
-    from pumpsim.dev import regress
+    from pumpsim.dev import regress  # the table reader and the pipeline: only for this command
 
     root, golden = Path(args.dir), Path(args.golden)
     if not root.is_dir():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 
 from pumpsim import api
 from pumpsim.cli.options import (
@@ -65,9 +66,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from pumpsim.render.html import command_line
+    from pumpsim.render.html import command_line  # the report's rendering: only for this command
 
     dest = destination(args.output, inputs(args, args.records, args.patient))  # exit 2, nothing written
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
