@@ -22,6 +22,7 @@ On merge (how to extend this test):
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import tomllib
@@ -286,3 +287,73 @@ def test_the_api_doc_example_says_what_it_gives(monkeypatch):
     rec = scope["rec"]
     assert (rec.verdict, {x.rule for x in rec.violations if x.severity == "hard"}) == ("fail", {"TEL-UNDER-INFUSION"})
     assert 0 < scope["sim"].p_empty < 1
+
+
+# --------------------------------------------------------------------------- outputs shown in the docs
+SHOWN_IN = ("README.md", "docs/GUIDE.md")
+
+
+def shown_runs(md: str) -> list[tuple[str, int | None, list[str]]]:
+    """(command, exit status shown or None, lines shown) of every ``$ pumpsim ...`` in a text block."""
+    runs: list[list] = []
+    text = (REPO / md).read_text(encoding="utf-8")
+    for block in re.findall(r"```text\n(.*?)```", text, re.S):
+        for line in block.splitlines():
+            if line.startswith("$ echo $?"):
+                runs[-1].append("echo")
+            elif line.startswith("$ "):
+                cmd, _, comment = line[2:].partition("#")
+                m = re.search(r"exit (\d)", comment)
+                runs.append([cmd.strip(), int(m.group(1)) if m else None, []])
+            elif runs and runs[-1][-1] == "echo":
+                runs[-1] = [runs[-1][0], int(line), runs[-1][2]]
+            elif runs:
+                runs[-1][2].append(line)
+    return [tuple(r) for r in runs]
+
+
+def matches(shown: str, actual: str) -> bool:
+    if "(...)" in shown:
+        return re.fullmatch(".*".join(re.escape(p) for p in shown.split("(...)")), actual) is not None
+    return shown.rstrip() == actual.rstrip()
+
+
+def follows(shown: list[str], actual: list[str]) -> str | None:
+    """None when every shown line is printed, in order, '...' standing for lines left out; else why not."""
+    i, skip = 0, False
+    for line in shown:
+        if line.strip() == "...":
+            skip = True
+            continue
+        while i < len(actual) and not matches(line, actual[i]):
+            if not skip:
+                return f"shown {line!r}, printed {actual[i]!r}"
+            i += 1
+        if i == len(actual):
+            return f"shown {line!r}, never printed (in this order)"
+        i, skip = i + 1, False
+    return None
+
+
+@pytest.mark.parametrize("md", SHOWN_IN)
+def test_every_output_the_docs_show_is_what_the_command_prints(md, tmp_path):
+    import subprocess
+    import sys
+
+    for name in ("scenarios", "docs", "benchmarks", "tests"):
+        (tmp_path / name).symlink_to(REPO / name)
+    runs = shown_runs(md)
+    assert runs, f"{md}: no command output shown"
+    for cmd, status, shown in runs:
+        cmd, _, cat = cmd.partition(" && cat ")
+        argv = shlex.split(cmd)
+        assert argv[0] == "pumpsim", cmd
+        out = subprocess.run([sys.executable, "-m", "pumpsim.cli", *argv[1:]], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=600, env={**os.environ, "COLUMNS": "200"})
+        printed = out.stdout.splitlines() + out.stderr.splitlines()
+        if cat:
+            printed += (tmp_path / cat.strip()).read_text(encoding="utf-8").splitlines()
+        if status is not None:
+            assert out.returncode == status, f"{md}: {cmd}: exit {out.returncode}, the doc says {status}"
+        why = follows(shown, printed)
+        assert why is None, f"{md}: {cmd}: {why}"
