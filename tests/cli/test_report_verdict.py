@@ -85,3 +85,15 @@ def test_the_api_report_holds_its_parts_and_their_worst(tmp_path):
     assert (rep.verdict, rep.exit_status) == ("fail", 1)
     assert rep.as_json()["verdict"] == "fail" and rep.as_json()["reconcile"]["verdict"] == "fail"
     assert "<!DOCTYPE html>" in rep.text()
+
+
+def test_a_page_whose_pathway_checked_nothing_is_not_a_pass():
+    from pumpsim.render.html import render_html
+
+    report = pumpsim.validate(pumpsim.load_table(REPO / "scenarios" / "bolus-lockout.toml")).report
+    assert report.verdict == "pass"
+    html = render_html(report, [], "pumpsim report", parts=[("table", "pass"), ("care pathway", "not_checked")])
+    title = unescape(re.search(r"<title>(.*?)</title>", html).group(1))
+    assert title == "pumpsim report: NOT CHECKED - bolus-lockout.toml"
+    assert 'class="verdict verdict-not_checked"' in html and "care pathway: NOT CHECKED" in html
+    assert "PASS" not in unescape(re.search(r'role="status">(.*?)</div>', html).group(1))

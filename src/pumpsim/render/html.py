@@ -173,6 +173,11 @@ PARTS_WORDS = {
 }
 
 
+def _word(verdict: str) -> str:
+    """A verdict as the banner writes it: ``not_checked`` -> ``NOT CHECKED``."""
+    return verdict.replace("_", " ").upper()
+
+
 def banner(report: Report, parts: list[tuple[str, str]] | None = None) -> tuple[str, str]:
     """The verdict of a report page and its banner: with only the table's checks, the words of
     ``pumpsim validate``; with other parts (telemetry records, care pathway), the worst verdict of
@@ -180,7 +185,7 @@ def banner(report: Report, parts: list[tuple[str, str]] | None = None) -> tuple[
     if not parts or [v for _, v in parts] == [report.verdict] and len(parts) == 1:
         return report.verdict, VERDICT_WORDS[report.verdict]
     verdict = worst(*(v for _, v in parts))
-    listed = "; ".join(f"{name}: {v.replace('_', ' ').upper()}" for name, v in parts)
+    listed = "; ".join(f"{name}: {_word(v)}" for name, v in parts)
     return verdict, PARTS_WORDS[verdict].format(parts=listed)
 
 
@@ -193,7 +198,7 @@ def render_html(report: Report, figures: list[Figure], command: str, made: str |
     verdict, words = banner(report, parts)
     hard = sum(v.severity == "hard" for v in report.violations)
     soft = len(report.violations) - hard
-    title = f"pumpsim report: {verdict.replace('_', ' ').upper()} - {Path(t.path).name}"
+    title = f"pumpsim report: {_word(verdict)} - {Path(t.path).name}"
     h: list[str] = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
@@ -208,7 +213,7 @@ def render_html(report: Report, figures: list[Figure], command: str, made: str |
         f"<dt>horizon</dt><dd>{_e(f'{t.horizon / DAY:g}')} days, {len(t.sessions)} session(s)</dd>",
         f"<dt>findings</dt><dd>{hard} hard violation(s), {soft} warning(s)"
         + (" in the table's checks" if parts and len(parts) > 1 else "") + "</dd>",
-        *([f"<dt>verdicts</dt><dd>{'; '.join(f'{_e(n)}: {_e(v.upper())}' for n, v in parts)}</dd>"]
+        *([f"<dt>verdicts</dt><dd>{'; '.join(f'{_e(n)}: {_e(_word(v))}' for n, v in parts)}</dd>"]
           if parts and len(parts) > 1 else []),
         "</dl>",
         "<h2>Violations</h2>", *_violations(report),
