@@ -124,3 +124,11 @@ def test_a_file_of_another_kind_names_the_command_that_reads_it(argv, words, cap
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"pumpsim: 1 problem(s) in {argv[1]}.") and words in err
+
+
+def test_a_mistyped_command_gets_the_nearest_one(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["valdate", str(LATE)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'valdate'" in err and err.rstrip().endswith("(did you mean validate?)")

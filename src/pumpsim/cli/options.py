@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -24,6 +25,16 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """argparse's usage error (exit 2), with the nearest command for a mistyped one."""
+        m = re.match(r"argument COMMAND: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if m:
+            choices = re.findall(r"'([^']*)'", m.group(2))
+            close = difflib.get_close_matches(m.group(1), choices, n=2, cutoff=0.6)
+            if close:
+                message += f" (did you mean {' or '.join(close)}?)"
+        super().error(message)
 
     def unrecognized(self, extra: list[str]) -> None:
         """Exit 2 with this command's usage, naming each unknown argument and the option it may mean."""
