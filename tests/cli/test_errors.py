@@ -132,3 +132,25 @@ def test_a_mistyped_command_gets_the_nearest_one(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "invalid choice: 'valdate'" in err and err.rstrip().endswith("(did you mean validate?)")
+
+
+@pytest.mark.parametrize("moves_first", [False, True])
+def test_a_wait_without_progress_says_why(moves_first, monkeypatch, capsys):
+    """The first Monte-Carlo run compiles the kernel for half a minute: simulate says so on stderr
+    (piped too) when no run has finished after SLOW_NOTICE_S, and says nothing when runs progress."""
+    from pumpsim.cli import options
+
+    real = api.simulate
+
+    def slow(loaded, progress=None, **kwargs):
+        if moves_first:
+            progress(1, 10)
+        time.sleep(0.6)
+        return real(loaded, **{**kwargs, "runs": 5})
+
+    monkeypatch.setattr(options, "SLOW_NOTICE_S", 0.2)
+    monkeypatch.setattr(api, "simulate", slow)
+    assert main(["simulate", str(VAR), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    said = "simulate: nothing finished after 0.2 s; the first Monte-Carlo run on this machine compiles the Numba kernel"
+    assert (said in err) is not moves_first

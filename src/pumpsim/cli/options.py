@@ -8,6 +8,7 @@ import json
 import re
 import shlex
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,38 @@ def destination(dest: str | Path, files: list[str], option: str = "-o") -> Path:
         raise InputError([Problem(str(dest), option, f"{d.parent} is a file, not a folder",
                                   "give a path in an existing folder")])
     return d
+
+
+# --------------------------------------------------------------------------- waits
+#: seconds without a finished run before the command says why it waits
+SLOW_NOTICE_S = 5.0
+COMPILE_WORDS = ("the first Monte-Carlo run on this machine compiles the Numba kernel (about 30 s on 2 cores); "
+                 "later runs load it from the cache")
+
+
+class SlowNotice:
+    """A line on stderr when a computation has shown no progress for :data:`SLOW_NOTICE_S` seconds
+    (the Numba kernel compiling on first use), printed once, piped or not; :meth:`progress`
+    marks progress."""
+
+    def __init__(self, what: str) -> None:
+        self.what, self.moved = what, False
+        self.timer = threading.Timer(SLOW_NOTICE_S, self._say)
+        self.timer.daemon = True
+
+    def _say(self) -> None:
+        if not self.moved:
+            note(f"{self.what}: nothing finished after {SLOW_NOTICE_S:g} s; {COMPILE_WORDS}")
+
+    def progress(self) -> None:
+        self.moved = True
+
+    def __enter__(self) -> SlowNotice:
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer.cancel()
 
 
 # --------------------------------------------------------------------------- printing

@@ -3,11 +3,13 @@ only if ``validate`` passes it."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 from pumpsim import api
 from pumpsim.cli.options import (
     EXIT_HARD,
     EXIT_OK,
+    SlowNotice,
     add_format,
     add_profile,
     add_runs_seed,
@@ -24,8 +26,10 @@ from pumpsim.cli.options import (
 
 def cmd_plan(args: argparse.Namespace) -> int:
     dest = destination(args.output, inputs(args)) if args.output else None
-    res = api.plan(api.load_table(args.table, args.profile), p_low_alarm=args.p_low_alarm,
-                   keep_concentration=args.keep_concentration, runs=args.runs, seed=args.seed, calendar=args.calendar)
+    loaded = api.load_table(args.table, args.profile)
+    with SlowNotice("plan with [variability]") if loaded.table.variability else contextlib.nullcontext():
+        res = api.plan(loaded, p_low_alarm=args.p_low_alarm, keep_concentration=args.keep_concentration,
+                       runs=args.runs, seed=args.seed, calendar=args.calendar)
     text = res.table_toml(command_text("plan")) if dest is not None else None
     if dest is not None and text is not None:
         if write_generated(dest, text, args.profile, "planned") != EXIT_OK:

@@ -3,6 +3,7 @@ its HTML report."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ from pumpsim import api
 from pumpsim.cli.options import (
     EXIT_INPUT,
     EXIT_OK,
+    SlowNotice,
     add_format,
     add_profile,
     add_runs_seed,
@@ -47,12 +49,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         bar = tqdm(total=total, unit="run", file=sys.stderr, mininterval=0.5)
 
     def progress(done: int, total: int) -> None:
+        wait.progress()
         if bar is not None:
             bar.total = total
             bar.update(done - bar.n)
 
-    result = api.simulate(loaded, runs=args.runs, seed=args.seed, workers=args.workers, progress=progress,
-                          dask=args.dask, engine=args.engine)
+    with SlowNotice("simulate") as wait:
+        result = api.simulate(loaded, runs=args.runs, seed=args.seed, workers=args.workers, progress=progress,
+                              dask=args.dask, engine=args.engine)
     if bar is not None:
         bar.close()
     if args.plot and write_figures(args, result.validation, args.plot, "--plot", result.montecarlo) != EXIT_OK:
@@ -70,8 +74,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     dest = destination(args.output, inputs(args, args.records, args.patient))  # exit 2, nothing written
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    rep = api.report(args.table, args.profile, patient=args.patient, records=args.records, simulate=args.simulate,
-                     runs=args.runs, seed=args.seed, command=command_line(sys.argv, args), made=made)
+    with SlowNotice("report --simulate") if args.simulate else contextlib.nullcontext():
+        rep = api.report(args.table, args.profile, patient=args.patient, records=args.records, simulate=args.simulate,
+                         runs=args.runs, seed=args.seed, command=command_line(sys.argv, args), made=made)
     write_atomic(dest, rep.html)
     parts = "; ".join(f"{name} {verdict}" for name, verdict in rep.parts)
     note(f"wrote {dest} ({rep.verdict}: {parts})" if len(rep.parts) > 1 else f"wrote {dest} ({rep.verdict})")
