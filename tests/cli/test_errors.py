@@ -154,3 +154,17 @@ def test_a_wait_without_progress_says_why(moves_first, monkeypatch, capsys):
     err = capsys.readouterr().err
     said = "simulate: nothing finished after 0.2 s; the first Monte-Carlo run on this machine compiles the Numba kernel"
     assert (said in err) is not moves_first
+
+
+def test_dash_is_standard_output_where_the_file_is_the_only_output(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["telemetry", str(LATE), "-o", "-", "--case", "nominal"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0].startswith("time,day,event") and "wrote 6 events (nominal case) to standard output" in err
+    assert main(["report", str(LATE), "-o", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("<!DOCTYPE html>") and "wrote standard output (warn)" in err
+    # plan prints its plan on standard output: its table cannot go there too
+    assert main(["plan", str(LATE), "-o", "-"]) == 2
+    assert "give a file name" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no file named '-'

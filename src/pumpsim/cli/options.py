@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pumpsim import api
-from pumpsim.io.output import check_destination
+from pumpsim.io.output import check_destination, write_atomic
 from pumpsim.model.errors import InputError, Problem
 
 EXIT_OK, EXIT_HARD, EXIT_INPUT, EXIT_ENVIRONMENT = 0, 1, 2, 3
@@ -113,13 +113,36 @@ def inputs(args: argparse.Namespace, *files: str | None) -> list[str]:
     return out + [f for f in files if f]
 
 
-def destination(dest: str | Path, files: list[str], option: str = "-o") -> Path:
-    """An output path that replaces no input and lies in a folder (exit 2 before anything is computed)."""
+STDOUT = "-"  # ``-o -``: standard output
+
+
+def destination(dest: str | Path, files: list[str], option: str = "-o", stdout: bool = False) -> Path | str:
+    """An output path that replaces no input and lies in a folder (exit 2 before anything is computed);
+    ``-o -`` is standard output where the command allows it (``stdout``), else refused."""
+    if str(dest) == STDOUT:
+        if stdout:
+            return STDOUT
+        raise InputError([Problem(STDOUT, option, "this command prints its report on standard output, so its file "
+                                  "cannot go there too", "give a file name")])
     d = check_destination(dest, files, option)
     if not d.parent.is_dir():
         raise InputError([Problem(str(dest), option, f"{d.parent} is a file, not a folder",
                                   "give a path in an existing folder")])
     return d
+
+
+def shown(dest: Path | str) -> str:
+    """An output as a message names it."""
+    return "standard output" if dest == STDOUT else str(dest)
+
+
+def write_output(dest: Path | str, data: str) -> None:
+    """Write a command's file atomically, or to standard output for ``-o -``."""
+    if dest == STDOUT:
+        sys.stdout.write(data)
+        sys.stdout.flush()
+    else:
+        write_atomic(dest, data)
 
 
 # --------------------------------------------------------------------------- waits

@@ -21,9 +21,10 @@ from pumpsim.cli.options import (
     inputs,
     note,
     positive_int,
+    shown,
     write_figures,
+    write_output,
 )
-from pumpsim.io.output import write_atomic
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -72,14 +73,15 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from pumpsim.render.html import command_line  # the report's rendering: only for this command
 
-    dest = destination(args.output, inputs(args, args.records, args.patient))  # exit 2, nothing written
+    dest = destination(args.output, inputs(args, args.records, args.patient), stdout=True)  # exit 2, nothing written
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     with SlowNotice("report --simulate") if args.simulate else contextlib.nullcontext():
         rep = api.report(args.table, args.profile, patient=args.patient, records=args.records, simulate=args.simulate,
                          runs=args.runs, seed=args.seed, command=command_line(sys.argv, args), made=made)
-    write_atomic(dest, rep.html)
+    write_output(dest, rep.html)
     parts = "; ".join(f"{name} {verdict}" for name, verdict in rep.parts)
-    note(f"wrote {dest} ({rep.verdict}: {parts})" if len(rep.parts) > 1 else f"wrote {dest} ({rep.verdict})")
+    where = shown(dest)
+    note(f"wrote {where} ({rep.verdict}: {parts})" if len(rep.parts) > 1 else f"wrote {where} ({rep.verdict})")
     return rep.exit_status
 
 

@@ -4,24 +4,37 @@ from __future__ import annotations
 import argparse
 
 from pumpsim import api
-from pumpsim.cli.options import EXIT_INPUT, EXIT_OK, add_format, add_profile, destination, emit, folder_for, inputs, note, seed
+from pumpsim.cli.options import (
+    EXIT_INPUT,
+    EXIT_OK,
+    add_format,
+    add_profile,
+    destination,
+    emit,
+    folder_for,
+    inputs,
+    note,
+    seed,
+    shown,
+    write_output,
+)
 from pumpsim.io.output import check_destination, write_atomic
 
 
 def cmd_telemetry(args: argparse.Namespace) -> int:
-    dest = destination(args.output, inputs(args))
+    dest = destination(args.output, inputs(args), stdout=True)
     loaded = api.load_table(args.table, args.profile)
     if args.records:
         out = api.telemetry_records(loaded, args.fault or [], args.seed or 0)
-        write_atomic(dest, out.csv)
-        note(f"wrote {out.rows} records (seed {out.seed}, {len(out.faults)} fault(s)) to {dest}")
+        write_output(dest, out.csv)
+        note(f"wrote {out.rows} records (seed {out.seed}, {len(out.faults)} fault(s)) to {shown(dest)}")
         return EXIT_OK
     if args.fault or args.seed is not None:
         note("--fault and --seed need --records (fix: add --records)")
         return EXIT_INPUT
     out = api.telemetry_log(loaded, args.case)
-    write_atomic(dest, out.csv)
-    note(f"wrote {out.rows} events ({args.case} case) to {dest}")
+    write_output(dest, out.csv)
+    note(f"wrote {out.rows} events ({args.case} case) to {shown(dest)}")
     return EXIT_OK
 
 
