@@ -205,7 +205,8 @@ def render_html(report: Report, figures: list[Figure], command: str, made: str |
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
         "<h1>pumpsim report on a pump programming table</h1>",
-        f'<div class="verdict verdict-{verdict}" id="verdict" role="status">{_e(words)}</div>',
+        f'<div class="verdict verdict-{verdict}" id="verdict" role="status" data-testid="verdict" '
+        f'data-verdict="{verdict}">{_e(words)}</div>',
         '<dl class="facts">',
         f"<dt>table</dt><dd><code>{_e(t.path)}</code></dd>",
         f"<dt>device</dt><dd>{_e(t.device.model)} ({_e(t.device.route)})</dd>",
