@@ -22,7 +22,9 @@ On merge (how to extend this test):
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -222,3 +224,136 @@ def test_not_checked_is_in_the_report(capsys):
     assert rep["not_checked"] == rep["skipped"]
     assert {"REFILL-LOW-ALARM", "RATE-RANGE"} <= {x["rule"] for x in rep["not_checked"]}
     assert all(set(x) == {"rule", "reason"} for x in rep["not_checked"])
+
+
+# --------------------------------------------------------------------------- the README, a front door
+def readme_blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), re.S)
+
+
+def test_the_readme_is_a_front_door_with_the_two_set_up_commands_of_ci():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250
+    assert "not a medical device" in readme
+    setup = readme_blocks("sh")[:2]
+    assert len(setup) == 2
+    install, tests = (block.strip() for block in setup)
+    # both activate the venv, so that the bare `pumpsim` of every later example is the one installed
+    for cmd in (install, tests):
+        assert cmd.startswith("python3 -m venv .venv && . .venv/bin/activate && pip install ")
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert install.endswith("pip install . && pumpsim validate scenarios/example.toml")
+    assert "validate scenarios/example.toml" in ci and '".[test]"' in ci
+    assert tests.endswith("pip install '.[test]' && python -m pytest") and "-m pytest" in ci
+    # no later example calls the venv's pumpsim by its path while others call it bare
+    assert ".venv/bin/pumpsim validate" not in readme
+
+
+def test_every_command_the_readme_runs_parses():
+    from pumpsim.cli.main import build_parser
+
+    lines = [line.split("#")[0].strip() for block in readme_blocks("sh") for line in block.splitlines()]
+    commands = [shlex.split(line)[1:] for line in lines if line.startswith("pumpsim ")]
+    assert len(commands) >= 7
+    parser = build_parser()
+    for argv in commands:
+        args, extra = parser.parse_known_args(argv)
+        assert not extra, argv
+        assert all(Path(REPO, a).exists() for a in argv if a.endswith((".toml", ".csv")) and a != "report.html"), argv
+
+
+def test_the_readme_python_example_runs_and_says_what_it_prints(tmp_path, monkeypatch):
+    (code,) = readme_blocks("python")
+    monkeypatch.chdir(REPO)
+    code = code.replace('savefig("reservoir.png")', f'savefig({str(tmp_path / "reservoir.png")!r})')
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own example
+    assert (scope["result"].verdict, scope["result"].exit_status) == ("warn", 0)
+    assert "# ('warn', 0)" in code
+    table, profile = scope["loaded"]
+    assert (table.path, profile.name) == ("scenarios/late-refill.toml", "fr-ait-2020")
+    assert (tmp_path / "reservoir.png").stat().st_size > 0
+
+
+def test_the_api_doc_example_says_what_it_gives(monkeypatch):
+    (code,) = re.findall(r"```python\n(.*?)```", (DOCS / "API.md").read_text(encoding="utf-8"), re.S)
+    monkeypatch.chdir(REPO)
+    code = code.replace('.savefig("reservoir.png")', "")
+    scope: dict = {}
+    exec(compile(code, "API.md", "exec"), scope)  # noqa: S102 - the doc's own example
+    assert scope["result"].verdict == "warn" and scope["plan"].interval_days == 31
+    v = scope["v"]
+    assert (v.at.isoformat(), round(v.value, 4), v.unit) == ("2027-01-05T07:25:41", 3.0655, "day")
+    rec = scope["rec"]
+    assert (rec.verdict, {x.rule for x in rec.violations if x.severity == "hard"}) == ("fail", {"TEL-UNDER-INFUSION"})
+    assert 0 < scope["sim"].p_empty < 1
+
+
+# --------------------------------------------------------------------------- outputs shown in the docs
+SHOWN_IN = ("README.md", "docs/GUIDE.md")
+
+
+def shown_runs(md: str) -> list[tuple[str, int | None, list[str]]]:
+    """(command, exit status shown or None, lines shown) of every ``$ pumpsim ...`` in a text block."""
+    runs: list[list] = []
+    text = (REPO / md).read_text(encoding="utf-8")
+    for block in re.findall(r"```text\n(.*?)```", text, re.S):
+        for line in block.splitlines():
+            if line.startswith("$ echo $?"):
+                runs[-1].append("echo")
+            elif line.startswith("$ "):
+                cmd, _, comment = line[2:].partition("#")
+                m = re.search(r"exit (\d)", comment)
+                runs.append([cmd.strip(), int(m.group(1)) if m else None, []])
+            elif runs and runs[-1][-1] == "echo":
+                runs[-1] = [runs[-1][0], int(line), runs[-1][2]]
+            elif runs:
+                runs[-1][2].append(line)
+    return [tuple(r) for r in runs]
+
+
+def matches(shown: str, actual: str) -> bool:
+    if "(...)" in shown:
+        return re.fullmatch(".*".join(re.escape(p) for p in shown.split("(...)")), actual) is not None
+    return shown.rstrip() == actual.rstrip()
+
+
+def follows(shown: list[str], actual: list[str]) -> str | None:
+    """None when every shown line is printed, in order, '...' standing for lines left out; else why not."""
+    i, skip = 0, False
+    for line in shown:
+        if line.strip() == "...":
+            skip = True
+            continue
+        while i < len(actual) and not matches(line, actual[i]):
+            if not skip:
+                return f"shown {line!r}, printed {actual[i]!r}"
+            i += 1
+        if i == len(actual):
+            return f"shown {line!r}, never printed (in this order)"
+        i, skip = i + 1, False
+    return None
+
+
+@pytest.mark.parametrize("md", SHOWN_IN)
+def test_every_output_the_docs_show_is_what_the_command_prints(md, tmp_path):
+    import subprocess
+    import sys
+
+    for name in ("scenarios", "docs", "benchmarks", "tests"):
+        (tmp_path / name).symlink_to(REPO / name)
+    runs = shown_runs(md)
+    assert runs, f"{md}: no command output shown"
+    for cmd, status, shown in runs:
+        cmd, _, cat = cmd.partition(" && cat ")
+        argv = shlex.split(cmd)
+        assert argv[0] == "pumpsim", cmd
+        out = subprocess.run([sys.executable, "-m", "pumpsim.cli", *argv[1:]], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=600, env={**os.environ, "COLUMNS": "200"})
+        printed = out.stdout.splitlines() + out.stderr.splitlines()
+        if cat:
+            printed += (tmp_path / cat.strip()).read_text(encoding="utf-8").splitlines()
+        if status is not None:
+            assert out.returncode == status, f"{md}: {cmd}: exit {out.returncode}, the doc says {status}"
+        why = follows(shown, printed)
+        assert why is None, f"{md}: {cmd}: {why}"

@@ -25,8 +25,8 @@ FOLDER.mkdir(parents=True, exist_ok=True)
 # 38 days later. `validate` simulates the nominal, worst and programmed cases once and judges them.
 
 # %%
-table = pumpsim.load_table(SCENARIOS / "late-refill.toml")
-result = pumpsim.validate(table)
+loaded = pumpsim.load_table(SCENARIOS / "late-refill.toml")  # the table and its profile: table, profile = loaded
+result = pumpsim.validate(loaded)
 print(f"verdict: {result.verdict} (exit status {result.exit_status})")
 
 # %% [markdown]

@@ -6,15 +6,19 @@ The Python API (docs/API.md) is importable from here, lazily: ``import pumpsim``
 numpy, Numba, SciPy nor matplotlib; each function imports what it needs when called.
 
 >>> import pumpsim
->>> table = pumpsim.load_table("scenarios/example.toml")     # doctest: +SKIP
->>> result = pumpsim.validate(table)                           # doctest: +SKIP
+>>> loaded = pumpsim.load_table("scenarios/example.toml")    # doctest: +SKIP
+>>> table, profile = loaded                                    # doctest: +SKIP
+>>> result = pumpsim.validate(loaded)                          # doctest: +SKIP
 >>> result.verdict, result.violations[0].at                    # doctest: +SKIP
+>>> print(result.text())                                       # doctest: +SKIP
 """
 from pumpsim._version import __version__
 
 #: The public API (pumpsim.api), resolved on first use.
-API = ("load_table", "validate", "simulate", "plan", "ValidateResult", "SimulateResult", "ViolationRecord",
-       "DoseSummary", "ReservoirSummary")
+API = ("load_table", "load_table_text", "validate", "simulate", "plan", "titrate", "telemetry_log", "telemetry_records", "reconcile",
+       "check_pathway", "check_program", "report", "write_table", "LoadedTable", "ValidateResult", "SimulateResult",
+       "ViolationRecord", "DoseSummary", "ReservoirSummary", "PlanOutcome", "TitrateOutcome", "TelemetryOutcome",
+       "ReconcileOutcome", "PathwayOutcome", "ProgramOutcome", "ReportOutcome", "WrittenTable", "EnvironmentFailure")
 
 __all__ = ["__version__", "plots", *API]
 

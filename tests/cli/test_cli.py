@@ -61,13 +61,25 @@ def test_devices_and_profiles_list_what_ships(capsys):
     assert "UNVERIFIED" in capsys.readouterr().out
 
 
-def test_readme_rule_table_is_the_generated_one():
-    readme = (REPO / "README.md").read_text()
+def test_the_rule_index_is_the_generated_one():
+    index = (REPO / "docs" / "RULE-INDEX.md").read_text()
     start, end = "<!-- rules:start -->", "<!-- rules:end -->"
-    block = readme[readme.index(start) + len(start):readme.index(end)].strip()
+    block = index[index.index(start) + len(start):index.index(end)].strip()
     assert block == rules_markdown().strip(), "regenerate with: pumpsim rules --format markdown"
 
 
 def test_usage_errors_exit_2():
     r = run("validate")
     assert r.returncode == 2 and "usage" in r.stderr
+
+
+def test_every_package_of_the_source_ships_in_the_wheel():
+    """pyproject.toml lists the packages one by one: a new sub-package (cli/commands) must be listed,
+    or the installed command fails to import it while the editable checkout works."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    src = REPO / "src"
+    found = {".".join(p.parent.relative_to(src).parts) for p in (src / "pumpsim").rglob("__init__.py")}
+    assert found, "no package found"
+    assert found - listed == set(), f"packages missing from pyproject.toml: {sorted(found - listed)}"

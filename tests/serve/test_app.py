@@ -307,7 +307,7 @@ def test_a_new_table_that_does_not_start_after_the_current_one_is_a_problem(clie
 # --------------------------------------------------------------------------- plan and titrate
 def test_the_plan_is_the_one_the_api_computes_with_its_refill_window(client):
     text = (REPO / "scenarios" / "late-refill.toml").read_text(encoding="utf-8")
-    expected = api.plan(api.load_table(text))
+    expected = api.plan(api.load_table_text(text))
     r = client.post("/plan", data={"table": text, "action": "plan"})
     html = r.get_data(as_text=True)
     assert verdict(r.data, "verdict-plan") == "pass"
@@ -373,7 +373,7 @@ def test_uploaded_records_give_the_reconcile_verdict_and_figure(client):
     from pumpsim.io.records import parse_records
     from pumpsim.telemetry.reconcile import reconcile
 
-    expected = reconcile(api.load_table(table), parse_records(records.decode(), "year-stall.csv"), "year-stall.csv")
+    expected = reconcile(api.load_table_text(table).table, parse_records(records.decode(), "year-stall.csv"), "year-stall.csv")
     assert verdict(r.data, "verdict-refill") == expected.verdict
     assert rules(r.data) == [(v.rule, v.severity) for v in expected.violations]
     assert b'data-testid="figure-reconcile" src="data:image/png;base64,' in r.data

@@ -18,11 +18,13 @@ One writer for every command (FORMAT.md §2, "nothing is overwritten or half-wri
 - One rule for folders: the folder that holds an output must exist (pumpsim creates an output
   *folder* such as ``plot -o DIR``, but never its missing parents).
 
-Every failure to write is an :class:`OutputError` naming the file and the fix (the CLI exits 2).
+A path that cannot be written is an :class:`OutputError` naming the file and the fix (the CLI
+exits 2); a failure of the machine (full disk, I/O error) an :class:`OSError` naming the file (exit 3).
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -40,6 +42,17 @@ class OutputError(InputError):
 
 def _fail(dest: str | Path, option: str, message: str, fix: str) -> OutputError:
     return OutputError([Problem(str(dest), option, message, fix)])
+
+
+#: Errors of the path the user gave (exit 2, :class:`OutputError`); any other error is a failure of
+#: the machine (a full disk, an I/O error), raised as :class:`OSError` naming the file (exit 3).
+BAD_PATH = {errno.ENOTDIR, errno.ENOENT, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG}
+
+
+def _write_error(dest: str | Path, option: str, e: OSError, fix: str) -> Exception:
+    if e.errno in BAD_PATH:
+        return _fail(dest, option, f"cannot be written: {e.strerror or e}", fix)
+    return OSError(e.errno, e.strerror or str(e), str(dest))
 
 
 def _alive(pid: int) -> bool:
@@ -167,7 +180,7 @@ def write_atomic(dest: str | Path, data: str | bytes, *, private: bool = False, 
     except FileNotFoundError:
         st = None
     except OSError as e:
-        raise _fail(dest, option, f"cannot be written: {e.strerror or e}", "choose another output path") from e
+        raise _write_error(dest, option, e, "choose another output path") from e
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise _fail(dest, option, "is a directory", "give a file name")
     if st is not None and not stat.S_ISREG(st.st_mode):  # a device or a pipe: write through
@@ -176,14 +189,14 @@ def write_atomic(dest: str | Path, data: str | bytes, *, private: bool = False, 
                 f.write(payload)
                 f.flush()
         except OSError as e:
-            raise _fail(dest, option, f"cannot be written: {e.strerror or e}", "choose another output path") from e
+            raise _write_error(dest, option, e, "choose another output path") from e
         return
     _writable_folder(d.parent, dest, option)
     _clean_stale(d.parent, d.name)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{d.name}.{os.getpid()}.", suffix=".tmp", dir=d.parent)
     except OSError as e:
-        raise _fail(dest, option, f"cannot be written: {e.strerror or e}", "choose a folder you may write into") from e
+        raise _write_error(dest, option, e, "choose a folder you may write into") from e
     try:
         if st is not None:
             mode = stat.S_IMODE(st.st_mode)  # the replaced file keeps its permissions
@@ -203,7 +216,7 @@ def write_atomic(dest: str | Path, data: str | bytes, *, private: bool = False, 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if isinstance(e, OSError):
-            raise _fail(dest, option, f"cannot be written: {e.strerror or e}", "free space or choose another output path") from e
+            raise _write_error(dest, option, e, "choose another output path") from e
         raise
 
 
@@ -255,7 +268,7 @@ def write_folder(folder: str | Path, files: Mapping[str, bytes], *, option: str 
     try:
         new = Path(tempfile.mkdtemp(prefix=f".{f.name}.new.{os.getpid()}.", dir=f.parent))
     except OSError as e:
-        raise _fail(folder, option, f"cannot be written: {e.strerror or e}", "choose a folder you may write into") from e
+        raise _write_error(folder, option, e, "choose a folder you may write into") from e
     try:
         if f.exists():
             os.chmod(new, stat.S_IMODE(os.stat(f).st_mode))
@@ -287,7 +300,7 @@ def write_folder(folder: str | Path, files: Mapping[str, bytes], *, option: str 
             os.rename(new, f)
     except BaseException as e:
         shutil.rmtree(new, ignore_errors=True)
-        if isinstance(e, OSError) and not isinstance(e, InputError):
-            raise _fail(folder, option, f"cannot be written: {e.strerror or e}", "free space or choose another folder") from e
+        if isinstance(e, OSError):
+            raise _write_error(folder, option, e, "choose another folder") from e
         raise
     return [f / name for name in files]

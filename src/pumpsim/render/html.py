@@ -21,7 +21,7 @@ from pathlib import Path
 from pumpsim._version import __version__
 from pumpsim.model.table import Table
 from pumpsim.model.timebase import DAY
-from pumpsim.rules.kit import Violation
+from pumpsim.rules.kit import Violation, worst
 from pumpsim.rules.report import VERDICT_WORDS, Report, sources_used
 
 DISCLAIMER = "decision support for professionals, not a medical device"
@@ -57,6 +57,7 @@ h2 { font-size: 17px; margin: 28px 0 8px; padding-bottom: 4px; border-bottom: 2p
 .verdict-pass { background: #e8f5e9; border-color: var(--pass); color: var(--pass); }
 .verdict-warn { background: #fff4d6; border-color: #e69f00; color: var(--warn); }
 .verdict-fail { background: #fde7ea; border-color: var(--fail); color: var(--fail); }
+.verdict-not_checked { background: #eef0f3; border-color: var(--muted); color: #333; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 14px 0 0; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; }
@@ -162,26 +163,59 @@ def _violations(report: Report) -> list[str]:
     return rows
 
 
-def render_html(report: Report, figures: list[Figure], command: str, made: str | None = None) -> str:
-    """The report as one self-contained HTML page (figures: (caption, PNG bytes or SVG text))."""
+#: The banner of a report holding several parts, by its verdict (the worst of the parts'); {parts}
+#: lists each part's verdict.
+PARTS_WORDS = {
+    "pass": "PASS: no rule is violated ({parts}).",
+    "not_checked": "NOT CHECKED: no rule is violated, but a part could check nothing ({parts}).",
+    "warn": "WARN: no hard rule is violated, but there are warnings to review ({parts}).",
+    "fail": "FAIL: at least one hard rule is violated ({parts}); do not act on this report as it is.",
+}
+
+
+def _word(verdict: str) -> str:
+    """A verdict as the banner writes it: ``not_checked`` -> ``NOT CHECKED``."""
+    return verdict.replace("_", " ").upper()
+
+
+def banner(report: Report, parts: list[tuple[str, str]] | None = None) -> tuple[str, str]:
+    """The verdict of a report page and its banner: with only the table's checks, the words of
+    ``pumpsim validate``; with other parts (telemetry records, care pathway), the worst verdict of
+    all (fail > warn > not_checked > pass) and every part's own."""
+    if not parts or [v for _, v in parts] == [report.verdict] and len(parts) == 1:
+        return report.verdict, VERDICT_WORDS[report.verdict]
+    verdict = worst(*(v for _, v in parts))
+    listed = "; ".join(f"{name}: {_word(v)}" for name, v in parts)
+    return verdict, PARTS_WORDS[verdict].format(parts=listed)
+
+
+def render_html(report: Report, figures: list[Figure], command: str, made: str | None = None,
+                parts: list[tuple[str, str]] | None = None) -> str:
+    """The report as one self-contained HTML page (figures: (caption, PNG bytes or SVG text)).
+    ``parts``: (part, verdict) of every part the page holds (the table's checks first, then the
+    telemetry records, the care pathway); the page's verdict, title and banner are the worst."""
     t, p = report.table, report.profile
-    verdict = report.verdict
+    verdict, words = banner(report, parts)
     hard = sum(v.severity == "hard" for v in report.violations)
     soft = len(report.violations) - hard
-    title = f"pumpsim report: {verdict.upper()} - {Path(t.path).name}"
+    title = f"pumpsim report: {_word(verdict)} - {Path(t.path).name}"
     h: list[str] = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
         "<h1>pumpsim report on a pump programming table</h1>",
-        f'<div class="verdict verdict-{verdict}" id="verdict" role="status">{_e(VERDICT_WORDS[verdict])}</div>',
+        f'<div class="verdict verdict-{verdict}" id="verdict" role="status" data-testid="verdict" '
+        f'data-verdict="{verdict}">{_e(words)}</div>',
         '<dl class="facts">',
         f"<dt>table</dt><dd><code>{_e(t.path)}</code></dd>",
         f"<dt>device</dt><dd>{_e(t.device.model)} ({_e(t.device.route)})</dd>",
         f"<dt>profile</dt><dd>{_e(p.name)}" + (f": {_e(p.title)}" if p.title else "") + "</dd>",
         f"<dt>horizon</dt><dd>{_e(f'{t.horizon / DAY:g}')} days, {len(t.sessions)} session(s)</dd>",
-        f"<dt>findings</dt><dd>{hard} hard violation(s), {soft} warning(s)</dd>",
+        f"<dt>findings</dt><dd>{hard} hard violation(s), {soft} warning(s)"
+        + (" in the table's checks" if parts and len(parts) > 1 else "") + "</dd>",
+        *([f"<dt>verdicts</dt><dd>{'; '.join(f'{_e(n)}: {_e(_word(v))}' for n, v in parts)}</dd>"]
+          if parts and len(parts) > 1 else []),
         "</dl>",
         "<h2>Violations</h2>", *_violations(report),
     ]

@@ -104,12 +104,6 @@ def _worst(findings: list[Finding]) -> str:
 
 
 # --------------------------------------------------------------------------- tables
-def _text_for_api(text: str) -> str:
-    """The text as :func:`pumpsim.api.load_table` reads it as TOML (never as a path): a text holding
-    no newline gets one at its end, which TOML reads the same."""
-    return text if "\n" in text else text + "\n"
-
-
 def load(text: str, name: str):
     """(table, profile) of a typed table, or an :class:`InputError` naming ``name``.
 
@@ -119,11 +113,11 @@ def load(text: str, name: str):
         raise InputError([problem])
     body, _ = strip_saved_header(text)
     try:
-        table = api.load_table(_text_for_api(body))
-        result = api.validate(table)
+        loaded = api.load_table_text(body)
+        result = api.validate(loaded)
     except InputError as e:
         raise InputError(_named(e.problems, "<table>", name)) from None
-    return table, result
+    return loaded.table, result
 
 
 @dataclass

@@ -9,7 +9,7 @@ EXIT_OK, EXIT_INPUT = 0, 2
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def add_parser(sub) -> None:
+def register(sub) -> None:
     """The ``serve`` sub-command."""
     sv = sub.add_parser("serve", help="a local web page: edit and check a table, review a change, plan, reconcile, save "
                         "(pip install 'pumpsim[serve]')")
