@@ -290,7 +290,12 @@ def test_the_api_doc_example_says_what_it_gives(monkeypatch):
 
 
 # --------------------------------------------------------------------------- outputs shown in the docs
-SHOWN_IN = ("README.md", "docs/GUIDE.md")
+SHOWN_IN = tuple(str(p.relative_to(REPO)) for p in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+                 if re.search(r"^\$ pumpsim ", p.read_text(encoding="utf-8"), re.M))
+
+
+def test_the_docs_that_show_outputs_are_all_checked():
+    assert {"README.md", "docs/GUIDE.md", "docs/PROGRAMS.md"} <= set(SHOWN_IN), SHOWN_IN
 
 
 def shown_runs(md: str) -> list[tuple[str, int | None, list[str]]]:
