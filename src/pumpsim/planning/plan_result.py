@@ -14,6 +14,7 @@ from pumpsim.io.tables import clock_text
 from pumpsim.model.table import Sourced, Step, Table
 from pumpsim.model.timebase import DAY
 from pumpsim.rules.kit import Violation
+from pumpsim.rules.report import days
 
 MAX_INTERVAL_DAYS = 365  # FORMAT.md §5: the interval is at most 365 days (binding HORIZON)
 
@@ -134,13 +135,14 @@ def describe(res: PlanResult, calendar: int = 0) -> str:
         lines.append(f"pumpsim {__version__}: decision support for professionals, not a medical device.")
         return "\n".join(lines) + "\n"
     assert res.refill_at is not None and res.rate is not None and res.fill_volume is not None
-    lines.append(f"PLAN: refill every {res.interval_days} days: session[{last.index}] at {last.at.isoformat(timespec='seconds')}, "
+    lines.append(f"PLAN: refill every {days(res.interval_days)}: session[{last.index}] at {last.at.isoformat(timespec='seconds')}, "
                  f"next refill {res.refill_at.isoformat(timespec='seconds')}.")
     lines.append(f"  What limits it: {_binding_words(res)}.")
     old = t.programs[-1]
-    mix_words = ", ".join(f"{d} {c:.4g} {lib[d].dose_unit}/mL (was {c / res.k:.4g})" for d, c in res.concentrations.items())
+    was = last.refill.mix_dict if last.refill is not None else {}
+    mix_words = ", ".join(f"{d} {c:.4g} {lib[d].dose_unit}/mL (was {was.get(d, c):.4g})" for d, c in res.concentrations.items())
     doses = ", ".join(f"{d} {v:.4g} {lib[d].dose_unit}/day" for d, v in res.daily_doses.items())
-    lines.append(f"  Mix: {mix_words}, at {res.rate:.4g} mL/day (was {old.mean_rate:.4g}): keeps {doses}.")
+    lines.append(f"  Mix: {mix_words}, at {res.rate:.4g} mL/day (was {old.mean_rate:.4g}): daily doses {doses}.")
     if len(res.steps) > 1:
         lines.append("  Flex steps: " + ", ".join(f"from {clock_text(s.start)} {s.rate:.4g} mL/day" for s in res.steps) + ".")
     alarm = t.device.low_alarm
@@ -176,7 +178,7 @@ def _binding_words(res: PlanResult) -> str:
     t = res.table
     if res.binding == "REFILL-STABILITY" and res.stability is not None:
         s, d = res.stability
-        return f"{d} stability ({float(s.value) / DAY:g} days{'' if s.verified else ', UNVERIFIED'}; {s.source})"
+        return f"{d} stability ({days(float(s.value) / DAY)}{'' if s.verified else ', UNVERIFIED'}; {s.source})"
     if res.binding == "RATE-RANGE":
         r = t.device.rate_min
         return f"the device minimum rate ({float(r.value):g} mL/day; {r.source})" if r else "the device rate range"
@@ -188,4 +190,4 @@ def _binding_words(res: PlanResult) -> str:
     if tight is None or tight.rule == "KEEP":
         return f"the volume: a {res.interval_days + 1}-day interval would reach {what} {case} at this concentration"
     return (f"the volume: even at the most concentrated mix allowed ({tight.rule}: {tight.text}) {what} would be reached "
-            f"{case} within {res.interval_days + 1} days; the lowest concentration that lasts {res.interval_days} days is chosen")
+            f"{case} within {days(res.interval_days + 1)}; the lowest concentration that lasts {days(res.interval_days)} is chosen")

@@ -10,6 +10,7 @@ from pumpsim.io.tables import clock_text
 from pumpsim.model.table import Table
 from pumpsim.model.timebase import DAY
 from pumpsim.planning.plan_result import PlanResult, _is_flex
+from pumpsim.rules.report import days
 
 
 def planned_toml(raw: dict, table: Table, res: PlanResult, source_name: str, command: str) -> str:
@@ -36,14 +37,16 @@ def planned_toml(raw: dict, table: Table, res: PlanResult, source_name: str, com
     out["session"] = sessions
     out["horizon"] = _duration(res.refill_at - table.start)
     header = [f"Planned by pumpsim {__version__} from {source_name}: {command}",
-              f"refill every {res.interval_days} days ({res.binding}); session[{len(sessions) - 1}] replaced, "
+              f"refill every {days(res.interval_days)} ({res.binding}); session[{len(sessions) - 1}] replaced, "
               f"session[{len(sessions)}] appended, horizon ending at the next refill.",
               "Decision support for professionals, not a medical device: check before entering it into the pump."]
     return tomlwrite.dumps(out, header)
 
 
 def _num(x: float) -> str:
-    return f"{x:.10g}"
+    """The shortest decimal text that reads back as ``x`` exactly: the table written is the table
+    the plan judged (FORMAT.md §12.16)."""
+    return repr(float(x))
 
 
 def _duration(d: dt.timedelta) -> str:

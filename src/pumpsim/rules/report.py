@@ -24,6 +24,25 @@ VERDICT_WORDS = {
 }
 
 
+def days(x: float, spec: str = "g") -> str:
+    """A number of days in words: "1 day", "0.5 days", "3 days".
+
+    Parameters
+    ----------
+    x : float
+        The number of days [day].
+    spec : str
+        The format of the number (``format(x, spec)``).
+
+    Returns
+    -------
+    str
+        The number and "day" or "days" (singular only when the number printed is 1).
+    """
+    text = format(x, spec)
+    return f"{text} day" if text in ("1", "1.0", "1.00") else f"{text} days"
+
+
 @dataclass
 class Report(Judged):
     """Everything a validation found, ready to print as JSON or text."""
@@ -104,7 +123,7 @@ def render_text(report: Report) -> str:
     hard = sum(v.severity == "hard" for v in report.violations)
     soft = len(report.violations) - hard
     lines.append(f"Table {t.path}: {t.device.model} ({t.device.route}), {len(t.sessions)} session(s), "
-                 f"horizon {t.horizon / DAY:g} days, profile {report.profile.name}.")
+                 f"horizon {days(t.horizon / DAY)}, profile {report.profile.name}.")
     lines.append(f"{hard} hard violation(s), {soft} warning(s).")
     if report.violations:
         lines.append("")

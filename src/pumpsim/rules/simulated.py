@@ -15,6 +15,7 @@ from pumpsim.model.timebase import DAY
 from pumpsim.model.tolerances import above
 from pumpsim.rules import check
 from pumpsim.rules.kit import Finding, Skipped, dose_unit, rule, violation
+from pumpsim.rules.report import days
 
 
 class Cases(NamedTuple):
@@ -47,7 +48,7 @@ def _empty(table: Table, rule: str, severity: str, empty_at: float, case: str, b
             break
     dry = (until - empty_at) / DAY
     return [violation(table, rule, severity, empty_at, None, dry, None, "day",
-                      f"{case} the reservoir runs empty at {table.iso(empty_at)}: no drug for {dry:.3g} days "
+                      f"{case} the reservoir runs empty at {table.iso(empty_at)}: no drug for {days(dry, '.3g')} "
                       f"until {what} (withdrawal)", _session_at(table, empty_at), limit_value=0.0,
                       source=basis.source, verified=basis.verified)]
 
