@@ -17,6 +17,8 @@ from pumpsim.model.timebase import DAY
 from pumpsim.rules.kit import Judged, Skipped, Violation
 
 REPORT_SCHEMA = "pumpsim.report/1"
+#: Profile values only ``pumpsim plan`` reads (its rounding): no rule of ``validate`` judges with them.
+PLAN_ONLY_KEYS = ("concentration_figures", "concentration_step")
 VERDICT_WORDS = {
     "pass": "PASS: no rule is violated.",
     "warn": "WARN: no hard rule is violated, but there are warnings to review.",
@@ -105,10 +107,12 @@ def sources_used(table: Table, profile: Profile) -> list[tuple[str, str, Sourced
         if s is not None:
             out.append((f"{dev.model} {name}", s.text, s))
     for name, s in sorted(profile.general.items()):
-        out.append((f"{profile.name} {name}", s.text, s))
+        if name not in PLAN_ONLY_KEYS:
+            out.append((f"{profile.name} {name}", s.text, s))
     for d in table.drugs():
         for key, s in sorted(profile.drugs.get(d, {}).items()):
-            out.append((f"{profile.name} {d} {key}", s.text, s))
+            if key not in PLAN_ONLY_KEYS:
+                out.append((f"{profile.name} {d} {key}", s.text, s))
     return out
 
 
