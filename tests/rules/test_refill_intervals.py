@@ -119,3 +119,14 @@ def test_a_simulator_wrong_in_a_later_interval_is_a_cross_check(monkeypatch):
     assert cc and all(v.severity == "hard" for v in cc) and r.exit_status == 1
     assert any("refill interval 2" in v.message for v in cc)
     assert not any("refill interval 1" in v.message for v in cc)
+
+
+def test_one_day_is_singular():
+    from pumpsim.rules.report import days
+
+    assert (days(1), days(1.0), days(2), days(0.5), days(1.004, ".3g"), days(1.04, ".3g")) == \
+        ("1 day", "1 day", "2 days", "0.5 days", "1 day", "1.04 days")
+    # 20 mL at 1 mL/day empty at day 20, the refill at day 21: one day without drug
+    t, p = parse(two_refills("1 mL/day", "0.1 mL/day", second="2026-12-22T09:00:00", horizon="30 day"))
+    (v,) = [v for v in validate(t, p).violations if v.rule == "REFILL-EMPTY"]
+    assert "no drug for 1 day until the refill of session[2]" in v.message and v.value == pytest.approx(1.0)

@@ -465,6 +465,10 @@ def _findings(violations) -> set[tuple[str, str | None]]:
     return {(v.rule, v.drug) for v in violations}
 
 
+#: With ``[variability]`` the low alarm before the next refill is judged by its probability
+#: (FORMAT.md §5), so the worst case may reach it, and empty: not counted as added.
+BY_PROBABILITY = ("REFILL-EMPTY-WORST", "REFILL-LOW-ALARM")
+
 #: Rounding modes of a rate (:mod:`pumpsim.planning.rounding`); "floor": no drug's daily dose
 #: above the one written (the smallest ratio of the drugs, rounded down).
 RATE_MODES = ("nearest", "down", "up", "floor")
@@ -559,7 +563,8 @@ def _round(S: _Search, k: float, target: int, k_hi: float, exempt: dict[str, set
         if _dose_breaches(planned, profile, last.t, exempt):
             continue
         report = validate(planned, profile)
-        added = [v for v in report.violations if (v.rule, v.drug) not in before and (v.session or 0) >= last.index]
+        added = [v for v in report.violations if (v.rule, v.drug) not in before and (v.session or 0) >= last.index
+                 and not (S.var is not None and v.rule in BY_PROBABILITY)]
         found = (refill, steps, interval, planned, report, added)
         if interval >= target and not added:
             return found
