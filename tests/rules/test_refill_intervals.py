@@ -1,5 +1,5 @@
 """REFILL-EMPTY, REFILL-EMPTY-WORST and REFILL-LOW-ALARM once per refill interval, at their first
-instant in it (FORMAT.md §12.1), and the independent check agreeing interval by interval.
+instant in it (FORMAT.md §4), and the independent check agreeing interval by interval.
 
 Common data: a SynchroMed II 20 mL (low alarm 2 mL, 14.5 % fast in the worst case), morphine
 10 mg/mL, no bolus, refills of 20 mL. A reservoir of V mL at r mL/day empties after V / r days

@@ -374,7 +374,7 @@ def plan(table: Table, profile: Profile, *, p_max: float = DEFAULT_P_LOW_ALARM, 
     Returns
     -------
     PlanResult
-        The plan, every number that of the rounded table ``-o`` writes (FORMAT.md §12.16): the
+        The plan, every number that of the rounded table ``-o`` writes (FORMAT.md §5): the
         interval [day], the refill date, the fill [mL], the rate [mL/day], the concentrations
         [dose unit/mL]; or ``interval_days`` None and the rule that prevents a plan.
     """
@@ -721,7 +721,7 @@ def _dose_cap(table: Table, profile: Profile, lo: float, hi: float, interval: in
 
 def _finish(S: _Search, res: PlanResult, k: float, refill: Refill, steps: tuple[Step, ...], interval: int,
             planned: Table, k_hi: float, upper: list[Cap]) -> PlanResult:
-    """Fill ``res`` with the numbers of the rounded plan (FORMAT.md §12.16) and its binding."""
+    """Fill ``res`` with the numbers of the rounded plan (FORMAT.md §5) and its binding."""
     table = S.table
     last = table.sessions[-1]
     res.interval_days, res.k, res.planned = interval, k, planned

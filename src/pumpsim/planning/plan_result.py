@@ -71,15 +71,40 @@ class PlanResult:
 
     @property
     def exit_status(self) -> int:
+        """Exit status of ``pumpsim plan``: 0 when a plan exists, 1 when none satisfies the rules.
+
+        Returns
+        -------
+        int
+            0 or 1.
+        """
         return 0 if self.interval_days is not None else 1
 
     @property
     def rate(self) -> float | None:
-        """Daily mean rate of the plan [mL/day]."""
+        """Daily mean rate of the plan (flex steps averaged over 24 h).
+
+        Returns
+        -------
+        float or None
+            The rate [mL/day] of the rounded table, or None without a plan.
+        """
         return None if not self.steps else _mean_rate(self.steps)
 
     def calendar(self, n: int) -> list[dict[str, Any]]:
-        """The next ``n`` refills after the planned one, every ``interval_days``, with their volumes."""
+        """The next ``n`` refills after the planned one, every ``interval_days``, with their volumes.
+
+        Parameters
+        ----------
+        n : int
+            How many refills.
+
+        Returns
+        -------
+        list of dict
+            Each: ``refill_at`` (ISO date-time), ``fill_volume`` [mL], ``left_before_worst`` and
+            ``left_before_nominal`` [mL] just before it.
+        """
         if self.interval_days is None or self.refill_at is None:
             return []
         return [{"refill_at": (self.refill_at + dt.timedelta(days=i * self.interval_days)).isoformat(timespec="seconds"),
@@ -87,6 +112,19 @@ class PlanResult:
                  "left_before_nominal": self.residual_nominal} for i in range(n)]
 
     def as_json(self, calendar: int = 0) -> dict[str, Any]:
+        """The plan as FORMAT.md §5 prints it, with its details.
+
+        Parameters
+        ----------
+        calendar : int
+            How many later refills to list (0: none).
+
+        Returns
+        -------
+        dict
+            ``interval_days`` [day], ``fill_volume`` [mL], ``rate`` [mL/day], ``concentrations``
+            [dose unit/mL], ``daily_doses`` [dose unit/day]: the numbers of the rounded table.
+        """
         lib = drug_library().drugs
         out: dict[str, Any] = {
             "schema": PLAN_SCHEMA, "interval_days": self.interval_days,
@@ -119,7 +157,20 @@ class PlanResult:
 
 
 def describe(res: PlanResult, calendar: int = 0) -> str:
-    """The plan in words an algologist reads."""
+    """The plan in words an algologist reads.
+
+    Parameters
+    ----------
+    res : PlanResult
+        The plan.
+    calendar : int
+        How many later refills to list (0: none).
+
+    Returns
+    -------
+    str
+        The text, ending with a newline; numbers in mL, mL/day, dose unit/mL and dose unit/day.
+    """
     t = res.table
     lib = drug_library().drugs
     last = t.sessions[-1]

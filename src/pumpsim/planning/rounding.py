@@ -1,7 +1,7 @@
 """What a pharmacist prepares and a programmer accepts: the rounding of a planned refill.
 
 The planner's search (:mod:`pumpsim.planning.plan`) finds a real concentration factor ``k``; the
-table ``plan -o`` writes holds numbers a pump can be given (FORMAT.md §5, §12.16):
+table ``plan -o`` writes holds numbers a pump can be given (FORMAT.md §5):
 
 - each concentration to the profile's ``concentration_step`` for that drug when the profile
   gives one, else to the profile's ``general.concentration_figures`` significant figures;
@@ -91,7 +91,13 @@ class Rounding:
         return r
 
     def sources(self) -> list[tuple[str, Sourced]]:
-        """(what, value) of every rounding datum in use, for the plan's report."""
+        """Every rounding datum in use, for the plan's report.
+
+        Returns
+        -------
+        list of (str, Sourced)
+            (what, the value with its source and verified flag).
+        """
         out = []
         if self.rate_resolution is not None:
             out.append(("rate resolution", self.rate_resolution))

@@ -15,7 +15,26 @@ from pumpsim.rules.report import days
 
 def planned_toml(raw: dict, table: Table, res: PlanResult, source_name: str, command: str) -> str:
     """The table file with the plan written in (FORMAT.md §5 ``-o``): the last session replaced,
-    a refill of the same mix appended at ``refill_at``, the horizon ending there."""
+    a refill of the same mix appended at ``refill_at``, the horizon ending there.
+
+    Parameters
+    ----------
+    raw : dict
+        The input table as TOML data (kept as written, but for the last session).
+    table : Table
+        The input table.
+    res : PlanResult
+        The plan (rounded: its numbers are written as they are, exactly).
+    source_name : str
+        The input file's name, for the header.
+    command : str
+        The command line, for the header.
+
+    Returns
+    -------
+    str
+        The TOML text: volumes in mL, rates in mL/day, concentrations in dose unit/mL.
+    """
     from pumpsim.io import tomlwrite
 
     assert res.interval_days is not None and res.refill_at is not None and res.fill_volume is not None
@@ -45,7 +64,7 @@ def planned_toml(raw: dict, table: Table, res: PlanResult, source_name: str, com
 
 def _num(x: float) -> str:
     """The shortest decimal text that reads back as ``x`` exactly: the table written is the table
-    the plan judged (FORMAT.md §12.16)."""
+    the plan judged (FORMAT.md §5)."""
     return repr(float(x))
 
 

@@ -378,7 +378,7 @@ def worst_reservoir(table: Table) -> tuple[float | None, float | None]:
 
 
 def reservoir_per_interval(table: Table, case: str) -> list[tuple[float, float | None, float | None]]:
-    """Per refill interval, the first low-alarm and empty instants (FORMAT.md §12.1), computed here.
+    """Per refill interval, the first low-alarm and empty instants (FORMAT.md §4), computed here.
 
     Parameters
     ----------
@@ -398,7 +398,18 @@ def reservoir_per_interval(table: Table, case: str) -> list[tuple[float, float |
 
 
 def nominal_total_delivered(table: Table) -> dict[str, float]:
-    """Dose of each drug delivered at the tip over the horizon, nominal case [dose unit]."""
+    """Dose of each drug delivered at the tip over the horizon, nominal case.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+
+    Returns
+    -------
+    dict of str to float
+        Drug -> total dose [dose unit].
+    """
     r = _run(table, 1.0, False)
     return {d: r.F(table.horizon, d) for d in table.drugs()}
 
@@ -408,7 +419,20 @@ def max_24h_all(run: _Run, drugs: list[str]) -> dict[str, tuple[float, float]]:
 
     The windows are those with a knot as an exact end ([p, p + 24 h) and [p - 24 h, p), never
     p - 24 h + 24 h); the pushed volume W is evaluated once at each window end, left and right,
-    and every drug reads its dose off it (F = C(W))."""
+    and every drug reads its dose off it (F = C(W)).
+
+    Parameters
+    ----------
+    run : _Run
+        One computed case (:func:`_run`).
+    drugs : list of str
+        The drugs to read.
+
+    Returns
+    -------
+    dict of str to (float, float)
+        Drug -> (largest 24 h dose [dose unit], earliest start of such a window [s]).
+    """
     windows = set()
     for p in run.knots():
         windows.add((p, p + WINDOW))
@@ -433,13 +457,35 @@ def max_24h_all(run: _Run, drugs: list[str]) -> dict[str, tuple[float, float]]:
 
 
 def worst_max_24h(table: Table) -> dict[str, tuple[float, float]]:
-    """Each drug's worst-case maximum dose in any rolling 24 h [dose unit] and the window start."""
+    """Each drug's worst-case maximum dose in any rolling 24 h and the window start.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+
+    Returns
+    -------
+    dict of str to (float, float)
+        Drug -> (dose [dose unit], window start [s]); the pump fast by its tolerance, every bolus.
+    """
     r = _run(table, 1.0 + float(table.device.accuracy.value), True)
     return max_24h_all(r, table.drugs())
 
 
 def programmed_max_24h(table: Table) -> dict[str, tuple[float, float]]:
-    """The same in the programmed case: exact pump, every bolus allowed, the dead-volume flush."""
+    """The same in the programmed case: exact pump, every bolus allowed, the dead-volume flush.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+
+    Returns
+    -------
+    dict of str to (float, float)
+        Drug -> (dose [dose unit], window start [s]).
+    """
     r = _run(table, 1.0, True)
     return max_24h_all(r, table.drugs())
 
@@ -470,7 +516,7 @@ def cross_check(table: Table, nominal: SimResult, worst: SimResult,
     per_interval : dict of str to list of float, optional
         The simulator's first instant [s] in each refill interval that reaches it, for
         ``"nominal empty_at"``, ``"worst empty_at"`` and ``"nominal low_alarm_at"``: the
-        instants the REFILL rules report (FORMAT.md §12.1), compared interval by interval.
+        instants the REFILL rules report (FORMAT.md §4), compared interval by interval.
 
     Returns
     -------

@@ -2,7 +2,7 @@
 REFILL-LOW-ALARM, DOSE-MAX and DOSE-MAX-WORST (docs/RULES.md §4, FORMAT.md §4).
 
 The three REFILL rules are reported once per refill interval (from a refill to the next, the
-last one to the end of the horizon), at their first instant in it (FORMAT.md §12.1): a table
+last one to the end of the horizon), at their first instant in it (FORMAT.md §4): a table
 whose second interval also empties shows that finding too.
 
 Each is a small pure function of the table, the profile and numbers (instants in seconds, doses
@@ -221,6 +221,20 @@ def dose_max(table: Table, profile: Profile, c: Cases) -> list[Finding]:
     allows as early as it allows, and the old mix flushed from the dead volume after a change of
     mix (the flush is programmed, not tolerance). Reported once per drug, at its highest tier,
     ``at`` the start of the worst window, named after the session in force at its end.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+    profile : Profile
+        The guideline profile (the drugs' daily ceilings [dose unit/day]).
+    c : Cases
+        The simulated cases and their 24 h maxima [dose unit], window starts [s].
+
+    Returns
+    -------
+    list of Finding
+        At most one violation per drug: value the 24 h dose [dose unit/day], limit the ceiling.
     """
     out: list[Finding] = []
     for drug, (dose, start) in sorted(c.programmed_max.items()):
@@ -241,7 +255,23 @@ def dose_max(table: Table, profile: Profile, c: Cases) -> list[Finding]:
 def dose_max_worst(table: Table, profile: Profile, c: Cases) -> list[Finding]:
     """DOSE-MAX-WORST (soft): the worst-case 24 h maximum (pump fast by its full tolerance) above
     the hard ceiling while the programmed-case maximum is not: the tolerance alone could carry
-    the patient over it. Reported once per drug, ``at`` the earliest start of a worst window."""
+    the patient over it. Reported once per drug, ``at`` the earliest start of a worst window.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+    profile : Profile
+        The guideline profile (the drugs' daily ceilings [dose unit/day]).
+    c : Cases
+        The simulated cases and their 24 h maxima [dose unit], window starts [s].
+
+    Returns
+    -------
+    list of Finding
+        At most one violation per drug: value the worst-case 24 h dose [dose unit/day], limit
+        the hard ceiling.
+    """
     out: list[Finding] = []
     acc = table.device.accuracy
     factor = 1.0 + float(acc.value)
@@ -264,7 +294,24 @@ def dose_max_worst(table: Table, profile: Profile, c: Cases) -> list[Finding]:
 
 @rule("CROSS-CHECK", "simulated")
 def cross_check(table: Table, profile: Profile, c: Cases) -> list[Finding]:
-    """CROSS-CHECK (hard): the independent check (:mod:`pumpsim.rules.check`) disagrees with the simulator."""
+    """CROSS-CHECK (hard): the independent check (:mod:`pumpsim.rules.check`) disagrees with the simulator.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+    profile : Profile
+        The guideline profile (not read).
+    c : Cases
+        The simulator's cases; their first instants [s] per refill interval, their totals and
+        24 h maxima [dose unit] are recomputed independently.
+
+    Returns
+    -------
+    list of Finding
+        One hard violation per quantity beyond tolerance: value the simulator's, limit the
+        check's, in the quantity's unit (s or dose unit).
+    """
     out: list[Finding] = []
     low = table.device.low_alarm
     per_interval = {
