@@ -133,3 +133,46 @@ def test_a_written_plan_adds_no_violation_the_input_did_not_have(spec):
     had = {(v.rule, v.drug) for v in validate(t, p).violations}
     added = [v for v in validate(written, wp).violations if (v.rule, v.drug) not in had]
     assert added == [], [(v.rule, v.drug, v.message) for v in added]
+
+
+@st.composite
+def ziconotide_with_boluses(draw):
+    """Ziconotide 25 mcg/mL started at 2.4 mcg/day for 10 days, then a refill at up to 4.8
+    mcg/day with a bolus policy: the case where a presentation (100 mcg/mL) could carry the
+    boluses over the 21.6 mcg/day ceiling."""
+    rate = draw(st.sampled_from([0.096, 0.12, 0.144, 0.168, 0.192]))
+    volume = draw(st.sampled_from([10, 20, 40, 80]))
+    lockout = draw(st.sampled_from([4, 6, 8]))
+    count = draw(st.integers(1, 4))
+    return textwrap.dedent(f"""
+        schema = "pumpsim.table/1"
+        horizon = "30 day"
+        [pump]
+        model = "synchromed-ii-20"
+        [[session]]
+        at = 2026-12-01T09:00:00
+        refill = {{ volume = "20 mL", mix = {{ ziconotide = "25 mcg/mL" }} }}
+        rate = "0.096 mL/day"
+        [[session]]
+        at = 2026-12-11T09:00:00
+        refill = {{ volume = "20 mL", mix = {{ ziconotide = "25 mcg/mL" }} }}
+        rate = "{rate} mL/day"
+        bolus = {{ volume = "{volume} uL", lockout = "{lockout} h", max_per_24h = {count} }}
+        """)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ziconotide_with_boluses())
+def test_a_ziconotide_plan_adds_no_dose_ceiling_violation(text):
+    import tomllib
+
+    from pumpsim.planning.plan import planned_toml
+
+    t, p = parse_table_bytes(text.encode(), "zic.toml")
+    res = plan(t, p)
+    assert res.interval_days is not None, res.notes  # 25 mcg/mL itself is always a safe plan
+    out = planned_toml(tomllib.loads(text), t, res, "zic.toml", "pumpsim plan zic.toml")
+    written, wp = parse_table_bytes(out.encode(), "planned.toml")
+    had = {(v.rule, v.drug) for v in validate(t, p).violations}
+    added = [(v.rule, v.message) for v in validate(written, wp).violations if (v.rule, v.drug) not in had]
+    assert added == []
