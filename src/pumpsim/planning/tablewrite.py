@@ -65,7 +65,8 @@ def planned_toml(raw: dict, table: Table, res: PlanResult, source_name: str, com
 def _num(x: float) -> str:
     """The shortest decimal text that reads back as ``x`` exactly: the table written is the table
     the plan judged (FORMAT.md §5)."""
-    return repr(float(x))
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _duration(d: dt.timedelta) -> str:
