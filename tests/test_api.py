@@ -44,7 +44,7 @@ def test_the_api_tour_runs_and_prints_hand_derived_numbers(tmp_path):
     assert lines[3].startswith("nominal case: low alarm at 2027-01-06 09:00; ")
     # 4 mg/mL x 0.5 mL/day x 1.145 = 2.29 mg in any 24 h
     assert lines[4] == "morphine: at most 2.29 mg in any 24 h (worst case)"
-    assert lines[5].startswith("figure: reservoir.png, ")
+    assert lines[5].startswith(f"figure: {tmp_path / 'reservoir.png'}, ")  # the path, folder included
     assert (tmp_path / "reservoir.png").read_bytes()[:8] == PNG_MAGIC
     m = re.fullmatch(r"1000 runs: the reservoir ran dry in ([\d.]+) % of runs \(95 % CI ([\d.]+)-([\d.]+) %\)", lines[6])
     assert m, lines[6]

@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "pumpsim"
 
 #: The stages, lowest first; packages of one tuple share a rank and may not import each other.
 ORDER: list[tuple[str, ...]] = [("_version",), ("model",), ("io",), ("sim",), ("rules",),
-                                ("planning", "telemetry", "pathway", "programs"), ("render",), ("api",), ("dev",), ("cli",)]
+                                ("planning", "telemetry", "pathway", "programs"), ("render",), ("api",), ("dev", "serve"), ("cli",)]
 RANK = {pkg: i for i, group in enumerate(ORDER) for pkg in group}
 
 

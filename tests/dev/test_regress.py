@@ -45,7 +45,7 @@ def test_a_threshold_changed_in_the_data_is_reported(monkeypatch, tmp_path):
     by_table = {o.table: o for o in outcomes}
     # broken/dose-max already broke the 20 mg bupivacaine hard ceiling (20.5 mg as programmed): the limit moves
     dm = by_table["broken/dose-max.toml"].changes
-    assert any(c.startswith("DOSE-MAX (hard) bupivacaine") and c.endswith(": limit 20.0 -> 19.0") for c in dm), dm
+    assert any(c.startswith("DOSE-MAX (hard) bupivacaine") and c.endswith(": limit 20 -> 19") for c in dm), dm
     # concentration-change gives 12 + 3 = 15 mg of morphine as programmed, now above 3 mg/day
     cc = by_table["concentration-change.toml"].changes
     assert any(c.startswith("rule added: DOSE-MAX (soft) morphine") for c in cc), cc
@@ -75,3 +75,9 @@ def test_a_new_table_without_golden_is_a_change(tmp_path, capsys):
     assert main(["regress", str(tmp_path / "t"), "--golden", str(tmp_path / "g"), "--update"]) == 0
     assert (tmp_path / "g" / "late-refill.json").exists()
     assert main(["regress", str(tmp_path / "t"), "--golden", str(tmp_path / "g")]) == 0
+
+
+def test_a_moved_number_is_shown_with_the_digits_that_tell_it_apart():
+    old = {"verdict": "pass", "violations": [], "drugs": {"morphine": {"max_24h_dose": 2.29}}}
+    new = {"verdict": "pass", "violations": [], "drugs": {"morphine": {"max_24h_dose": 2.2900000000000063 + 1e-5}}}
+    assert regress.differences(old, new) == ["report.drugs.morphine.max_24h_dose: 2.29 -> 2.29001"]

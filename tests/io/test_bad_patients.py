@@ -83,3 +83,21 @@ def test_a_bad_profile_file_exits_2(tmp_path, capsys):
 def test_missing_file_exits_2(tmp_path, capsys):
     assert main(["pathway", str(tmp_path / "nope.toml")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_a_lab_without_value_is_a_missing_element_not_an_input_error(tmp_path, capsys):
+    # FORMAT.md §7 (settled): `neutrophils = { at = 2027-01-04 }` is never exit 2. In a file dated
+    # complete it is PATH-FILE-INCOMPLETE (hard, exit 1); in a file not dated yet, PATH-LAB-VALUE is
+    # a check not made and the verdict NOT CHECKED (exit 0).
+    text = GOOD.read_text(encoding="utf-8").replace('neutrophils = { value = "1800 /mm3", at = 2027-01-04 }',
+                                                    "neutrophils = { at = 2027-01-04 }")
+    complete = tmp_path / "complete.toml"
+    complete.write_text(text, encoding="utf-8")
+    assert main(["pathway", str(complete)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL") and "PATH-FILE-INCOMPLETE" in out and "labs.neutrophils.value" in out
+    early = tmp_path / "early.toml"
+    early.write_text('schema = "pumpsim.patient/1"\n[labs]\nneutrophils = { at = 2027-01-04 }\n', encoding="utf-8")
+    assert main(["pathway", str(early)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("NOT CHECKED: the file is not complete yet") and "PATH-LAB-VALUE: labs.neutrophils.value" in out

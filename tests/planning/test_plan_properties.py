@@ -14,10 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pumpsim.io.tables import parse_table_bytes
-from pumpsim.model.table import Refill, Step
+from pumpsim.model.table import Refill
 from pumpsim.model.timebase import DAY
 from pumpsim.planning.plan import one_session_table, plan
-from pumpsim.planning.rounding import to_figures, to_step
 from pumpsim.rules import check
 from pumpsim.rules.validate import validate
 from tests.strategies.tables import table_specs, to_toml
@@ -59,18 +58,18 @@ def test_plan_is_safe_longest_and_least_concentrated(tp):
     written = Refill(res.fill_volume, tuple(sorted(res.concentrations.items())))
     low, _ = check.worst_reservoir(one_session_table(t, k, T * DAY, refill=written, steps=res.steps))
     assert low is None or low >= T * DAY - 1e-6 * DAY
-    if res.binding == "REFILL-LOW-ALARM":
-        # the most concentrated mix that can be written (3 figures, rounded down under the bound)
-        # at the slowest rate that keeps the dose to the 0.001 mL/day resolution (rounded down)
-        k_hi = min(c.k for c in res.upper_caps)
-        mix = tuple((d, to_figures(c * k_hi, 3, "down")) for d, c in t.sessions[-1].refill.mix)
-        r = to_step(min(c * t.programs[-1].mean_rate / dict(mix)[d] for d, c in t.sessions[-1].refill.mix), 0.001, "down")
-        top = one_session_table(t, k_hi, (T + 1) * DAY, refill=Refill(res.fill_volume, mix), steps=(Step(0, r),))
-        low1, _ = check.worst_reservoir(top)
-        assert low1 is not None and low1 < (T + 1) * DAY
-    lower = max(c.k for c in res.lower_caps) if res.lower_caps else 0.0
+    # the rounding of the written table (3 figures, 0.001 mL/day) may cost the exact search's
+    # longest interval a day, never more
     exact_low, _ = check.worst_reservoir(one_session_table(t, k, (T + 1) * DAY))
     rounding_cost_a_day = exact_low is None or exact_low >= (T + 1) * DAY - 1e-6 * DAY
+    if res.binding == "REFILL-LOW-ALARM":
+        # at the highest concentration allowed, each dose kept exactly, one more day than the
+        # exact search found reaches the alarm
+        k_hi = min(c.k for c in res.upper_caps)
+        longest = T + (1 if rounding_cost_a_day else 0)
+        low1, _ = check.worst_reservoir(one_session_table(t, k_hi, (longest + 1) * DAY))
+        assert low1 is not None and low1 < (longest + 1) * DAY
+    lower = max(c.k for c in res.lower_caps) if res.lower_caps else 0.0
     if k * 0.99 > lower and not rounding_cost_a_day:  # the exact search's interval is the written one
         low2, _ = check.worst_reservoir(one_session_table(t, k * 0.99, T * DAY))
         assert low2 is not None and low2 < T * DAY

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from pumpsim._version import __version__
+from pumpsim.cli import serve
 
 EXIT_OK, EXIT_HARD, EXIT_INPUT = 0, 1, 2
 
@@ -113,9 +114,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     pathway = None
     if args.patient:  # the patient's care pathway, judged with this table (its device, dose, low alarm)
         from pumpsim.io.patient import read_patient
-        from pumpsim.pathway.rules import check
+        from pumpsim.pathway.report import check
 
-        pathway = check(*read_patient(args.patient, args.profile), table, programmed=result.programmed)
+        pathway = check(*read_patient(args.patient, args.profile), table, programmed=result.programmed,
+                        worst=result.worst)
     mc = None
     if args.simulate:  # the risks of the runs, added to the same result (no case simulated again)
         mc = api.simulate(result, runs=args.runs, seed=args.seed).montecarlo
@@ -365,7 +367,7 @@ def cmd_pathway(args: argparse.Namespace) -> int:
     from pumpsim.io.patient import read_patient
     from pumpsim.io.tables import read_table
     from pumpsim.model.errors import InputError
-    from pumpsim.pathway.rules import check, render_text
+    from pumpsim.pathway.report import check, render_text
 
     problems = []
     patient = profile = table = None
@@ -582,6 +584,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "overrides the program data)")
     pg.add_argument("--format", choices=("text", "json"), default="text")
     pg.set_defaults(func=cmd_program)
+
+    serve.add_parser(sub)
     return p
 
 

@@ -50,7 +50,7 @@ def report_for(path: Path) -> dict:
 def patient_report(path: Path) -> dict:
     """The JSON report of ``pumpsim pathway`` on one patient file, without its paths and version."""
     from pumpsim.io.patient import read_patient
-    from pumpsim.pathway.rules import check
+    from pumpsim.pathway.report import check
 
     out = check(*read_patient(path)).as_json()
     for k in ("patient", "pumpsim_version"):
@@ -120,6 +120,17 @@ def _num_changed(a, b) -> bool:
     return a != b
 
 
+def _moved(a, b) -> str:
+    """``a -> b`` as a diff line shows it: numbers to the fewest significant digits (6 at least)
+    that tell them apart (2.29, not 2.2900000000000063)."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        for p in range(6, 18):
+            x, y = f"{a:.{p}g}", f"{b:.{p}g}"
+            if x != y:
+                return f"{x} -> {y}"
+    return f"{json.dumps(a, ensure_ascii=False)} -> {json.dumps(b, ensure_ascii=False)}"
+
+
 def _walk(path: str, old, new, out: list[str]) -> None:
     if isinstance(old, dict) and isinstance(new, dict):
         for k in sorted(set(old) | set(new)):
@@ -135,7 +146,7 @@ def _walk(path: str, old, new, out: list[str]) -> None:
         for i, (x, y) in enumerate(zip(old, new)):
             _walk(f"{path}[{i}]", x, y, out)
     elif _num_changed(old, new):
-        out.append(f"{path}: {json.dumps(old)} -> {json.dumps(new)}")
+        out.append(f"{path}: {_moved(old, new)}")
 
 
 def differences(old: dict, new: dict) -> list[str]:
@@ -154,7 +165,7 @@ def differences(old: dict, new: dict) -> list[str]:
         for field in sorted(set(ov[k]) | set(nv[k])):
             a, b = ov[k].get(field), nv[k].get(field)
             if _num_changed(a, b):
-                out.append(f"{k}: {field} {json.dumps(a)} -> {json.dumps(b)}")
+                out.append(f"{k}: {field} {_moved(a, b)}")
     rest_old = {k: v for k, v in old.items() if k not in ("verdict", "violations")}
     rest_new = {k: v for k, v in new.items() if k not in ("verdict", "violations")}
     _walk("report", rest_old, rest_new, out)

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pumpsim.io.tomlread import load_toml
 from pumpsim.model import units
 from pumpsim.model.errors import InputError, Problem, Problems, nearest
 from pumpsim.model.table import DrugInfo, DrugLibrary, Incompatibility, Profile, Sourced, frozen_mapping
@@ -77,8 +78,19 @@ PATHWAY_KEYS: dict[str, units.Dimension | str] = {
     "chemo_stop_before": units.TIME,
     "chemo_resume_min": units.TIME,
     "chemo_resume_max": units.TIME,
+    "prothrombin_min_normal": units.FRACTION,
+    "inr_max_normal": "ratio",
+    "aptt_ratio_max_normal": "ratio",
+    "prothrombin_min": units.FRACTION,
+    "inr_max": "ratio",
+    "aptt_ratio_max": "ratio",
+    "vka_stop_before": units.TIME,
+    "doac_stop_before": units.TIME,
+    "admission_before": units.TIME,
+    "methadone_current_window": units.TIME,
+    "adult_age": "count",
 }
-#: The top-level keys of a profile; ``[ketamine]`` is read by ``pumpsim program`` (:mod:`pumpsim.programs.rules`).
+#: The top-level keys of a profile; ``[ketamine]`` is read by ``pumpsim program`` (:mod:`pumpsim.io.ketamine`).
 PROFILE_KEYS = ("schema", "name", "title", "base", "general", "drugs", "pathway", "ketamine")
 
 
@@ -98,6 +110,12 @@ def drug_library() -> DrugLibrary:
     return DrugLibrary(frozen_mapping(drugs), inc)
 
 
+def dose_unit(drug: str) -> str:
+    """The dose unit of a drug of the library: "mg" or "mcg" (its doses, concentrations per mL
+    and daily doses are in that unit). The one place that answers it."""
+    return drug_library().drugs[drug].dose_unit
+
+
 @functools.cache
 def pathway_vocabulary() -> dict[str, Any]:
     """The names a patient file may use and the PATH rule catalogue (``data/pathway.toml``), raw."""
@@ -113,7 +131,7 @@ def device_library() -> dict[str, dict[str, Any]]:
 @functools.cache
 def ketamine_data() -> dict[str, Any]:
     """Raw ketamine and esketamine program data (values, lists, templates, each with its source);
-    :mod:`pumpsim.programs.rules` resolves them, with a profile file's ``[ketamine]`` overrides."""
+    :mod:`pumpsim.io.ketamine` resolves them, with a profile file's ``[ketamine]`` overrides."""
     return tomllib.loads(_data_text("ketamine.toml"))
 
 
@@ -275,25 +293,33 @@ def shipped_profile(name: str) -> Profile:
     return prof
 
 
+def _exists(path: str) -> bool:
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte: not a file
+        return False
+
+
 def load_profile(spec: str, *, context_file: str = "", context_field: str = "") -> Profile:
     """A shipped profile by name, or a profile file by path; :class:`InputError` otherwise."""
     if spec in shipped_profiles():
         return shipped_profile(spec)
-    looks_like_path = spec.endswith(".toml") or "/" in spec or Path(spec).exists()
+    looks_like_path = spec.endswith(".toml") or "/" in spec or _exists(spec)
     if not looks_like_path:
         where = context_file or spec
         raise InputError([Problem(where, context_field or "profile", f"unknown profile {spec!r}",
                                   nearest(spec, shipped_profiles()) + " (or give the path of a profile file)")])
     path = Path(spec)
+    where, field = (context_file, context_field or "profile") if context_file else (spec, "")
     try:
-        text = path.read_bytes().decode("utf-8")
-        raw = tomllib.loads(text)
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise InputError([Problem(spec, "", "profile file not found", "check the path")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError([Problem(spec, "", f"cannot read the profile file: {e}", "give a UTF-8 TOML file")]) from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError([Problem(spec, "", f"TOML syntax error: {e}", "fix the syntax at that line")]) from None
+        raise InputError([Problem(where, field, f"profile file {spec} not found",
+                                  "check the path (it is read from the working folder)")]) from None
+    except OSError as e:
+        raise InputError([Problem(where, field, f"cannot read the profile file {spec}: {e.strerror or e}",
+                                  "give the path of a readable profile file")]) from None
+    raw = load_toml(data, spec, "a profile file holds schema, name, [general] and [drugs.NAME]")
     probs = Problems(spec)
     prof = _profile_from_raw(raw, str(path), probs)
     probs.raise_if_any()

@@ -23,31 +23,44 @@ from pumpsim.model.errors import InputError, nearest
 
 PATIENT_SCHEMA = "pumpsim.patient/1"
 
-TOP_KEYS = ("schema", "profile", "patient", "labs", "imaging", "dates", "device", "treatment")
-PATIENT_KEYS = ("refractory_pain", "oral_morphine_equivalent", "severe_adverse_effects", "life_expectancy", "conditions")
-LAB_KEYS = ("neutrophils", "platelets")
+TOP_KEYS = ("schema", "profile", "patient", "file", "labs", "imaging", "dates", "device", "treatment")
+PATIENT_KEYS = ("age", "refractory_pain", "oral_morphine_equivalent", "severe_adverse_effects", "life_expectancy", "conditions")
+#: The labs of the complete file (the reference's §V.2.c), in that order.
+LAB_KEYS = ("neutrophils", "platelets", "haemoglobin", "prothrombin", "inr", "aptt_ratio", "creatinine", "glucose",
+            "electrolytes")
+#: How each lab with a threshold is read: cell counts (/mm3, or G/L), prothrombin time in %, ratios as
+#: plain numbers. The other labs keep their value as written (any unit), never judged.
+LAB_KINDS = {"neutrophils": "cells", "platelets": "cells", "prothrombin": "percent", "inr": "ratio",
+             "aptt_ratio": "ratio"}
+#: The complete file's documents (the reference's §V.2): dates.
+FILE_KEYS = ("oncology_opinion", "pain_assessment", "medication_review")
 LAB_ENTRY_KEYS = ("value", "at")
 IMAGING_KEYS = ("ct_thorax_abdomen_pelvis", "brain")
-DATE_KEYS = ("file_complete", "review", "algology_consult", "anaesthesia_consult", "admission", "surgery",
-             "first_refill_appointment")
+DATE_KEYS = ("file_complete", "review", "algology_consult", "anaesthesia_consult", "consent", "parental_authorisation",
+             "admission", "surgery", "first_refill_appointment")
 DEVICE_KEYS = ("kind",)
 TREATMENT_KEYS = ("drug", "dose", "last_dose", "resume")
 #: Values beyond these are typing slips, not clinical choices: input errors (exit 2).
 PLAUSIBLE_MAX = {"ome_mg_per_day": 100_000.0, "life_expectancy_day": 36_500.0, "cells_per_mm3": 10_000_000.0,
-                 "dose_mg_per_day": 100_000.0}
+                 "dose_mg_per_day": 100_000.0, "age_year": 130, "prothrombin_fraction": 2.0, "ratio": 20.0}
+#: A cell count in G/L (10^9 per litre) is this many per mm3.
+MM3_PER_G_PER_L = 1000.0
 
 #: the unit suggested when a quantity is written without one
-UNIT_HINT = {units.DOSE_RATE: "mg/day", units.TIME: "month", units.CELL_COUNT: "/mm3"}
+UNIT_HINT = {units.DOSE_RATE: "mg/day", units.TIME: "month", units.CELL_COUNT: "/mm3", units.FRACTION: "%"}
 
 Day = dt.date | dt.datetime  # a datetime is a date too: check it first
 
 
 @dataclass(frozen=True)
 class LabValue:
-    """One laboratory result: ``value`` [/mm3] and the date it was taken (None if not given)."""
+    """One laboratory result: ``value`` (cell counts [/mm3], prothrombin time [fraction, 0.85 is
+    85 %], INR and aPTT ratio [-]; None when not given, or for a lab without a threshold), the
+    value as written (``text``) and the date it was taken (None if not given)."""
 
-    value: float
+    value: float | None
     at: Day | None
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,7 @@ class PatientFile:
 
     path: str
     profile_name: str
+    age: float | None = None  # [year]
     refractory_pain: bool | None = None
     oral_morphine_equivalent: float | None = None  # [mg/day]
     severe_adverse_effects: bool | None = None
@@ -81,6 +95,15 @@ class PatientFile:
     dates: tuple[tuple[str, Day], ...] = ()  # (name, date) in DATE_KEYS order
     device_kind: str | None = None
     treatments: tuple[Treatment, ...] = ()
+    documents: tuple[tuple[str, Day], ...] = ()  # [file] (name, date) in FILE_KEYS order
+
+    @property
+    def dated_complete(self) -> bool:
+        """The file is dated complete as soon as ``[dates]`` holds any date (FORMAT.md §12.3)."""
+        return bool(self.dates)
+
+    def document(self, name: str) -> Day | None:
+        return dict(self.documents).get(name)
 
     def date(self, name: str) -> Day | None:
         return dict(self.dates).get(name)
@@ -188,6 +211,9 @@ class _Reader(FileReader):
             life = self.quantity(pat["life_expectancy"], "patient.life_expectancy", units.TIME,
                                  PLAUSIBLE_MAX["life_expectancy_day"])
         conditions = self.read_conditions(pat)
+        age = self.read_age(pat)
+        fil = self.section("file", FILE_KEYS)
+        documents = tuple((k, d) for k in FILE_KEYS if k in fil and (d := self.day(fil[k], f"file.{k}")) is not None)
         labs = self.read_labs()
         img = self.section("imaging", IMAGING_KEYS)
         imaging = tuple((k, d) for k in IMAGING_KEYS if k in img and (d := self.day(img[k], f"imaging.{k}")) is not None)
@@ -197,8 +223,18 @@ class _Reader(FileReader):
         treatments = self.read_treatments()
         self.probs.raise_if_any()
         assert profile is not None
-        return PatientFile(self.name, profile.name, refractory, ome, severe, life, conditions, labs, imaging, dates,
-                           device_kind, treatments), profile
+        return PatientFile(self.name, profile.name, age, refractory, ome, severe, life, conditions, labs, imaging, dates,
+                           device_kind, treatments, documents), profile
+
+    def read_age(self, pat: dict) -> float | None:
+        if "age" not in pat:
+            return None
+        v = pat["age"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= PLAUSIBLE_MAX["age_year"]:
+            self.probs.add("patient.age", f"expected an age in years (a number from 0 to {PLAUSIBLE_MAX['age_year']}), "
+                                          f"got {v!r}", "write age = 64")
+            return None
+        return float(v)
 
     def read_profile(self) -> library.Profile | None:
         name = self.raw.get("profile", library.DEFAULT_PROFILE)
@@ -247,14 +283,44 @@ class _Reader(FileReader):
                                f"write {k} = {{ value = \"1800 /mm3\", at = 2027-01-04 }}")
                 continue
             self.unknown_keys(e, LAB_ENTRY_KEYS, f)
-            if "value" not in e:
-                self.probs.add(f"{f}.value", "missing (required)", "add value = \"1800 /mm3\"")
-                continue
-            v = self.quantity(e["value"], f"{f}.value", units.CELL_COUNT, PLAUSIBLE_MAX["cells_per_mm3"])
             at = self.day(e["at"], f"{f}.at") if "at" in e else None
-            if v is not None:
-                out.append((k, LabValue(v, at)))
+            if "value" not in e:  # a missing element of the complete file, never an input error (FORMAT.md §7)
+                out.append((k, LabValue(None, at)))
+                continue
+            v, text = self.lab_value(k, e["value"], f"{f}.value")
+            if v is not None or k not in LAB_KINDS:
+                out.append((k, LabValue(v, at, text)))
         return tuple(out)
+
+    def lab_value(self, name: str, value: Any, field: str) -> tuple[float | None, str | None]:
+        """A lab's value in its base unit (None after an input error, or for a lab without a threshold) and its text."""
+        kind = LAB_KINDS.get(name)
+        text = str(value)
+        if kind is None:  # kept as written, not judged
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                self.probs.add(field, f"expected a value such as \"11.2 g/dL\", got {kind_of(value)}",
+                               "write value = \"11.2 g/dL\", or leave value out")
+            return None, text
+        if kind == "cells":
+            if isinstance(value, str) and value.strip().endswith("G/L"):
+                v = self.quantity(value.strip()[:-3].strip() + " /mm3", field, units.CELL_COUNT,
+                                  PLAUSIBLE_MAX["cells_per_mm3"] / MM3_PER_G_PER_L)
+                return (None if v is None else v * MM3_PER_G_PER_L), text
+            return self.quantity(value, field, units.CELL_COUNT, PLAUSIBLE_MAX["cells_per_mm3"]), text
+        if kind == "percent":
+            if isinstance(value, str) and value.strip().endswith("%"):
+                return self.quantity(value, field, units.FRACTION, PLAUSIBLE_MAX["prothrombin_fraction"]), text
+            self.probs.add(field, f"{value!r} is not a percentage", f"write value = \"{value} %\"")
+            return None, text
+        # a ratio: a plain number, or a string holding one
+        try:
+            v = float(value) if not isinstance(value, bool) and isinstance(value, (int, float, str)) else None
+        except ValueError:
+            v = None
+        if v is None or not 0 < v <= PLAUSIBLE_MAX["ratio"]:
+            self.probs.add(field, f"{value!r} is not a ratio", "write value = \"1.05\" (a plain number, no unit)")
+            return None, text
+        return v, text
 
     def read_device(self) -> str | None:
         dev = self.section("device", DEVICE_KEYS)

@@ -22,23 +22,27 @@ from pumpsim.io import library
 from pumpsim.io.tables import FileReader, kind_of, load_toml, read_input
 from pumpsim.model import units
 from pumpsim.model.errors import InputError, nearest
+from pumpsim.model.timebase import DAY
 
 PROGRAM_SCHEMA = "pumpsim.program/1"
 
 TOP_KEYS = ("schema", "profile", "template", "indication", "patient", "administration", "review", "lab")
-PATIENT_KEYS = ("conditions", "weight", "psychiatric_evaluation")
+PATIENT_KEYS = ("conditions", "weight", "psychiatric_evaluation", "oral_antidepressant")
 ADMIN_KEYS = ("at", "drug", "route", "dose", "duration", "setting", "monitoring")
 REVIEW_KEYS = ("at", "kind", "benefit")
 LAB_KEYS = ("at", "kind")
 
 #: The vocabularies of the file (an unknown name is an input error, exit 2).
 ROUTES = ("intravenous", "intramuscular", "subcutaneous", "oral", "sublingual", "nasal", "epidural", "intrathecal")
-SETTINGS = ("hospital", "day-hospital", "home")
+SETTINGS = ("hospital", "day-hospital", "hospital-at-home", "home")
 INDICATIONS = ("anaesthesia", "palliative-refractory-pain", "chronic-pain", "neuropathic-pain", "crps", "fibromyalgia",
-               "depression-resistant", "ptsd", "anxiety", "existential-distress")
+               "depression-resistant", "depressive-emergency", "ptsd", "anxiety", "existential-distress")
 CONDITIONS = ("ketamine-hypersensitivity", "uncontrolled-hypertension", "severe-heart-failure", "stroke-history",
               "head-trauma", "intracranial-mass-or-haemorrhage", "intracranial-hypertension", "schizophrenia",
-              "acute-psychosis", "eye-injury", "intraocular-hypertension", "uncontrolled-epilepsy", "addiction-history")
+              "acute-psychosis", "eye-injury", "intraocular-hypertension", "uncontrolled-epilepsy", "addiction-history",
+              # esketamine's own contraindications (Spravato EU SmPC §4.3)
+              "esketamine-hypersensitivity", "aneurysmal-vascular-disease", "arteriovenous-malformation",
+              "intracerebral-haemorrhage-history", "recent-cardiovascular-event")
 REVIEW_KINDS = ("review", "assessment")
 LAB_KINDS = ("liver", "renal", "urine-cytology")
 AGENTS = ("ketamine", "esketamine")  # the drug whose dose an administration gives
@@ -67,7 +71,7 @@ class Administration:
 
     @property
     def end(self) -> dt.datetime:
-        return self.at + dt.timedelta(days=self.duration or 0.0)
+        return self.at + dt.timedelta(seconds=(self.duration or 0.0) * DAY)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class ProgramPatient:
     conditions: tuple[str, ...] | None  # None: not given (KET-CONTRAINDICATION, KET-DEPENDENCE not checked)
     weight: float | None  # kg
     psychiatric_evaluation: dt.date | None
+    oral_antidepressant: bool | None = None  # esketamine's label pairs it with one; None: not given
 
 
 @dataclass(frozen=True)
@@ -250,7 +255,12 @@ class _Reader(FileReader):
         evaluation = None
         if "psychiatric_evaluation" in value:
             evaluation = self.date(value["psychiatric_evaluation"], "patient.psychiatric_evaluation", "2027-01-03")
-        return ProgramPatient(conditions, weight, evaluation)
+        antidepressant = value.get("oral_antidepressant")
+        if antidepressant is not None and not isinstance(antidepressant, bool):
+            self.probs.add("patient.oral_antidepressant", f"expected true or false, got {antidepressant!r}",
+                           "write oral_antidepressant = true (an oral antidepressant is given with esketamine) or false")
+            antidepressant = None
+        return ProgramPatient(conditions, weight, evaluation, antidepressant)
 
     def read_administrations(self, value: Any, patient: ProgramPatient) -> list[Administration]:
         if value is None:

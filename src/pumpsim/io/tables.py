@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from pumpsim.io import library
+from pumpsim.io import bounds, library
+from pumpsim.io.tomlread import load_toml  # noqa: F401  (the readers of this package use it from here too)
 from pumpsim.model import units
 from pumpsim.model.errors import InputError, Problem, Problems, nearest
 from pumpsim.model.table import (
@@ -44,6 +44,7 @@ PLAUSIBLE_MAX = {
     "duration_s": 3650 * DAY,
     "bolus_count": 1440,
     "runs": 100_000_000,
+    "weight_kg": 500.0,
 }
 #: A bolus spread over less than this is a bolus given at once written oddly (and a rate of
 #: volume / duration that overflows): an input error.
@@ -52,7 +53,7 @@ BOLUS_DURATION_MIN = MINUTE  # [s]
 TOP_KEYS = ("schema", "profile", "horizon", "pump", "patient", "session", "variability")
 PUMP_KEYS = ("model", "reservoir", "low_alarm", "accuracy", "dead_volume", "rate_min", "rate_max",
              "route", "ziconotide_naive")
-PATIENT_KEYS = ("prior_oral_morphine", "life_expectancy", "psychosis")
+PATIENT_KEYS = ("prior_oral_morphine", "life_expectancy", "psychosis", "weight")
 SESSION_KEYS = ("at", "refill", "rate", "steps", "bolus")
 REFILL_KEYS = ("volume", "mix")
 STEP_KEYS = ("from", "rate")
@@ -86,21 +87,6 @@ def read_input(path: str | Path, what: str) -> bytes:
         raise InputError([Problem(name, "", f"is a directory, not {what}", "give a .toml file")]) from None
     except OSError as e:
         raise InputError([Problem(name, "", f"cannot read the file ({e.strerror})", "check its permissions")]) from None
-
-
-def load_toml(data: bytes, name: str, empty_fix: str) -> dict:
-    """Decode UTF-8 and parse TOML, or an :class:`InputError` naming the file, the byte or the line."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError([Problem(name, "", f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})",
-                                  "save the file as UTF-8")]) from None
-    if not text.strip():
-        raise InputError([Problem(name, "", "the file is empty", empty_fix)])
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InputError([Problem(name, "", f"TOML syntax error: {e}", "fix the syntax at that line and column")]) from None
 
 
 def parse_table_bytes(data: bytes, name: str = "<table>",
@@ -284,7 +270,10 @@ class _Reader(FileReader):
         if not isinstance(psychosis, bool):
             self.probs.add("patient.psychosis", f"expected true or false, got {psychosis!r}", "write psychosis = true")
             psychosis = False
-        return Patient(prior, life, psychosis)
+        weight = None
+        if "weight" in patient:
+            weight = self.quantity(patient["weight"], "patient.weight", units.BODY_WEIGHT, cap=PLAUSIBLE_MAX["weight_kg"])
+        return Patient(prior, life, psychosis, weight)
 
     def read_sessions(self, sessions: Any, device: Device | None) -> list[Session]:
         if sessions is None:
@@ -354,6 +343,9 @@ class _Reader(FileReader):
             if value.microsecond:
                 self.probs.add(field, "has a fraction of a second; session times are whole seconds",
                                f"write it to the second: {value.replace(microsecond=0).isoformat(timespec='seconds')}")
+                return None
+            if not bounds.date_in_range(value):
+                self.probs.add(field, bounds.out_of_range(value), "check the year")
                 return None
             return value
         if isinstance(value, dt.date):

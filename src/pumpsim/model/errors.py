@@ -36,6 +36,17 @@ class Problems:
         self.items: list[Problem] = []
 
     def add(self, field: str, message: str, fix: str = "") -> None:
+        """Record one problem of this file.
+
+        Parameters
+        ----------
+        field : str
+            The field in the file's own spelling (``session[2].refill.volume``), or ``""``.
+        message : str
+            What is wrong.
+        fix : str, optional
+            How to mend it.
+        """
         self.items.append(Problem(self.file, field, message, fix))
 
     def __bool__(self) -> bool:
@@ -47,7 +58,22 @@ class Problems:
 
 
 def nearest(name: str, choices: Iterable[str], n: int = 3) -> str:
-    """A 'did you mean' phrase with the nearest known names, or the list of names."""
+    """A 'did you mean' phrase with the nearest known names, or the list of names.
+
+    Parameters
+    ----------
+    name : str
+        The unknown name as written.
+    choices : iterable of str
+        The known names.
+    n : int, optional
+        At most this many suggestions.
+
+    Returns
+    -------
+    str
+        "did you mean 'a' or 'b'?", or "known names: ..." when none is close.
+    """
     choices = sorted(choices)
     close = difflib.get_close_matches(name, choices, n=n, cutoff=0.6)
     if close:

@@ -80,18 +80,41 @@ class Scenario:
 
     @staticmethod
     def nominal() -> Scenario:
-        """Exact pump, no boluses (FORMAT.md §1)."""
+        """Exact pump, no boluses (FORMAT.md §1).
+
+        Returns
+        -------
+        Scenario
+            Pump factor 1.0 (dimensionless), no bolus.
+        """
         return Scenario(1.0, "none")
 
     @staticmethod
     def worst(accuracy: float) -> Scenario:
-        """Fast end of the tolerance, every bolus the policy allows as early as allowed."""
+        """Fast end of the tolerance, every bolus the policy allows as early as allowed.
+
+        Parameters
+        ----------
+        accuracy : float
+            The device's tolerance as a fraction (14.5 % is 0.145).
+
+        Returns
+        -------
+        Scenario
+            Pump factor ``1 + accuracy``, greedy boluses.
+        """
         return Scenario(1.0 + accuracy, "greedy")
 
     @staticmethod
     def programmed() -> Scenario:
         """Exact pump, every bolus the policy allows as early as allowed: what is programmed
-        (basal, boluses, the dead-volume flush), judged by DOSE-MAX (FORMAT.md §1)."""
+        (basal, boluses, the dead-volume flush), judged by DOSE-MAX (FORMAT.md §1).
+
+        Returns
+        -------
+        Scenario
+            Pump factor 1.0, greedy boluses.
+        """
         return Scenario(1.0, "greedy")
 
 
@@ -142,5 +165,11 @@ class SimResult:
     event_value: np.ndarray
 
     def total_delivered(self) -> dict[str, float]:
-        """Cumulative dose of each drug at the end of the horizon [dose unit]."""
+        """Cumulative dose of each drug at the end of the horizon.
+
+        Returns
+        -------
+        dict of str to float
+            Drug name to its delivered dose [the drug's dose unit, mg or mcg].
+        """
         return {d: float(self.dose[-1, j]) if len(self.t) else 0.0 for j, d in enumerate(self.drugs)}

@@ -63,7 +63,13 @@ class DrugInfo:
 
     @property
     def mass_factor(self) -> float:
-        """Multiply a mass in mg by this to get it in the dose unit."""
+        """Multiply a mass in mg by this to get it in the dose unit.
+
+        Returns
+        -------
+        float
+            1.0 for a drug dosed in mg, 1000.0 for one dosed in mcg [dose unit/mg].
+        """
         return 1.0 if self.dose_unit == "mg" else 1000.0
 
 
@@ -103,6 +109,21 @@ class Profile:
     pathway: Mapping[str, Sourced] | None = None
 
     def limit(self, drug: str, key: str) -> Sourced | None:
+        """A drug's limit in this profile.
+
+        Parameters
+        ----------
+        drug : str
+            The drug's name in the drug library.
+        key : str
+            The limit's name in the profile (``daily_hard``, ``max_concentration``, ...).
+
+        Returns
+        -------
+        Sourced or None
+            The value in base units (dose unit/day, dose unit/mL, s, ...) with its source and
+            verified flag; None when the profile gives none.
+        """
         return self.drugs.get(drug, {}).get(key)
 
 
@@ -131,6 +152,13 @@ class Device:
 
     @property
     def dead_volume_mL(self) -> float:
+        """The catheter's dead volume [mL]; 0.0 when the device data give none.
+
+        Returns
+        -------
+        float
+            The dead volume [mL].
+        """
         return 0.0 if self.dead_volume is None else float(self.dead_volume.value)
 
 
@@ -154,6 +182,13 @@ class Refill:
 
     @property
     def mix_dict(self) -> dict[str, float]:
+        """The mix as a mapping.
+
+        Returns
+        -------
+        dict of str to float
+            Drug to concentration [dose unit/mL].
+        """
         return dict(self.mix)
 
 
@@ -207,7 +242,13 @@ class Program:
 
     @property
     def mean_rate(self) -> float:
-        """Daily mean programmed rate [mL/day] (flex steps averaged over 24 h)."""
+        """Daily mean programmed rate (flex steps averaged over 24 h).
+
+        Returns
+        -------
+        float
+            The mean rate [mL/day].
+        """
         total = 0.0
         for i, s in enumerate(self.steps):
             end = self.steps[i + 1].start if i + 1 < len(self.steps) else DAY
@@ -215,7 +256,18 @@ class Program:
         return total
 
     def daily_dose(self, drug: str) -> float:
-        """Programmed daily dose [dose unit/day]: concentration x mean rate (docs/RULES.md §4)."""
+        """Programmed daily dose: concentration x mean rate (docs/RULES.md §4).
+
+        Parameters
+        ----------
+        drug : str
+            The drug's name.
+
+        Returns
+        -------
+        float
+            The daily dose [dose unit/day]; 0.0 when the mix does not hold the drug.
+        """
         return dict(self.mix).get(drug, 0.0) * self.mean_rate
 
 
@@ -224,6 +276,7 @@ class Patient:
     prior_oral_morphine: float | None = None  # [mg/day]
     life_expectancy: int | float | None = None  # [s]
     psychosis: bool = False
+    weight: float | None = None  # [kg]: KET-DOSE judges a ketamine table per kg with it
 
 
 @dataclass(frozen=True)
@@ -277,6 +330,13 @@ class Table:
 
     @property
     def start(self) -> dt.datetime:
+        """The first session's date-time: instant 0 of the table's time base.
+
+        Returns
+        -------
+        datetime.datetime
+            The local date-time as the table types it.
+        """
         return self.sessions[0].at
 
     @property
@@ -284,22 +344,69 @@ class Table:
         """Clock time of the first session [s after midnight]: t=0 sits there on the wall clock.
 
         Session times are whole seconds (:mod:`pumpsim.io.tables` refuses a fraction of a second),
-        so this is an int."""
+        so this is an int.
+
+        Returns
+        -------
+        int
+            Seconds after midnight [s].
+        """
         a = self.start
         return a.hour * HOUR + a.minute * MINUTE + a.second
 
     def datetime_at(self, t: float) -> dt.datetime:
-        """The calendar instant ``t`` seconds after the first session, rounded to the second."""
+        """The calendar instant ``t`` seconds after the first session, rounded to the second.
+
+        Parameters
+        ----------
+        t : float
+            An instant [s since the first session].
+
+        Returns
+        -------
+        datetime.datetime
+            The local date-time.
+        """
         return self.start + dt.timedelta(seconds=round(t))
 
     def iso(self, t: float | None) -> str | None:
+        """An instant as FORMAT.md §3 prints it.
+
+        Parameters
+        ----------
+        t : float or None
+            An instant [s since the first session].
+
+        Returns
+        -------
+        str or None
+            ISO 8601 local date-time to the second, or None when ``t`` is None.
+        """
         return None if t is None else self.datetime_at(t).isoformat(timespec="seconds")
 
     def drugs(self) -> list[str]:
-        """Every drug that appears in any refill, sorted."""
+        """Every drug that appears in any refill, sorted.
+
+        Returns
+        -------
+        list of str
+            Drug names.
+        """
         names = {d for s in self.sessions if s.refill for d, _ in s.refill.mix}
         return sorted(names)
 
 
 def frozen_mapping(d: dict) -> Mapping:
+    """A read-only copy of a dictionary (the model is immutable).
+
+    Parameters
+    ----------
+    d : dict
+        Any mapping.
+
+    Returns
+    -------
+    Mapping
+        A read-only view of a copy of ``d``.
+    """
     return MappingProxyType(dict(d))

@@ -20,7 +20,18 @@ WEEK = 7 * DAY  # [s]
 
 
 def as_date(d: dt.date | dt.datetime) -> dt.date:
-    """The calendar date of a date or a date-time."""
+    """The calendar date of a date or a date-time.
+
+    Parameters
+    ----------
+    d : datetime.date or datetime.datetime
+        A date, or a date-time whose time is dropped.
+
+    Returns
+    -------
+    datetime.date
+        The date.
+    """
     return d.date() if isinstance(d, dt.datetime) else d
 
 
@@ -40,3 +51,26 @@ def days_between(a: dt.date | dt.datetime, b: dt.date | dt.datetime) -> int:
     da = a.date() if isinstance(a, dt.datetime) else a
     db = b.date() if isinstance(b, dt.datetime) else b
     return (db - da).days
+
+
+def add_months(d: dt.date | dt.datetime, months: int) -> dt.date:
+    """The calendar date ``months`` calendar months after ``d`` (the same day of the month, or the
+    month's last day when it has no such day: one month from 31 January is the last day of February).
+
+    Parameters
+    ----------
+    d : datetime.date or datetime.datetime
+        The start (the time of a date-time is ignored).
+    months : int
+        Calendar months to add [month].
+
+    Returns
+    -------
+    datetime.date
+    """
+    import calendar
+
+    day = as_date(d)
+    k = day.year * 12 + day.month - 1 + months
+    y, m = divmod(k, 12)
+    return dt.date(y, m + 1, min(day.day, calendar.monthrange(y, m + 1)[1]))

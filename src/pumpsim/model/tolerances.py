@@ -9,12 +9,34 @@ RTOL = 1e-9  # FORMAT.md §4: limits are compared with a relative tolerance of 1
 
 
 def above(value: float, limit: float) -> bool:
-    """Strictly above ``limit``, beyond the relative tolerance."""
+    """Strictly above ``limit``, beyond the relative tolerance :data:`RTOL`.
+
+    Parameters
+    ----------
+    value, limit : float
+        Two numbers in the same unit (any unit).
+
+    Returns
+    -------
+    bool
+        ``value > limit + RTOL * |limit|``.
+    """
     return value > limit + RTOL * abs(limit)
 
 
 def at_or_above(value: float, limit: float) -> bool:
-    """At or above ``limit``, within the relative tolerance."""
+    """At or above ``limit``, within the relative tolerance :data:`RTOL`.
+
+    Parameters
+    ----------
+    value, limit : float
+        Two numbers in the same unit (any unit).
+
+    Returns
+    -------
+    bool
+        ``value >= limit - RTOL * |limit|``.
+    """
     return value >= limit - RTOL * abs(limit)
 
 

@@ -29,7 +29,7 @@ Durations are exact (FORMAT.md §4, "Time is exact arithmetic"): :func:`parse_du
 the decimal number as a fraction and returns whole seconds as an ``int`` ("0.1 h" is exactly
 360, "1.5 min" 90), and a float only when the text is not a whole number of seconds
 ("0.001 min" is 0.06 s). Rates keep the day in their denominator (mL/day, mg/day): a rate
-times a duration in seconds divides by :data:`SECONDS_PER_DAY`. :func:`format_duration` writes
+times a duration in seconds divides by :data:`pumpsim.model.timebase.DAY`. :func:`format_duration` writes
 seconds back as exact text.
 """
 from __future__ import annotations
@@ -40,6 +40,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+
+from pumpsim.model.timebase import DAY, HOUR, MINUTE, WEEK
 
 #: Dimension exponents (mass, volume, time, body weight).
 Dimension = tuple[int, int, int, int]
@@ -94,10 +96,8 @@ _SIMPLE_UNITS: dict[str, tuple[Dimension, float]] = {
 }
 #: accepted for plain durations only (FORMAT.md §4): a month is 30 days.
 _DURATION_ONLY = {"month": (TIME, 30.0)}
-SECONDS_PER_DAY = 86400
-#: seconds in each duration unit (exact integers)
-DURATION_SECONDS: dict[str, int] = {"min": 60, "h": 3600, "day": SECONDS_PER_DAY, "week": 7 * SECONDS_PER_DAY,
-                                    "month": 30 * SECONDS_PER_DAY}
+#: seconds in each duration unit (exact integers, from the one time base)
+DURATION_SECONDS: dict[str, int] = {"min": MINUTE, "h": HOUR, "day": DAY, "week": WEEK, "month": 30 * DAY}
 #: beyond this a whole number of seconds is no longer exact in a float64 (2**53 s, 285 million years)
 _EXACT_SECONDS_MAX = 2**53
 _PERCENT = {"%": (FRACTION, 0.01)}
@@ -128,6 +128,13 @@ class Quantity:
 
 
 def known_units() -> list[str]:
+    """Every unit spelling a quantity string may use.
+
+    Returns
+    -------
+    list of str
+        The unit spellings, sorted.
+    """
     return sorted({*_SIMPLE_UNITS, *_DURATION_ONLY, *_PERCENT, *_PER_VOLUME})
 
 
@@ -183,7 +190,24 @@ def _parse_unit(unit: str) -> tuple[Dimension, float]:
 
 
 def parse(text: object) -> Quantity:
-    """Read one quantity string into base units, whatever its dimension."""
+    """Read one quantity string into base units, whatever its dimension.
+
+    Parameters
+    ----------
+    text : object
+        The value as the file holds it: a string "number unit" ("0.5 mL/day").
+
+    Returns
+    -------
+    Quantity
+        The value in base units (mL, s, mL/day, mg, mg/mL, mg/day, fraction, ...) and its
+        dimension.
+
+    Raises
+    ------
+    QuantityError
+        A bare number, no unit, an unknown unit, a sign, a non-finite or too large value.
+    """
     if isinstance(text, bool) or not isinstance(text, str):
         if isinstance(text, (int, float)):
             raise QuantityError(
@@ -216,6 +240,16 @@ def parse_duration(text: object) -> int | float:
     The decimal number is read as a fraction and multiplied by the seconds of its unit (min, h,
     day, week, month): a whole number of seconds is returned as an ``int``, anything else as
     the nearest float (FORMAT.md §4: instants and durations are whole seconds, or finer).
+
+    Parameters
+    ----------
+    text : object
+        A duration string with one of the units min, h, day, week, month.
+
+    Returns
+    -------
+    int or float
+        The duration [s]: an int when it is a whole number of seconds.
 
     Examples
     --------
@@ -252,6 +286,16 @@ def format_duration(seconds: int | float) -> str:
     otherwise as the terminating decimal with the fewest digits after the point in day, h or min
     (90 s is "1.5 min", not "0.025 h"). A number of seconds with no exact decimal in minutes
     (e.g. 1 s; FORMAT.md has no unit of a second) is written to 17 significant digits in min.
+
+    Parameters
+    ----------
+    seconds : int or float
+        A duration [s].
+
+    Returns
+    -------
+    str
+        The duration as a table would type it.
     """
     exact = Fraction(seconds) if isinstance(seconds, int) else Fraction(repr(float(seconds)))
     for unit in ("day", "h", "min"):
@@ -322,7 +366,20 @@ _BASE_SPELLING: dict[Dimension, tuple[str, float]] = {
 
 def format_base(value: float, dimension: Dimension) -> str:
     """A base-unit value as a quantity string ('0.2 mL', '14.5 %'), to 10 significant digits;
-    a duration [s] exactly (:func:`format_duration`)."""
+    a duration [s] exactly (:func:`format_duration`).
+
+    Parameters
+    ----------
+    value : float
+        A value in the base unit of ``dimension`` (mL, s, mL/day, mg, fraction, ...).
+    dimension : Dimension
+        Its dimension.
+
+    Returns
+    -------
+    str
+        A quantity string in the table's spelling.
+    """
     if dimension == TIME:
         return format_duration(value)
     unit, factor = _BASE_SPELLING[dimension]

@@ -13,9 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pumpsim._version import __version__
+from pumpsim.io.ketamine import KetamineConfig, build_config
 from pumpsim.io.programs import PROGRAM_SCHEMA, Administration, ProgramFile
 from pumpsim.model.table import Sourced
-from pumpsim.programs.rules import MIN_PER_DAY, KetamineConfig, Note, build_config, courses, iso, run_rules
+from pumpsim.programs import rules as _rules  # noqa: F401  (registers the KET rules)
+from pumpsim.programs import template as _template  # noqa: F401  (registers KET-PROGRAM)
+from pumpsim.programs.course import MIN_PER_DAY, courses, day_of, iso, oral_courses, plus_months
+from pumpsim.programs.finding import Note
+from pumpsim.rules import kit
 from pumpsim.rules.kit import Judged, Skipped, Violation, catalogue
 
 VERDICT_WORDS = {
@@ -58,7 +63,7 @@ class ProgramReport(Judged):
 def judge(p: ProgramFile) -> ProgramReport:
     """Every KET rule on one program (the profile's ``[ketamine]`` overrides applied)."""
     cfg = build_config(p.profile_section, p.profile_file or "")
-    found = run_rules(p, cfg)
+    found = kit.run("program", p, cfg)
     order = {r: i for i, r in enumerate(catalogue())}
     violations = sorted((f for f in found if isinstance(f, Violation)),
                         key=lambda v: (v.at or "", order.get(v.rule, 99)))
@@ -97,7 +102,7 @@ def timeline(p: ProgramFile) -> list[tuple[str, str, str]]:
     day0 = p.administrations[0].at.date()
 
     def day(d: dt.date) -> str:
-        return f"day {(d - day0).days}"
+        return f"day {day_of(d, day0)}"
 
     if p.patient.psychiatric_evaluation is not None:
         d = p.patient.psychiatric_evaluation
@@ -114,8 +119,50 @@ def timeline(p: ProgramFile) -> list[tuple[str, str, str]]:
     return [(at, kind, text) for _, at, kind, text in rows]
 
 
-def _num(x: float | None) -> str:
-    return "-" if x is None else f"{x:.6g}"
+def _num(x: float | str | None) -> str:
+    return "-" if x is None else x if isinstance(x, str) else f"{x:.6g}"
+
+
+def _value_line(v: Violation) -> str:
+    """``value V UNIT, limit L UNIT`` (a setting violation: ``value home, limit hospital``)."""
+    unit = f" {v.unit}" if v.unit else ""
+    value = "(none given)" if v.value is None and isinstance(v.limit, str) else _num(v.value)
+    if v.limit is None:
+        return f"value {value}{unit}"
+    return f"value {value}{unit}, limit {_num(v.limit)}{unit}"
+
+
+#: Advice the source documents give that no rule checks (docs/PROGRAMS.md §7): printed for the
+#: drug it concerns.
+ADVICE = {
+    "ketamine": (
+        "no driving and no use of machines after ketamine (« La kétamine », fiche de synthèse: incompatible avec la "
+        "conduite de véhicule ou l'utilisation de machines; the clinic program: éviter la conduite pendant 24 heures)",
+        "haematuria calls for a search for urinary tract damage, and unexplained liver, renal or urological damage for "
+        "a question about repeated use (ANSM alert of 30 August 2023, in « La kétamine », fiche de synthèse)",
+    ),
+    "co-analgesia": (
+        "co-analgesia followed at home: by an experienced professional linked to a pain or palliative care team; the "
+        "general practitioner is informed (« La kétamine », fiche de synthèse)",
+    ),
+    "esketamine": (
+        "blood pressure rise and psychoactive effects in the hour after each dose: medical monitoring in hospital "
+        "(« Kétamine ou eskétamine », 27 novembre 2025)",
+    ),
+}
+
+
+def maintenance_line(p: ProgramFile, c: KetamineConfig) -> str | None:
+    """The line of an esketamine program for resistant depression shorter than the maintenance it expects."""
+    esk = [a for a in p.administrations if a.agent == "esketamine"]
+    months = c.values["esketamine_maintenance_months"]
+    if not esk or p.indication not in c.lists["esketamine_maintenance_indications"].value:
+        return None
+    if esk[-1].at.date() >= plus_months(esk[0].at.date(), int(months.value)):
+        return None
+    return (f"maintenance is expected for at least {months.value} months after the induction (the program's last "
+            f"esketamine dose is {esk[-1].at.date().isoformat()}, less than {months.value} months after the first, "
+            f"{esk[0].at.date().isoformat()}): {months.source}")
 
 
 def render_text(rep: ProgramReport) -> str:
@@ -151,10 +198,18 @@ def render_text(rep: ProgramReport) -> str:
             flag = "" if v.verified else "  [limit UNVERIFIED]"
             lines.append(f"  - {v.rule} ({v.severity}){' ' + v.drug if v.drug else ''} at {v.at}: {v.message}")
             if v.value is not None or v.limit is not None:
-                lines.append(f"    value {_num(v.value)} {v.unit}, limit {_num(v.limit)} {v.unit}{flag}")
+                lines.append(f"    {_value_line(v)}{flag}")
             elif flag:
                 lines.append(f"   {flag}")
             lines.append(f"    source: {v.source}")
+    agents = [d for d in ("ketamine", "esketamine") if any(a.agent == d for a in p.administrations)]
+    if any(a.agent == "ketamine" and a.continuous for a in p.administrations) or oral_courses(p, c):
+        agents.append("co-analgesia")
+    line = maintenance_line(p, c)
+    if agents or line:
+        lines += ["", "Advice (no rule checks it)"]
+        lines += [f"  - {line}"] if line else []
+        lines += [f"  - {x}" for d in agents for x in ADVICE[d]]
     if rep.skipped:
         lines += ["", "Checks not made"]
         lines += [f"  - {s.rule}: {s.reason}" for s in rep.skipped]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pumpsim.io.output import write_atomic
+from pumpsim.io.output import write_atomic, write_folder
 from pumpsim.model.results import SimResult
 from pumpsim.model.table import Table
 from pumpsim.model.timebase import DAY
@@ -111,7 +111,7 @@ class DoseData:
 
 def dose_data(result) -> list[DoseData]:
     """The worst-case rolling 24 h dose of each drug of a validation result, with its ceilings."""
-    from pumpsim.rules.report import dose_unit
+    from pumpsim.io.library import dose_unit
 
     rep = _report(result)
     table, profile, worst = rep.table, rep.profile, rep.worst
@@ -171,6 +171,23 @@ def _dates(table: Table, t: np.ndarray):
     return [table.datetime_at(float(x)) for x in t]
 
 
+def plain_text(text: str) -> str:
+    """Text shown in a figure as written: a ``$`` (in a file name, say) would start matplotlib's
+    mathematical notation, so it is escaped.
+
+    Parameters
+    ----------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    str
+        The text with every ``$`` escaped.
+    """
+    return text.replace("$", r"\$")
+
+
 def _new_figure(**kw):
     """A Figure built directly: no pyplot, the global backend untouched."""
     from matplotlib.figure import Figure
@@ -178,14 +195,33 @@ def _new_figure(**kw):
     return Figure(**kw)
 
 
-def save(fig, stem: Path) -> list[Path]:
-    """Write ``fig`` as ``stem``.png and ``stem``.svg, atomically; return the paths written."""
-    written = []
+def figure_bytes(fig) -> dict[str, bytes]:
+    """A figure as PNG and SVG bytes.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+
+    Returns
+    -------
+    dict of str to bytes
+        ``{"png": ..., "svg": ...}``.
+    """
+    out = {}
     for ext in ("png", "svg"):
         buf = io.BytesIO()
         fig.savefig(buf, format=ext, dpi=120, bbox_inches="tight")
+        out[ext] = buf.getvalue()
+    return out
+
+
+def save(fig, stem: Path) -> list[Path]:
+    """Write ``fig`` as ``stem``.png and ``stem``.svg, each atomically; return the paths written."""
+    written = []
+    for ext, data in figure_bytes(fig).items():
         path = stem.with_suffix(f".{ext}")
-        write_atomic(path, buf.getvalue())
+        write_atomic(path, data)
         written.append(path)
     return written
 
@@ -225,7 +261,7 @@ def draw_reservoir(table: Table, data: ReservoirData):
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     ax.set_ylim(bottom=0)
     what = "nominal and worst case" + (", Monte-Carlo bands" if fan is not None else "")
-    ax.set_title(f"Reservoir of {Path(table.path).name} ({table.device.model}): {what}")
+    ax.set_title(f"Reservoir of {plain_text(Path(table.path).name)} ({table.device.model}): {what}")
     if fan is None:
         ax.legend(loc="lower left", fontsize=8, framealpha=0.9)  # the reservoir empties towards lower right
     else:  # the bands fill the plot: the legend goes beside it
@@ -252,7 +288,7 @@ def draw_doses(table: Table, data: list[DoseData]):
         ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("start of the 24 h window")
     axes[-1, 0].xaxis.set_major_formatter(mdates.ConciseDateFormatter(axes[-1, 0].xaxis.get_major_locator()))
-    fig.suptitle(f"Rolling 24 h dose against the profile's ceilings: {Path(table.path).name} (worst case)")
+    fig.suptitle(f"Rolling 24 h dose against the profile's ceilings: {plain_text(Path(table.path).name)} (worst case)")
     return fig
 
 
@@ -276,7 +312,7 @@ def draw_ziconotide(table: Table, data: ZiconotideData):
     ax.set_xlabel("date")
     ax.set_ylim(bottom=0)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
-    ax.set_title(f"Ziconotide titration of {Path(table.path).name} inside the profile's envelope")
+    ax.set_title(f"Ziconotide titration of {plain_text(Path(table.path).name)} inside the profile's envelope")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     return fig
@@ -348,7 +384,7 @@ def draw_trumpet(table: Table, data: TrumpetData):
     ax.set_xlabel("observation window [min]")
     ax.set_ylabel("flow error [%]")
     ax.set_title(f"Trumpet curve of {table.device.model} at {data.rate:g} mL/day "
-                 f"({data.pulse * 1000:g} uL pulses): {Path(table.path).name}")
+                 f"({data.pulse * 1000:g} uL pulses): {plain_text(Path(table.path).name)}")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
@@ -400,7 +436,7 @@ def draw_montecarlo(table: Table, data: MonteCarloData):
     ax2.set_ylabel("share of all runs [%]")
     ax2.set_title(f"Time to empty ({100 * data.p_empty:.3g} % of runs ran dry)")
     ax2.grid(alpha=0.3)
-    fig.suptitle(f"{Path(table.path).name}: {data.runs:,} Monte-Carlo runs")
+    fig.suptitle(f"{plain_text(Path(table.path).name)}: {data.runs:,} Monte-Carlo runs")
     return fig
 
 
@@ -515,8 +551,5 @@ def figures(result, mc=None) -> dict:
 def plot_all(result, folder: Path, mc=None) -> list[Path]:
     """Every figure of a validation result into ``folder`` (PNG and SVG); with a Monte-Carlo
     result ``mc``, the Monte-Carlo figure and the fan of the runs in the reservoir figure."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for name, fig in figures(result, mc).items():
-        written += save(fig, folder / name)
-    return written
+    files = {f"{name}.{ext}": data for name, fig in figures(result, mc).items() for ext, data in figure_bytes(fig).items()}
+    return write_folder(folder, files)  # the whole folder or nothing: never old and new figures mixed

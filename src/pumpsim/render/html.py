@@ -265,7 +265,7 @@ PATHWAY_CAPTION = ("Care pathway of {patient} (pumpsim pathway: {verdict}{violat
 
 
 def pathway_figure(report) -> Figure | None:
-    """The timeline of a :class:`pumpsim.pathway.rules.PathwayReport` as a captioned PNG (None without dates)."""
+    """The timeline of a :class:`pumpsim.pathway.report.PathwayReport` as a captioned PNG (None without dates)."""
     from pumpsim.render.pathway_figure import timeline_png
 
     name = Path(report.patient.path).name

@@ -13,8 +13,8 @@ import io
 from dataclasses import dataclass
 
 from pumpsim.model.timebase import as_date
-from pumpsim.pathway.rules import TimelineStep
-from pumpsim.render.figures import OKABE_ITO
+from pumpsim.pathway.timeline import TimelineStep
+from pumpsim.render.figures import OKABE_ITO, plain_text
 
 MARGIN_DAYS = 3  # room left and right of the earliest and latest date [day]
 
@@ -89,7 +89,7 @@ def draw_timeline(steps: list[TimelineStep], title: str):
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
     ax.set_xlabel("date (calendar days)")
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(title, fontsize=10.5)
+    ax.set_title(plain_text(title), fontsize=10.5)
     handles = [Patch(color=OKABE_ITO["green"], alpha=0.22, label="dates the limit allows"),
                Line2D([], [], color=OKABE_ITO["blue"], marker="o", markeredgecolor=OKABE_ITO["black"], linewidth=4,
                       label="delay within its limit"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 
-from pumpsim.render.figures import OKABE_ITO
+from pumpsim.render.figures import OKABE_ITO, plain_text
 from pumpsim.telemetry.reconcile import Reconciliation, thresholds
 
 
@@ -66,7 +66,7 @@ def figure(rec: Reconciliation):
     loc = mdates.AutoDateLocator()
     ax2.xaxis.set_major_locator(loc)
     ax2.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
-    fig.suptitle(f"Records against {rec.table.path.rsplit('/', 1)[-1]} ({rec.table.device.model}): {rec.verdict.upper()}")
+    fig.suptitle(f"Records against {plain_text(rec.table.path.rsplit('/', 1)[-1])} ({rec.table.device.model}): {rec.verdict.upper()}")
     fig.set_layout_engine("constrained")
     return fig
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 
-from pumpsim.io.library import drug_library
 from pumpsim.model.table import Sourced, Table
 
 
@@ -45,7 +44,14 @@ class Violation:
 
     @property
     def when(self) -> dt.datetime | None:
-        """The instant as a date-time (rounded to the second), or None."""
+        """The instant as a date-time (rounded to the second), or None.
+
+        Returns
+        -------
+        datetime.datetime or None
+            ``origin + t`` for a rule judged on the table's time base, the parsed ``at_text`` for a
+            calendar rule, None for a finding with no instant.
+        """
         if self.t is not None and self.origin is not None:
             return self.origin + dt.timedelta(seconds=round(self.t))
         if self.at_text is None:
@@ -54,12 +60,19 @@ class Violation:
 
     @property
     def at(self) -> str | None:
-        """The instant as FORMAT.md §3 prints it (ISO date-time, or the date for calendar rules)."""
+        """The instant as FORMAT.md §3 prints it.
+
+        Returns
+        -------
+        str or None
+            An ISO date-time to the second, or the date as the calendar rules give it.
+        """
         if self.t is not None and self.origin is not None:
             return self.when.isoformat(timespec="seconds")
         return self.at_text
 
     def as_json(self) -> dict:
+        """The violation as FORMAT.md §3's JSON object (value and limit in ``unit``)."""
         return {"rule": self.rule, "severity": self.severity, "at": self.at, "drug": self.drug,
                 "value": self.value, "limit": self.limit, "unit": self.unit, "message": self.message,
                 "source": self.source, "verified": self.verified}
@@ -81,7 +94,18 @@ VERDICT_ORDER = ("pass", "not_checked", "warn", "fail")
 
 
 def worst(*verdicts: str) -> str:
-    """The worst of several verdicts (fail > warn > not_checked > pass)."""
+    """The worst of several verdicts (fail > warn > not_checked > pass).
+
+    Parameters
+    ----------
+    *verdicts : str
+        Verdicts of :data:`VERDICT_ORDER`.
+
+    Returns
+    -------
+    str
+        The worst; "pass" when none is given.
+    """
     return max(verdicts, key=VERDICT_ORDER.index, default="pass")
 
 
@@ -95,6 +119,7 @@ class Judged:
 
     @property
     def verdict(self) -> str:
+        """"fail", "warn", "not_checked" or "pass" (FORMAT.md §12.2)."""
         if any(v.severity == "hard" for v in self.violations):
             return "fail"
         if self.violations:
@@ -103,6 +128,7 @@ class Judged:
 
     @property
     def exit_status(self) -> int:
+        """1 when the verdict is "fail", else 0 (FORMAT.md §2)."""
         return 1 if self.verdict == "fail" else 0
 
 
@@ -130,6 +156,7 @@ class RuleInfo:
     families: tuple[str, ...] = ()
 
     def as_json(self) -> dict:
+        """The rule as ``pumpsim rules --format json`` lists it."""
         return {"id": self.id, "family": self.family, "families": list(self.families or (self.family,)),
                 "severity": self.severity, "inputs": self.needs, "checks": self.checks, "source": self.basis}
 
@@ -143,11 +170,18 @@ def catalogue() -> dict[str, RuleInfo]:
     """Every rule of every family, in docs/RULES.md order: ``data/rules.toml``, then the care
     pathway's rules of ``data/pathway.toml`` (their basis: the regional reference and its section).
     A rule that two families judge (OPIOID-CONVERSION: a table alone, or a patient file with its
-    table) is one entry with both families."""
+    table) is one entry with both families.
+
+    Returns
+    -------
+    dict of str to RuleInfo
+        Rule identifier to its entry, in catalogue order.
+    """
     out: dict[str, RuleInfo] = {}
     for r in _data("rules.toml")["rule"]:
         assert r["family"] in FAMILIES, (r["id"], r["family"])
-        out[r["id"]] = RuleInfo(r["id"], r["family"], r["severity"], r["needs"], r["checks"], r["basis"], (r["family"],))
+        families = (r["family"], *r.get("also", ()))  # a rule judged by two families (KET-DOSE: programs, tables)
+        out[r["id"]] = RuleInfo(r["id"], r["family"], r["severity"], r["needs"], r["checks"], r["basis"], families)
     path = _data("pathway.toml")
     for r in path["rule"]:
         basis = f"{path['source']}, {r['section']}"
@@ -166,8 +200,27 @@ _REGISTRY: dict[tuple[str, str], RuleFn] = {}
 
 def rule(rule_id: str, family: str) -> Callable[[RuleFn], RuleFn]:
     """Register ``fn`` as the judge of ``rule_id`` in ``family``: the one way every rule of every
-    family is registered. The identifier must be in the catalogue, under that family."""
+    family is registered. The identifier must be in the catalogue, under that family.
+
+    Parameters
+    ----------
+    rule_id : str
+        The rule's stable identifier (``"ZIC-STEP"``).
+    family : str
+        A key of :data:`FAMILIES`.
+
+    Returns
+    -------
+    callable
+        The decorator; it returns the function unchanged, with ``rule_id`` set on it.
+
+    Raises
+    ------
+    KeyError
+        The identifier is not in the catalogue under that family, or is registered twice.
+    """
     def register(fn: RuleFn) -> RuleFn:
+        """Register one rule function."""
         info = catalogue().get(rule_id)
         if info is None or family not in info.families:
             raise KeyError(f"{rule_id} is not a {family} rule of the catalogue (data/rules.toml, data/pathway.toml)")
@@ -180,13 +233,39 @@ def rule(rule_id: str, family: str) -> Callable[[RuleFn], RuleFn]:
 
 
 def registered(family: str) -> dict[str, RuleFn]:
-    """The registered rules of a family, in catalogue order (the family's module must be imported)."""
+    """The registered rules of a family, in catalogue order (the family's module must be imported).
+
+    Parameters
+    ----------
+    family : str
+        A key of :data:`FAMILIES`.
+
+    Returns
+    -------
+    dict of str to callable
+        Rule identifier to its function.
+    """
     return {rid: _REGISTRY[(family, rid)] for rid in catalogue() if (family, rid) in _REGISTRY}
 
 
 def run(family: str, *inputs, only: Iterable[str] | None = None) -> list[Finding]:
     """Judge ``inputs`` by every registered rule of ``family`` (or those in ``only``), in catalogue
-    order: the one runner of every family. Each rule is called as ``fn(*inputs)``."""
+    order: the one runner of every family. Each rule is called as ``fn(*inputs)``.
+
+    Parameters
+    ----------
+    family : str
+        A key of :data:`FAMILIES`.
+    *inputs
+        What the family's rules take (static: table, profile; simulated: table, profile, cases; ...).
+    only : iterable of str, optional
+        Judge only these rules.
+
+    Returns
+    -------
+    list of Finding
+        Every rule's findings, in catalogue order.
+    """
     wanted = set(only) if only is not None else None
     out: list[Finding] = []
     for rid, fn in registered(family).items():
@@ -198,7 +277,38 @@ def run(family: str, *inputs, only: Iterable[str] | None = None) -> list[Finding
 def violation(table: Table, rule: str, severity: str, t: float | None, drug: str | None, value: float | None,
               limit: Sourced | None, unit: str, message: str, session: int | None, *,
               limit_value: float | None = None, source: str | None = None, verified: bool | None = None) -> Violation:
-    """Build a violation whose limit, source and verified flag come from one Sourced value."""
+    """Build a violation judged on a table's time base, whose limit, source and verified flag come
+    from one Sourced value.
+
+    Parameters
+    ----------
+    table : Table
+        The table (its first session is the origin of ``t``).
+    rule, severity : str
+        The rule's identifier and "hard" or "soft".
+    t : float or None
+        The instant [s since the first session].
+    drug : str or None
+        The drug concerned.
+    value : float or None
+        The value judged, in ``unit``.
+    limit : Sourced or None
+        The limit, with its source and verified flag.
+    unit : str
+        The unit of ``value`` and of the limit as reported.
+    message : str
+        The finding in words.
+    session : int or None
+        The 1-based session, for grouping.
+    limit_value : float, optional
+        The limit in ``unit`` when it differs from ``limit.value`` (a limit in s reported in h).
+    source, verified : optional
+        Override the limit's source and flag (a rule with no numeric limit).
+
+    Returns
+    -------
+    Violation
+    """
     lv = limit_value if limit_value is not None else (float(limit.value) if limit is not None else None)
     return Violation(rule, severity, None, drug,
                      None if value is None else float(value), lv, unit, message,
@@ -206,9 +316,5 @@ def violation(table: Table, rule: str, severity: str, t: float | None, drug: str
                      verified if verified is not None else (limit.verified if limit else True), session,
                      t=None if t is None else float(t), origin=table.start)
 
-
-# --------------------------------------------------------------------------- helpers
-def dose_unit(drug: str) -> str:
-    return drug_library().drugs[drug].dose_unit
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pumpsim._version import __version__
-from pumpsim.io.library import drug_library
 from pumpsim.model.table import Profile, Sourced, Table
 from pumpsim.model.timebase import DAY
 from pumpsim.rules.kit import Judged, Skipped, Violation
@@ -77,6 +76,7 @@ class Report(Judged):
         return self.cases.programmed
 
     def as_json(self) -> dict[str, Any]:
+        """The JSON report of FORMAT.md §3 (doses in each drug's dose unit, instants as ISO date-times)."""
         out: dict[str, Any] = {
             "schema": REPORT_SCHEMA,
             "verdict": self.verdict,
@@ -99,7 +99,20 @@ class Report(Judged):
 
 
 def sources_used(table: Table, profile: Profile) -> list[tuple[str, str, Sourced]]:
-    """Every data value this table was judged with: (what, value as written, Sourced)."""
+    """Every data value this table was judged with.
+
+    Parameters
+    ----------
+    table : Table
+        The table (its device's data and its drugs).
+    profile : Profile
+        The profile it was judged against.
+
+    Returns
+    -------
+    list of (str, str, Sourced)
+        What the value is, the value as the data write it, and the value with its source.
+    """
     dev = table.device
     out: list[tuple[str, str, Sourced]] = []
     for name in ("reservoir", "accuracy", "low_alarm", "rate_min", "rate_max", "dead_volume"):
@@ -121,7 +134,18 @@ def _num(x: float | None) -> str:
 
 
 def render_text(report: Report) -> str:
-    """The report for people: verdict first, then violations by session, then sources."""
+    """The report for people: verdict first, then violations by session, then sources.
+
+    Parameters
+    ----------
+    report : Report
+        What :func:`pumpsim.rules.validate.validate` found.
+
+    Returns
+    -------
+    str
+        The text report, ending with a newline.
+    """
     t = report.table
     lines = [VERDICT_WORDS[report.verdict], ""]
     hard = sum(v.severity == "hard" for v in report.violations)
@@ -182,6 +206,3 @@ def render_text(report: Report) -> str:
     lines.append(f"pumpsim {__version__}: decision support for professionals, not a medical device.")
     return "\n".join(lines) + "\n"
 
-
-def dose_unit(drug: str) -> str:
-    return drug_library().drugs[drug].dose_unit

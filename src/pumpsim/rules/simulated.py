@@ -15,12 +15,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pumpsim.io.library import dose_unit
 from pumpsim.model.results import SimResult
 from pumpsim.model.table import Profile, Sourced, Table
 from pumpsim.model.timebase import DAY
 from pumpsim.model.tolerances import above
 from pumpsim.rules import check
-from pumpsim.rules.kit import Finding, Skipped, dose_unit, rule, violation
+from pumpsim.rules.kit import Finding, Skipped, rule, violation
 from pumpsim.rules.report import days
 
 

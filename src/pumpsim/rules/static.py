@@ -1,9 +1,22 @@
 """The static safety rules: one small pure function per rule identifier (docs/RULES.md §4).
 
-Each rule reads the table, the profile and the device, and returns :class:`Violation` and
-:class:`Skipped` findings. No threshold is written here: every limit is a
-:class:`pumpsim.model.table.Sourced` from the profile or the device, and its source and verified flag
-travel with the violation. Rules that need the simulation (REFILL-*, DOSE-MAX, CROSS-CHECK)
+Each rule is registered with the rule kit (``@rule(ID, "static")``) and has one signature:
+
+Parameters
+----------
+table : pumpsim.model.table.Table
+    The programming table (instants [s since the first session], volumes [mL], rates [mL/day],
+    concentrations [dose unit/mL]); its device gives the device limits.
+profile : pumpsim.model.table.Profile
+    The guideline profile (limits in the same base units, each with its source).
+
+Returns
+-------
+list of Finding
+    :class:`~pumpsim.rules.kit.Violation` and :class:`~pumpsim.rules.kit.Skipped` findings.
+
+No threshold is written here: every limit is a :class:`pumpsim.model.table.Sourced` from the
+profile or the device, and its source and verified flag travel with the violation. Rules that need the simulation (REFILL-*, DOSE-MAX, CROSS-CHECK)
 live in :mod:`pumpsim.rules.simulated` and read its results.
 
 Comparisons use the relative tolerance of FORMAT.md §4 (:data:`RTOL`): 25 mcg/mL x
@@ -15,11 +28,11 @@ from __future__ import annotations
 
 import math
 
-from pumpsim.io.library import drug_library
+from pumpsim.io.library import dose_unit, drug_library
 from pumpsim.model.table import Profile, Program, Sourced, Table
 from pumpsim.model.timebase import DAY, HOUR, WEEK
 from pumpsim.model.tolerances import RTOL, above, at_or_above
-from pumpsim.rules.kit import Finding, Skipped, dose_unit, rule, violation
+from pumpsim.rules.kit import Finding, Skipped, rule, violation
 from pumpsim.rules.report import days
 
 
@@ -34,6 +47,7 @@ def _fmt(x: float) -> str:
 # --------------------------------------------------------------------------- the rules
 @rule("MIX-DRUG-COUNT", "static")
 def mix_drug_count(table: Table, profile: Profile) -> list[Finding]:
+    """MIX-DRUG-COUNT (hard): more molecules in one refill's mix than the profile allows."""
     lim = profile.general["max_molecules"]
     out: list[Finding] = []
     for s, r in _refills(table):
@@ -46,6 +60,7 @@ def mix_drug_count(table: Table, profile: Profile) -> list[Finding]:
 
 @rule("MIX-INCOMPATIBLE", "static")
 def mix_incompatible(table: Table, profile: Profile) -> list[Finding]:
+    """MIX-INCOMPATIBLE (hard): an incompatible pair in one reservoir, or meeting in the line after a change of mix."""
     out: list[Finding] = []
     previous: set[str] = set()
     for s, r in _refills(table):
@@ -66,6 +81,7 @@ def mix_incompatible(table: Table, profile: Profile) -> list[Finding]:
 
 @rule("DRUG-ROUTE", "static")
 def drug_route(table: Table, profile: Profile) -> list[Finding]:
+    """DRUG-ROUTE (hard): a drug of a mix that is not given by the device's route."""
     route = table.device.route
     out: list[Finding] = []
     for s, r in _refills(table):
@@ -80,6 +96,7 @@ def drug_route(table: Table, profile: Profile) -> list[Finding]:
 
 @rule("CONC-MAX", "static")
 def conc_max(table: Table, profile: Profile) -> list[Finding]:
+    """CONC-MAX (hard): a concentration above the profile's maximum for its drug."""
     out: list[Finding] = []
     for s, r in _refills(table):
         for d, c in r.mix:
@@ -95,6 +112,7 @@ def conc_max(table: Table, profile: Profile) -> list[Finding]:
 
 @rule("RATE-RANGE", "static")
 def rate_range(table: Table, profile: Profile) -> list[Finding]:
+    """RATE-RANGE (hard): a programmed rate or flex step outside the device's rate range."""
     dev = table.device
     out: list[Finding] = []
     for name, lim in (("rate_min", dev.rate_min), ("rate_max", dev.rate_max)):
@@ -114,6 +132,7 @@ def rate_range(table: Table, profile: Profile) -> list[Finding]:
 
 @rule("OVERFILL", "static")
 def overfill(table: Table, profile: Profile) -> list[Finding]:
+    """OVERFILL (hard): a refill volume above the reservoir's capacity."""
     cap = table.device.reservoir
     return [violation(table, "OVERFILL", "hard", s.t, None, r.volume, cap, "mL",
                       f"refill of {_fmt(r.volume)} mL into a {_fmt(cap.value)} mL reservoir", s.index)
@@ -122,6 +141,7 @@ def overfill(table: Table, profile: Profile) -> list[Finding]:
 
 @rule("ZIC-START", "static")
 def zic_start(table: Table, profile: Profile) -> list[Finding]:
+    """ZIC-START (hard / soft): the first ziconotide daily dose above the start limit or the prudent start."""
     first = next((p for p in table.programs if "ziconotide" in dict(p.mix)), None)
     if first is None:
         return []
@@ -162,6 +182,7 @@ def _zic_changes(table: Table) -> list[tuple[Program, float, float]]:
 
 @rule("ZIC-STEP", "static")
 def zic_step(table: Table, profile: Profile) -> list[Finding]:
+    """ZIC-STEP (hard): a ziconotide increase larger than the step limit."""
     lim = profile.limit("ziconotide", "step_max")
     changes = _zic_changes(table)
     if lim is None or not changes:
@@ -179,6 +200,7 @@ def zic_step(table: Table, profile: Profile) -> list[Finding]:
 
 @rule("ZIC-INTERVAL", "static")
 def zic_interval(table: Table, profile: Profile) -> list[Finding]:
+    """ZIC-INTERVAL (hard): a ziconotide increase too soon after the previous change, or too many in 7 days."""
     lim = profile.limit("ziconotide", "step_interval")
     per_week = profile.limit("ziconotide", "max_increases_per_week")
     changes = _zic_changes(table)
@@ -203,6 +225,7 @@ def zic_interval(table: Table, profile: Profile) -> list[Finding]:
 
 @rule("ZIC-CONTRAINDICATION", "static")
 def zic_contraindication(table: Table, profile: Profile) -> list[Finding]:
+    """ZIC-CONTRAINDICATION (hard): ziconotide for a patient with psychosis."""
     lim = profile.limit("ziconotide", "contraindications")
     if lim is None or not table.patient.psychosis or "psychosis" not in lim.value:
         return []
@@ -215,6 +238,7 @@ def zic_contraindication(table: Table, profile: Profile) -> list[Finding]:
 
 @rule("DOSE-STEP-DOWN", "static")
 def dose_step_down(table: Table, profile: Profile) -> list[Finding]:
+    """DOSE-STEP-DOWN (soft): an opioid or baclofen daily dose cut by more than the profile allows in one session."""
     lim = profile.general["step_down_max"]
     lib = drug_library().drugs
     out: list[Finding] = []
@@ -237,6 +261,7 @@ def dose_step_down(table: Table, profile: Profile) -> list[Finding]:
 
 @rule("OPIOID-CONVERSION", "static")
 def opioid_conversion(table: Table, profile: Profile) -> list[Finding]:
+    """OPIOID-CONVERSION (soft): the first intrathecal morphine dose above the prior oral dose over the conversion ratio."""
     first = next((p for p in table.programs if "morphine" in dict(p.mix)), None)
     if first is None:
         return []
@@ -256,6 +281,7 @@ def opioid_conversion(table: Table, profile: Profile) -> list[Finding]:
 
 @rule("GRANULOMA-RISK", "static")
 def granuloma_risk(table: Table, profile: Profile) -> list[Finding]:
+    """GRANULOMA-RISK (soft): a concentration at or above the granuloma-risk threshold."""
     out: list[Finding] = []
     for s, r in _refills(table):
         for d, c in r.mix:
@@ -269,7 +295,30 @@ def granuloma_risk(table: Table, profile: Profile) -> list[Finding]:
 
 def stability_limit(table: Table, profile: Profile, session_index: int, mix: dict[str, float],
                     first_zic_refill: int | None) -> tuple[Sourced | None, str | None, list[str]]:
-    """The stability limit of a mix [s]: the tightest of its drugs; and drugs with no data."""
+    """The stability limit of a mix: the tightest of its drugs; and drugs with no data.
+
+    Parameters
+    ----------
+    table : Table
+        The table (its device says whether the pump is ziconotide-naive).
+    profile : Profile
+        The profile holding each drug's stability [s].
+    session_index : int
+        The 1-based session of the refill.
+    mix : dict of str to float
+        Drug to concentration [dose unit/mL].
+    first_zic_refill : int or None
+        The session of the table's first refill holding ziconotide.
+
+    Returns
+    -------
+    limit : Sourced or None
+        The tightest stability [s], with its source; None when no drug has data.
+    drug : str or None
+        The drug that sets it.
+    unknown : list of str
+        Drugs of the mix with no stability in the profile.
+    """
     best: tuple[Sourced, str] | None = None
     unknown = []
     for d, c in sorted(mix.items()):
@@ -292,6 +341,7 @@ def stability_limit(table: Table, profile: Profile, session_index: int, mix: dic
 
 @rule("REFILL-STABILITY", "static")
 def refill_stability(table: Table, profile: Profile) -> list[Finding]:
+    """REFILL-STABILITY (hard): a mix staying in the reservoir longer than its least stable drug allows."""
     refills = _refills(table)
     first_zic = next((s.index for s, r in refills if "ziconotide" in r.mix_dict), None)
     out: list[Finding] = []

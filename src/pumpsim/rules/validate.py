@@ -7,18 +7,32 @@ programmed cases (:mod:`pumpsim.sim.simulation`: the Numba engine, or the plain-
 """
 from __future__ import annotations
 
+from pumpsim.io.library import dose_unit
 from pumpsim.model.results import Scenario
 from pumpsim.model.table import Profile, Table
+from pumpsim.rules import ketamine as _ketamine  # noqa: F401  (registers KET-DOSE for tables)
 from pumpsim.rules import kit
 from pumpsim.rules import static as _static  # noqa: F401  (registers the static rules)
 from pumpsim.rules.kit import Finding, Skipped, Violation, catalogue
-from pumpsim.rules.report import Report, dose_unit
+from pumpsim.rules.report import Report
 from pumpsim.rules.simulated import Cases
 from pumpsim.sim import simulation
 
 
 def simulate_cases(table: Table) -> Cases:
-    """The nominal, worst-case and programmed-case runs, and their 24 h maxima per drug."""
+    """The nominal, worst-case and programmed-case runs, and their 24 h maxima per drug.
+
+    Parameters
+    ----------
+    table : Table
+        The table to simulate (its device's accuracy sets the worst case).
+
+    Returns
+    -------
+    Cases
+        The three runs (instants [s], volumes [mL], doses [dose unit]) and, per drug, the largest
+        dose in a rolling 24 h window [dose unit] with the start of that window [s].
+    """
     nominal = simulation.simulate(table, Scenario.nominal())
     worst = simulation.simulate(table, Scenario.worst(float(table.device.accuracy.value)))
     programmed = simulation.simulate(table, Scenario.programmed())
@@ -27,7 +41,22 @@ def simulate_cases(table: Table) -> Cases:
 
 
 def validate(table: Table, profile: Profile) -> Report:
-    """Every check of ``pumpsim validate`` on one table."""
+    """Every check of ``pumpsim validate`` on one table: the static rules, the three simulated
+    cases, the simulated rules and the independent cross-check.
+
+    Parameters
+    ----------
+    table : Table
+        The programming table (base units: s, mL, mL/day, dose unit/mL).
+    profile : Profile
+        The guideline profile it is judged against.
+
+    Returns
+    -------
+    Report
+        Violations and skipped checks, per-drug doses [dose unit, dose unit/day], reservoir
+        instants (ISO date-times), the verdict and the exit status.
+    """
     findings: list[Finding] = kit.run("static", table, profile)
     c = simulate_cases(table)
     nominal, worst, programmed = c.nominal, c.worst, c.programmed
