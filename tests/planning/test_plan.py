@@ -77,8 +77,11 @@ def test_interval_set_by_the_volume_at_the_concentration_cap(tmp_path):
     assert rc == 0 and out["interval_days"] == 31 and out["binding"] == "REFILL-LOW-ALARM"
     r = USABLE / (ACC * 31)
     assert close(out["rate"], r) and close(out["concentrations"]["ropivacaine"], 5.0 / r)
-    assert out["concentrations"]["ropivacaine"] <= 10.0
-    assert out["daily_doses"]["ropivacaine"]["value"] == pytest.approx(5.0, rel=1e-12)
+    # rounded as prepared and programmed: 5 / 0.50711 = 9.8598 -> 9.86 mg/mL (3 figures), the rate
+    # for 5 mg/day 5 / 9.86 = 0.50710 -> 0.507 mL/day (0.001 resolution), which lasts
+    # 18 / (1.145 x 0.507) = 31.006 days; every reported number is the written one
+    assert out["concentrations"]["ropivacaine"] == 9.86 and out["rate"] == 0.507
+    assert out["daily_doses"]["ropivacaine"]["value"] == pytest.approx(9.86 * 0.507, rel=1e-12)
 
 
 def test_interval_set_by_the_bolus_allowance(tmp_path):
@@ -111,6 +114,11 @@ def test_interval_set_by_the_device_minimum_rate(tmp_path):
     assert rc == 0 and out["interval_days"] == 78 and out["binding"] == "RATE-RANGE"
     assert close(out["rate"], 0.2) and close(out["concentrations"]["morphine"], 4.0)
     assert out["rate"] >= 0.2
+    # the lowest concentration for 78 days, 0.8 / (18 / (1.145 x 78)) = 3.9693 mg/mL, rounded:
+    # 3.98 mg/mL at 0.8 / 3.98 = 0.20101 -> 0.201 mL/day gives 0.79998 mg/day, the closest to
+    # 0.8 of the roundings that last 18 / (1.145 x 0.201) = 78.2 days (3.97 needs 0.2015 -> 0.202:
+    # 77.8 days, or 0.201: 0.798 mg/day)
+    assert out["concentrations"]["morphine"] == 3.98 and out["rate"] == 0.201
 
 
 def test_a_mix_of_two_drugs_moves_together_and_each_keeps_its_dose_and_limit(tmp_path):
@@ -123,9 +131,12 @@ def test_a_mix_of_two_drugs_moves_together_and_each_keeps_its_dose_and_limit(tmp
     c = out["concentrations"]
     assert close(out["rate"], r) and close(c["morphine"], 2.5 / r) and close(c["bupivacaine"], 7.5 / r)
     assert c["bupivacaine"] <= 30.0 and c["morphine"] < 20.0
-    assert c["bupivacaine"] / c["morphine"] == pytest.approx(3.0, rel=1e-12)
-    assert out["daily_doses"]["morphine"]["value"] == pytest.approx(2.5, rel=1e-12)
-    assert out["daily_doses"]["bupivacaine"]["value"] == pytest.approx(7.5, rel=1e-12)
+    # each concentration to 3 figures (exact 9.8596 and 29.579 mg/mL), one rate for both at
+    # 0.001 mL/day: 9.87 and 29.7 mg/mL at 0.253 mL/day (lasts 18 / (1.145 x 0.253) = 62.1 days)
+    # give 2.4971 mg (-0.12 %) and 7.5141 mg (+0.19 %) a day, the smallest largest change found
+    assert c == {"morphine": 9.87, "bupivacaine": 29.7} and out["rate"] == 0.253
+    assert out["daily_doses"]["morphine"]["value"] == pytest.approx(9.87 * 0.253, rel=1e-12)
+    assert out["daily_doses"]["bupivacaine"]["value"] == pytest.approx(29.7 * 0.253, rel=1e-12)
 
 
 def test_the_365_day_cap(tmp_path):
@@ -136,8 +147,11 @@ def test_the_365_day_cap(tmp_path):
     text = table('bupivacaine = "2 mg/mL"').replace("synchromed-ii-20", "synchromed-ii-40").replace('"20 mL"', '"40 mL"')
     rc, out, _ = run_plan(text, tmp_path)
     assert rc == 0 and out["interval_days"] == 365 and out["binding"] == "HORIZON"
-    r = 38.0 / (ACC * 365)
-    assert close(out["rate"], r) and close(out["concentrations"]["bupivacaine"], 1.0 / r)
+    # rounded: 1 / 0.090927 = 10.998 -> 11.0 mg/mL needs 0.0909 -> 0.091 mL/day, which lasts
+    # 38 / (1.145 x 0.091) = 364.7 days, one short; 11.1 mg/mL at 1 / 11.1 = 0.09009 -> 0.090
+    # mL/day (0.999 mg/day) lasts 368.7 days: the cap holds
+    assert out["concentrations"]["bupivacaine"] == 11.1 and out["rate"] == 0.09
+    assert out["daily_doses"]["bupivacaine"]["value"] == pytest.approx(0.999, rel=1e-12)
 
 
 def test_ziconotide_presentation_is_a_candidate_a_continuous_search_misses(tmp_path):
@@ -228,15 +242,23 @@ SHIPPED = sorted(p for p in (REPO / "scenarios").glob("*.toml") if read_table(p)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
-def test_every_shipped_scenario_ending_with_a_refill_gets_a_plan_that_validates(path, tmp_path):
+def test_every_shipped_scenario_ending_with_a_refill_gets_a_plan_that_validates(path, tmp_path, capsys):
     dest = tmp_path / "planned.toml"
     assert main(["plan", str(path), "-o", str(dest), "--format", "json", "--runs", "2000"]) == 0
+    out = json.loads(capsys.readouterr().out)
     t, p = read_table(dest)
     assert main(["validate", str(dest)]) == 0
     src, _ = read_table(path)
     last, planned = src.programs[-1], t.programs[-2]
-    for d, c in last.mix:  # every daily dose kept
-        assert planned.daily_dose(d) == pytest.approx(c * last.mean_rate, rel=1e-8)
+    # every number the plan reports is that of the table it wrote (the rounded one)
+    assert out["concentrations"] == dict(planned.mix) and out["rate"] == pytest.approx(planned.mean_rate, rel=1e-12)
+    assert [s["rate"] for s in out["steps"]] == [s.rate for s in planned.steps]
+    assert {d: v["value"] for d, v in out["daily_doses"].items()} == pytest.approx(
+        {d: planned.daily_dose(d) for d, _ in planned.mix}, rel=1e-12)
+    for d, c in last.mix:  # every daily dose kept, to the rounding: 3 figures of a concentration
+        # (at most 1 % from one step to the next) and 0.001 mL/day of a rate
+        dev = planned.daily_dose(d) / (c * last.mean_rate) - 1
+        assert abs(dev) <= 0.01 + 0.001 / planned.mean_rate, (d, dev)
 
 
 def test_plan_in_process_matches_the_words(tmp_path):
@@ -245,7 +267,10 @@ def test_plan_in_process_matches_the_words(tmp_path):
     from pumpsim.planning.plan import describe
     text = describe(res, 2)
     assert text.startswith("PLAN: refill every 90 days")
-    assert "morphine stability" in text and "11.45 mg/mL" in text and "2 mg/day" in text
+    # 11.45 mg/mL at 0.17467 mL/day, rounded: 11.5 mg/mL at 2 / 11.5 = 0.17391 -> 0.174 mL/day,
+    # 2.001 mg/day, lasting 18 / (1.145 x 0.174) = 90.3 days
+    assert "morphine stability" in text and "11.5 mg/mL (was 4)" in text and "0.174 mL/day" in text
+    assert "morphine 2.001 mg/day" in text and "+0.05 %" in text
 
 
 def test_toml_writer_round_trips_a_table():
@@ -276,7 +301,7 @@ def test_a_simulator_that_overstates_the_volume_is_caught_by_the_independent_che
     honest = plan(t, p, keep_concentration=True)
     assert honest.interval_days == 31 and honest.binding == "REFILL-LOW-ALARM"
     real = plan_mod._Search._tau_worst
-    monkeypatch.setattr(plan_mod._Search, "_tau_worst", lambda self, k: real(self, k) * 1.1)  # a 10 % optimistic bug
+    monkeypatch.setattr(plan_mod._Search, "_tau_worst", lambda self, refill, steps: real(self, refill, steps) * 1.1)  # a 10 % optimistic bug
     res = plan(t, p, keep_concentration=True)
     assert res.exit_status == 1 and res.interval_days is None and res.binding == "CROSS-CHECK"
     assert "independent check" in res.notes[-1]
@@ -339,3 +364,42 @@ def test_a_worst_case_already_over_the_ceiling_leaves_only_the_programmed_bound(
     assert out["interval_days"] == math.floor(_worst_days(2.0, 0.1, 4))
     assert out["concentrations"]["clonidine"] <= 250.0 * (1 + 1e-9)
     assert close(out["daily_doses"]["clonidine"]["value"], 500.0)
+
+
+def test_a_ziconotide_plan_stays_at_25_mcg_per_ml_rather_than_add_a_dose_max_worst(tmp_path):
+    # ziconotide 25 mcg/mL: 10 days at 0.096 mL/day (2.4 mcg/day), then a refill at 0.192 mL/day
+    # (4.8 mcg/day) with boluses of 40 uL every 6 h, 4 a day (0.16 mL/day). At the 100 mcg/mL
+    # presentation (0.048 mL/day, the device minimum) a bolus carries 4 mcg: 4.8 + 16 = 20.8 mcg
+    # as programmed, 1.145 x 20.8 = 23.8 mcg in the worst case, above the 21.6 mcg/day ceiling:
+    # a DOSE-MAX-WORST the input does not have, which a plan never adds (FORMAT.md §5). The
+    # worst case allows 1.145 (4.8 + 4 x 0.04 x 25 k) <= 21.6, k <= (21.6 / 1.145 - 4.8) / 4 =
+    # 3.516: a diluted mix, stable 40 days. At 25 mcg/mL (undiluted, 84 days) the volume lasts
+    # 44 days (greedy boluses, 1.145 x (0.192 t + 0.04 grants) reaching 18 mL): 44 > 40.
+    text = textwrap.dedent("""
+        schema = "pumpsim.table/1"
+        horizon = "30 day"
+        [pump]
+        model = "synchromed-ii-20"
+        [[session]]
+        at = 2026-12-01T09:00:00
+        refill = { volume = "20 mL", mix = { ziconotide = "25 mcg/mL" } }
+        rate = "0.096 mL/day"
+        [[session]]
+        at = 2026-12-11T09:00:00
+        refill = { volume = "20 mL", mix = { ziconotide = "25 mcg/mL" } }
+        rate = "0.192 mL/day"
+        bolus = { volume = "40 uL", lockout = "6 h", max_per_24h = 4 }
+        """)
+    assert math.floor(_worst_days(0.192, 0.04, 4)) == 44
+    rc, out, _ = run_plan(text, tmp_path)
+    assert rc == 0 and out["interval_days"] == 44 and out["concentrations"] == {"ziconotide": 25.0}
+    assert out["rate"] == 0.192 and out["binding"] == "REFILL-LOW-ALARM"
+    (cap,) = [c for c in out["limits"] if c["rule"] == "DOSE-MAX-WORST"]
+    assert cap["factor"] == pytest.approx((21.6 / ACC - 4.8) / 4, rel=1e-6)
+    # the table it writes has no DOSE-MAX-WORST
+    dest = tmp_path / "planned.toml"
+    (tmp_path / "z.toml").write_text(text)
+    assert main(["plan", str(tmp_path / "z.toml"), "-o", str(dest)]) == 0
+    t, p = read_table(dest)
+    from pumpsim.rules.validate import validate
+    assert [v.rule for v in validate(t, p).violations if v.rule.startswith("DOSE-MAX")] == []

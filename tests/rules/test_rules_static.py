@@ -105,6 +105,18 @@ def test_zic_start_hard_soft_and_exact_limit():
     assert (v.severity, v.value, v.limit) == ("hard", pytest.approx(2.5), 2.4)
 
 
+def test_zic_start_at_the_labelled_start_says_so():
+    # the regional reference: "la posologie doit être instaurée à la dose 2.4 mcg/j" (after the
+    # HAS transparency committee) and, after Deer (Pain Medicine 2019), "une posologie initiale
+    # entre 0.25 à 0.50 µg/jour": a 2.4 mcg/day start is the labelled one, warned as less prudent
+    (v,) = found(table(S(D1, ZIC25, "0.096 mL/day")), "ZIC-START")                 # 25 x 0.096 = 2.4
+    assert v.severity == "soft" and "2.4 mcg/day: this is the labelled start" in v.message
+    assert "more prudent start 1.2 mcg/day" in v.message
+    assert "instaurée à 2.4 mcg/j" in v.source and "PACC 2017" in v.source  # both documents cited
+    (v,) = found(table(S(D1, ZIC25, "0.08 mL/day")), "ZIC-START")                  # 2.0: below the label
+    assert "within the labelled start 2.4 mcg/day" in v.message and "this is the labelled start" not in v.message
+
+
 def test_zic_step_judges_the_increase():
     seq = S(D1, ZIC25, "0.048 mL/day") + S(D3, rate="0.144 mL/day") + S(D4, rate="0.25 mL/day")
     (v,) = found(table(seq), "ZIC-STEP")  # 1.2 -> 3.6 is +2.4 (allowed); 3.6 -> 6.25 is +2.65

@@ -40,6 +40,7 @@ DRUG_LIMIT_KEYS: dict[str, units.Dimension | None | str] = {
     "stability_diluted": units.TIME,
     "stability_naive": units.TIME,
     "granuloma_at": units.CONCENTRATION,
+    "concentration_step": units.CONCENTRATION,  # optional: `pumpsim plan` rounds to it (docs/PLAN.md)
     "max_increases_per_week": "count",
     "contraindications": "list",
 }
@@ -47,7 +48,9 @@ GENERAL_KEYS: dict[str, units.Dimension | str] = {
     "max_molecules": "count",
     "step_down_max": units.FRACTION,
     "oral_to_intrathecal": "ratio",
+    "concentration_figures": "count",  # optional: `pumpsim plan` rounds a concentration to it (docs/PLAN.md)
 }
+OPTIONAL_GENERAL_KEYS = ("concentration_figures",)
 CONTRAINDICATION_FLAGS = ("psychosis",)
 #: The ``[pathway]`` keys of a profile (docs/RULES.md §5) and the dimension of each; "conditions" is a
 #: list of names from the pathway vocabulary (``data/pathway.toml``).
@@ -237,7 +240,7 @@ def _profile_from_raw(raw: dict, origin: str, probs: Problems, seen: tuple[str, 
         if s is not None:
             general[k] = s
     for k in GENERAL_KEYS:
-        if k not in general:
+        if k not in general and k not in OPTIONAL_GENERAL_KEYS:
             probs.add(f"general.{k}", "missing", f"add {k} = {{ value = ..., source = \"...\", verified = false }}")
     d = raw.get("drugs", {})
     if not isinstance(d, dict):

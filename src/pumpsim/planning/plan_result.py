@@ -14,6 +14,7 @@ from pumpsim.io.tables import clock_text
 from pumpsim.model.table import Sourced, Step, Table
 from pumpsim.model.timebase import DAY
 from pumpsim.rules.kit import Violation
+from pumpsim.rules.report import days
 
 MAX_INTERVAL_DAYS = 365  # FORMAT.md §5: the interval is at most 365 days (binding HORIZON)
 
@@ -70,15 +71,40 @@ class PlanResult:
 
     @property
     def exit_status(self) -> int:
+        """Exit status of ``pumpsim plan``: 0 when a plan exists, 1 when none satisfies the rules.
+
+        Returns
+        -------
+        int
+            0 or 1.
+        """
         return 0 if self.interval_days is not None else 1
 
     @property
     def rate(self) -> float | None:
-        """Daily mean rate of the plan [mL/day]."""
+        """Daily mean rate of the plan (flex steps averaged over 24 h).
+
+        Returns
+        -------
+        float or None
+            The rate [mL/day] of the rounded table, or None without a plan.
+        """
         return None if not self.steps else _mean_rate(self.steps)
 
     def calendar(self, n: int) -> list[dict[str, Any]]:
-        """The next ``n`` refills after the planned one, every ``interval_days``, with their volumes."""
+        """The next ``n`` refills after the planned one, every ``interval_days``, with their volumes.
+
+        Parameters
+        ----------
+        n : int
+            How many refills.
+
+        Returns
+        -------
+        list of dict
+            Each: ``refill_at`` (ISO date-time), ``fill_volume`` [mL], ``left_before_worst`` and
+            ``left_before_nominal`` [mL] just before it.
+        """
         if self.interval_days is None or self.refill_at is None:
             return []
         return [{"refill_at": (self.refill_at + dt.timedelta(days=i * self.interval_days)).isoformat(timespec="seconds"),
@@ -86,6 +112,19 @@ class PlanResult:
                  "left_before_nominal": self.residual_nominal} for i in range(n)]
 
     def as_json(self, calendar: int = 0) -> dict[str, Any]:
+        """The plan as FORMAT.md §5 prints it, with its details.
+
+        Parameters
+        ----------
+        calendar : int
+            How many later refills to list (0: none).
+
+        Returns
+        -------
+        dict
+            ``interval_days`` [day], ``fill_volume`` [mL], ``rate`` [mL/day], ``concentrations``
+            [dose unit/mL], ``daily_doses`` [dose unit/day]: the numbers of the rounded table.
+        """
         lib = drug_library().drugs
         out: dict[str, Any] = {
             "schema": PLAN_SCHEMA, "interval_days": self.interval_days,
@@ -118,7 +157,20 @@ class PlanResult:
 
 
 def describe(res: PlanResult, calendar: int = 0) -> str:
-    """The plan in words an algologist reads."""
+    """The plan in words an algologist reads.
+
+    Parameters
+    ----------
+    res : PlanResult
+        The plan.
+    calendar : int
+        How many later refills to list (0: none).
+
+    Returns
+    -------
+    str
+        The text, ending with a newline; numbers in mL, mL/day, dose unit/mL and dose unit/day.
+    """
     t = res.table
     lib = drug_library().drugs
     last = t.sessions[-1]
@@ -134,13 +186,14 @@ def describe(res: PlanResult, calendar: int = 0) -> str:
         lines.append(f"pumpsim {__version__}: decision support for professionals, not a medical device.")
         return "\n".join(lines) + "\n"
     assert res.refill_at is not None and res.rate is not None and res.fill_volume is not None
-    lines.append(f"PLAN: refill every {res.interval_days} days: session[{last.index}] at {last.at.isoformat(timespec='seconds')}, "
+    lines.append(f"PLAN: refill every {days(res.interval_days)}: session[{last.index}] at {last.at.isoformat(timespec='seconds')}, "
                  f"next refill {res.refill_at.isoformat(timespec='seconds')}.")
     lines.append(f"  What limits it: {_binding_words(res)}.")
     old = t.programs[-1]
-    mix_words = ", ".join(f"{d} {c:.4g} {lib[d].dose_unit}/mL (was {c / res.k:.4g})" for d, c in res.concentrations.items())
+    was = last.refill.mix_dict if last.refill is not None else {}
+    mix_words = ", ".join(f"{d} {c:.4g} {lib[d].dose_unit}/mL (was {was.get(d, c):.4g})" for d, c in res.concentrations.items())
     doses = ", ".join(f"{d} {v:.4g} {lib[d].dose_unit}/day" for d, v in res.daily_doses.items())
-    lines.append(f"  Mix: {mix_words}, at {res.rate:.4g} mL/day (was {old.mean_rate:.4g}): keeps {doses}.")
+    lines.append(f"  Mix: {mix_words}, at {res.rate:.4g} mL/day (was {old.mean_rate:.4g}): daily doses {doses}.")
     if len(res.steps) > 1:
         lines.append("  Flex steps: " + ", ".join(f"from {clock_text(s.start)} {s.rate:.4g} mL/day" for s in res.steps) + ".")
     alarm = t.device.low_alarm
@@ -176,7 +229,7 @@ def _binding_words(res: PlanResult) -> str:
     t = res.table
     if res.binding == "REFILL-STABILITY" and res.stability is not None:
         s, d = res.stability
-        return f"{d} stability ({float(s.value) / DAY:g} days{'' if s.verified else ', UNVERIFIED'}; {s.source})"
+        return f"{d} stability ({days(float(s.value) / DAY)}{'' if s.verified else ', UNVERIFIED'}; {s.source})"
     if res.binding == "RATE-RANGE":
         r = t.device.rate_min
         return f"the device minimum rate ({float(r.value):g} mL/day; {r.source})" if r else "the device rate range"
@@ -188,4 +241,4 @@ def _binding_words(res: PlanResult) -> str:
     if tight is None or tight.rule == "KEEP":
         return f"the volume: a {res.interval_days + 1}-day interval would reach {what} {case} at this concentration"
     return (f"the volume: even at the most concentrated mix allowed ({tight.rule}: {tight.text}) {what} would be reached "
-            f"{case} within {res.interval_days + 1} days; the lowest concentration that lasts {res.interval_days} days is chosen")
+            f"{case} within {days(res.interval_days + 1)}; the lowest concentration that lasts {days(res.interval_days)} is chosen")

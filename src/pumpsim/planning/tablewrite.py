@@ -10,11 +10,31 @@ from pumpsim.io.tables import clock_text
 from pumpsim.model.table import Table
 from pumpsim.model.timebase import DAY
 from pumpsim.planning.plan_result import PlanResult, _is_flex
+from pumpsim.rules.report import days
 
 
 def planned_toml(raw: dict, table: Table, res: PlanResult, source_name: str, command: str) -> str:
     """The table file with the plan written in (FORMAT.md §5 ``-o``): the last session replaced,
-    a refill of the same mix appended at ``refill_at``, the horizon ending there."""
+    a refill of the same mix appended at ``refill_at``, the horizon ending there.
+
+    Parameters
+    ----------
+    raw : dict
+        The input table as TOML data (kept as written, but for the last session).
+    table : Table
+        The input table.
+    res : PlanResult
+        The plan (rounded: its numbers are written as they are, exactly).
+    source_name : str
+        The input file's name, for the header.
+    command : str
+        The command line, for the header.
+
+    Returns
+    -------
+    str
+        The TOML text: volumes in mL, rates in mL/day, concentrations in dose unit/mL.
+    """
     from pumpsim.io import tomlwrite
 
     assert res.interval_days is not None and res.refill_at is not None and res.fill_volume is not None
@@ -36,14 +56,17 @@ def planned_toml(raw: dict, table: Table, res: PlanResult, source_name: str, com
     out["session"] = sessions
     out["horizon"] = _duration(res.refill_at - table.start)
     header = [f"Planned by pumpsim {__version__} from {source_name}: {command}",
-              f"refill every {res.interval_days} days ({res.binding}); session[{len(sessions) - 1}] replaced, "
+              f"refill every {days(res.interval_days)} ({res.binding}); session[{len(sessions) - 1}] replaced, "
               f"session[{len(sessions)}] appended, horizon ending at the next refill.",
               "Decision support for professionals, not a medical device: check before entering it into the pump."]
     return tomlwrite.dumps(out, header)
 
 
 def _num(x: float) -> str:
-    return f"{x:.10g}"
+    """The shortest decimal text that reads back as ``x`` exactly: the table written is the table
+    the plan judged (FORMAT.md §5)."""
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _duration(d: dt.timedelta) -> str:

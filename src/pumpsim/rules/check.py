@@ -214,6 +214,8 @@ class _Run:
     low_alarm_at: float | None
     horizon: float
     dead_volume: float
+    empties: list[float | None]  # per refill period: its first empty instant [s], or None
+    lows: list[float | None]  # per refill period: its first low-alarm instant [s], or None
 
     def period_at(self, x: float, left: bool) -> _Period:
         starts = [p.a for p in self.periods]
@@ -277,6 +279,8 @@ def _run(table: Table, factor: float, greedy: bool) -> _Run:
     last_end = -math.inf  # when the last bolus ends: its duration, or the pump emptying first
     low = table.device.low_alarm
     low_at = empty_at = None
+    empties: list[float | None] = []
+    lows: list[float | None] = []
     refill_rows = [r for r, i in enumerate(idx) if table.sessions[i].refill is not None]
 
     for n, row in enumerate(refill_rows):
@@ -326,32 +330,86 @@ def _run(table: Table, factor: float, greedy: bool) -> _Run:
                     x = cand
         periods.append(per)
         e = per.first_reaching(per.volume)
+        empties.append(e)
         if empty_at is None and e is not None:
             empty_at = e
         if e is not None and grants and grants[-1].t <= e < last_end:
             last_end = e  # an extended bolus is cut short when the pump empties
-        if low is not None and low_at is None:
-            la = per.first_reaching(per.volume - float(low.value))
-            if la is not None:
-                low_at = la
-    return _Run(periods, mixes, empty_at, low_at, H, table.device.dead_volume_mL)
+        la = per.first_reaching(per.volume - float(low.value)) if low is not None else None
+        lows.append(la)
+        if low_at is None and la is not None:
+            low_at = la
+    return _Run(periods, mixes, empty_at, low_at, H, table.device.dead_volume_mL, empties, lows)
 
 
 # --------------------------------------------------------------------------- public numbers
 def nominal_reservoir(table: Table) -> tuple[float | None, float | None]:
-    """(low_alarm_at, empty_at) of the nominal case [s], true volume."""
+    """The nominal case's first reservoir instants over the table (exact pump, no bolus).
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+
+    Returns
+    -------
+    tuple of (float or None, float or None)
+        (low_alarm_at, empty_at) [s since the first session], true volume; None if never.
+    """
     r = _run(table, 1.0, False)
     return r.low_alarm_at, r.empty_at
 
 
 def worst_reservoir(table: Table) -> tuple[float | None, float | None]:
-    """(low_alarm_at, empty_at) of the worst case [s]: fast pump, every bolus allowed."""
+    """The worst case's first reservoir instants over the table (fast pump, every bolus allowed).
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+
+    Returns
+    -------
+    tuple of (float or None, float or None)
+        (low_alarm_at, empty_at) [s since the first session]; None if never.
+    """
     r = _run(table, 1.0 + float(table.device.accuracy.value), True)
     return r.low_alarm_at, r.empty_at
 
 
+def reservoir_per_interval(table: Table, case: str) -> list[tuple[float, float | None, float | None]]:
+    """Per refill interval, the first low-alarm and empty instants (FORMAT.md §4), computed here.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+    case : str
+        ``"nominal"`` (exact pump, no bolus) or ``"worst"`` (fast pump, every bolus allowed).
+
+    Returns
+    -------
+    list of (float, float or None, float or None)
+        (the refill [s], low_alarm_at [s] or None, empty_at [s] or None), one per interval in
+        time order; each instant within ``[refill, next refill)``.
+    """
+    r = _run(table, 1.0, False) if case == "nominal" else _run(table, 1.0 + float(table.device.accuracy.value), True)
+    return [(p.a, lo, e) for p, lo, e in zip(r.periods, r.lows, r.empties)]
+
+
 def nominal_total_delivered(table: Table) -> dict[str, float]:
-    """Dose of each drug delivered at the tip over the horizon, nominal case [dose unit]."""
+    """Dose of each drug delivered at the tip over the horizon, nominal case.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+
+    Returns
+    -------
+    dict of str to float
+        Drug -> total dose [dose unit].
+    """
     r = _run(table, 1.0, False)
     return {d: r.F(table.horizon, d) for d in table.drugs()}
 
@@ -361,7 +419,20 @@ def max_24h_all(run: _Run, drugs: list[str]) -> dict[str, tuple[float, float]]:
 
     The windows are those with a knot as an exact end ([p, p + 24 h) and [p - 24 h, p), never
     p - 24 h + 24 h); the pushed volume W is evaluated once at each window end, left and right,
-    and every drug reads its dose off it (F = C(W))."""
+    and every drug reads its dose off it (F = C(W)).
+
+    Parameters
+    ----------
+    run : _Run
+        One computed case (:func:`_run`).
+    drugs : list of str
+        The drugs to read.
+
+    Returns
+    -------
+    dict of str to (float, float)
+        Drug -> (largest 24 h dose [dose unit], earliest start of such a window [s]).
+    """
     windows = set()
     for p in run.knots():
         windows.add((p, p + WINDOW))
@@ -386,13 +457,35 @@ def max_24h_all(run: _Run, drugs: list[str]) -> dict[str, tuple[float, float]]:
 
 
 def worst_max_24h(table: Table) -> dict[str, tuple[float, float]]:
-    """Each drug's worst-case maximum dose in any rolling 24 h [dose unit] and the window start."""
+    """Each drug's worst-case maximum dose in any rolling 24 h and the window start.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+
+    Returns
+    -------
+    dict of str to (float, float)
+        Drug -> (dose [dose unit], window start [s]); the pump fast by its tolerance, every bolus.
+    """
     r = _run(table, 1.0 + float(table.device.accuracy.value), True)
     return max_24h_all(r, table.drugs())
 
 
 def programmed_max_24h(table: Table) -> dict[str, tuple[float, float]]:
-    """The same in the programmed case: exact pump, every bolus allowed, the dead-volume flush."""
+    """The same in the programmed case: exact pump, every bolus allowed, the dead-volume flush.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+
+    Returns
+    -------
+    dict of str to (float, float)
+        Drug -> (dose [dose unit], window start [s]).
+    """
     r = _run(table, 1.0, True)
     return max_24h_all(r, table.drugs())
 
@@ -406,9 +499,30 @@ def _dose_unit(drug: str) -> str:
 
 def cross_check(table: Table, nominal: SimResult, worst: SimResult,
                 worst_max: dict[str, tuple[float, float]], programmed: SimResult | None = None,
-                programmed_max: dict[str, tuple[float, float]] | None = None) -> list[Disagreement]:
-    """Where the simulator's numbers differ from this module's beyond tolerance (the programmed
-    case is compared too when it is given)."""
+                programmed_max: dict[str, tuple[float, float]] | None = None,
+                per_interval: dict[str, list[float]] | None = None) -> list[Disagreement]:
+    """Where the simulator's numbers differ from this module's beyond tolerance.
+
+    Parameters
+    ----------
+    table : Table
+        The table both judged.
+    nominal, worst : SimResult
+        The simulator's nominal and worst-case runs (instants [s], doses [dose unit]).
+    worst_max : dict
+        The simulator's worst-case 24 h maximum per drug: (dose [dose unit], window start [s]).
+    programmed, programmed_max : SimResult and dict, optional
+        The programmed case and its maxima, compared too when given.
+    per_interval : dict of str to list of float, optional
+        The simulator's first instant [s] in each refill interval that reaches it, for
+        ``"nominal empty_at"``, ``"worst empty_at"`` and ``"nominal low_alarm_at"``: the
+        instants the REFILL rules report (FORMAT.md §4), compared interval by interval.
+
+    Returns
+    -------
+    list of Disagreement
+        One per quantity beyond tolerance (instants [s], doses relative); empty when they agree.
+    """
     out: list[Disagreement] = []
 
     # an instant within tolerance of a refill or of the horizon may fall on either side of it,
@@ -431,6 +545,15 @@ def cross_check(table: Table, nominal: SimResult, worst: SimResult,
 
     nom = _run(table, 1.0, False)
     wst = _run(table, 1.0 + float(table.device.accuracy.value), True)
+    if per_interval:
+        own = {"nominal empty_at": nom.empties, "worst empty_at": wst.empties, "nominal low_alarm_at": nom.lows}
+        starts = [p.a for p in nom.periods]
+        for q, sim_list in per_interval.items():
+            slots: list[float | None] = [None] * len(starts)
+            for x in sim_list:
+                slots[max(bisect.bisect_right(starts, x) - 1, 0)] = x
+            for n, (sim, chk) in enumerate(zip(slots, own[q]), start=1):
+                instant(f"{q} (refill interval {n})", sim, chk)
     instant("nominal low_alarm_at", nominal.low_alarm_at, nom.low_alarm_at)
     instant("nominal empty_at", nominal.empty_at, nom.empty_at)
     instant("worst low_alarm_at", worst.low_alarm_at, wst.low_alarm_at)

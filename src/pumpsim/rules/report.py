@@ -16,11 +16,32 @@ from pumpsim.model.timebase import DAY
 from pumpsim.rules.kit import Judged, Skipped, Violation
 
 REPORT_SCHEMA = "pumpsim.report/1"
+#: Profile values only ``pumpsim plan`` reads (its rounding): no rule of ``validate`` judges with them.
+PLAN_ONLY_KEYS = ("concentration_figures", "concentration_step")
 VERDICT_WORDS = {
     "pass": "PASS: no rule is violated.",
     "warn": "WARN: no hard rule is violated, but there are warnings to review.",
     "fail": "FAIL: at least one hard rule is violated; do not enter this table as it is.",
 }
+
+
+def days(x: float, spec: str = "g") -> str:
+    """A number of days in words: "1 day", "0.5 days", "3 days".
+
+    Parameters
+    ----------
+    x : float
+        The number of days [day].
+    spec : str
+        The format of the number (``format(x, spec)``).
+
+    Returns
+    -------
+    str
+        The number and "day" or "days" (singular only when the number printed is 1).
+    """
+    text = format(x, spec)
+    return f"{text} day" if text in ("1", "1.0", "1.00") else f"{text} days"
 
 
 @dataclass
@@ -99,10 +120,12 @@ def sources_used(table: Table, profile: Profile) -> list[tuple[str, str, Sourced
         if s is not None:
             out.append((f"{dev.model} {name}", s.text, s))
     for name, s in sorted(profile.general.items()):
-        out.append((f"{profile.name} {name}", s.text, s))
+        if name not in PLAN_ONLY_KEYS:
+            out.append((f"{profile.name} {name}", s.text, s))
     for d in table.drugs():
         for key, s in sorted(profile.drugs.get(d, {}).items()):
-            out.append((f"{profile.name} {d} {key}", s.text, s))
+            if key not in PLAN_ONLY_KEYS:
+                out.append((f"{profile.name} {d} {key}", s.text, s))
     return out
 
 
@@ -128,7 +151,7 @@ def render_text(report: Report) -> str:
     hard = sum(v.severity == "hard" for v in report.violations)
     soft = len(report.violations) - hard
     lines.append(f"Table {t.path}: {t.device.model} ({t.device.route}), {len(t.sessions)} session(s), "
-                 f"horizon {t.horizon / DAY:g} days, profile {report.profile.name}.")
+                 f"horizon {days(t.horizon / DAY)}, profile {report.profile.name}.")
     lines.append(f"{hard} hard violation(s), {soft} warning(s).")
     if report.violations:
         lines.append("")

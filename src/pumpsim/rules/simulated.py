@@ -1,6 +1,10 @@
 """The rules that judge simulated quantities: REFILL-EMPTY, REFILL-EMPTY-WORST,
 REFILL-LOW-ALARM, DOSE-MAX and DOSE-MAX-WORST (docs/RULES.md §4, FORMAT.md §4).
 
+The three REFILL rules are reported once per refill interval (from a refill to the next, the
+last one to the end of the horizon), at their first instant in it (FORMAT.md §4): a table
+whose second interval also empties shows that finding too.
+
 Each is a small pure function of the table, the profile and numbers (instants in seconds, doses
 in the drug's dose unit), not of an engine: :mod:`pumpsim.rules.validate` passes what the simulator
 computed. Thresholds come from the profile and the device, never from literals here.
@@ -9,6 +13,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from pumpsim.io.library import dose_unit
 from pumpsim.model.results import SimResult
 from pumpsim.model.table import Profile, Sourced, Table
@@ -16,6 +22,7 @@ from pumpsim.model.timebase import DAY
 from pumpsim.model.tolerances import above
 from pumpsim.rules import check
 from pumpsim.rules.kit import Finding, Skipped, rule, violation
+from pumpsim.rules.report import days
 
 
 class Cases(NamedTuple):
@@ -38,6 +45,71 @@ def _session_at(table: Table, t: float, *, before: bool = False) -> int:
     return idx
 
 
+#: A volume within this of a level has reached it [mL] (the simulators set it exactly; this only
+#: absorbs the rounding of a subtraction).
+LEVEL_ATOL_ML = 1e-9
+
+
+def refill_intervals(table: Table) -> list[tuple[float, float]]:
+    """The refill intervals of the simulated horizon.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+
+    Returns
+    -------
+    list of (float, float)
+        ``[a, b)`` [s since the first session], from each refill within the horizon to the next
+        one, the last to the end of the horizon.
+    """
+    starts = [float(s.t) for s in table.sessions if s.refill is not None and s.t < table.horizon]
+    return list(zip(starts, starts[1:] + [float(table.horizon)]))
+
+
+def first_per_interval(table: Table, r: SimResult, level: float, first: float | None) -> list[float]:
+    """The first instant in each refill interval at which the true reservoir holds no more than
+    ``level``, read off the simulator's piecewise-linear volume record.
+
+    Parameters
+    ----------
+    table : Table
+        The simulated table.
+    r : SimResult
+        Its run (``t`` [s], ``volume_true`` [mL]; a jump is two breakpoints at one instant).
+    level : float
+        The volume [mL]: 0 for empty, the low-alarm volume for the alarm.
+    first : float or None
+        The simulator's own first instant over the table [s] (``empty_at`` or ``low_alarm_at``),
+        used for the interval that holds it, so that the finding and the JSON agree.
+
+    Returns
+    -------
+    list of float
+        One instant [s] per interval that reaches ``level``, in time order: within ``[a, b)`` (a
+        refill at ``b`` counts first).
+    """
+    t, v = r.t, r.volume_true
+    out: list[float] = []
+    for a, b in refill_intervals(table):
+        if first is not None and a <= first < b:
+            out.append(float(first))
+            continue
+        i0 = max(int(np.searchsorted(t, a, side="right")) - 1, 0)  # the state after the refill at a
+        i1 = min(int(np.searchsorted(t, b, side="left")), len(t) - 1)  # the state just before b
+        hit = np.nonzero(v[i0:i1 + 1] <= level + LEVEL_ATOL_ML)[0]
+        if not len(hit):
+            continue
+        i = i0 + int(hit[0])
+        x = float(t[i])
+        if i > i0 and v[i - 1] > level + LEVEL_ATOL_ML and t[i] > t[i - 1]:  # crossed on a linear piece
+            x = float(t[i - 1] + (v[i - 1] - level) * (t[i] - t[i - 1]) / (v[i - 1] - v[i]))
+        if x < b:
+            out.append(x)
+    return out
+
+
 def _empty(table: Table, rule: str, severity: str, empty_at: float, case: str, basis: Sourced) -> list[Finding]:
     """A reservoir-empty violation whose value is the time without drug until the next refill
     (or the end of the horizon), reported in days."""
@@ -48,44 +120,91 @@ def _empty(table: Table, rule: str, severity: str, empty_at: float, case: str, b
             break
     dry = (until - empty_at) / DAY
     return [violation(table, rule, severity, empty_at, None, dry, None, "day",
-                      f"{case} the reservoir runs empty at {table.iso(empty_at)}: no drug for {dry:.3g} days "
+                      f"{case} the reservoir runs empty at {table.iso(empty_at)}: no drug for {days(dry, '.3g')} "
                       f"until {what} (withdrawal)", _session_at(table, empty_at), limit_value=0.0,
                       source=basis.source, verified=basis.verified)]
 
 
 @rule("REFILL-EMPTY", "simulated")
 def refill_empty(table: Table, profile: Profile, c: Cases) -> list[Finding]:
-    """REFILL-EMPTY (hard): the nominal reservoir runs empty within the horizon."""
-    nominal_empty_at = c.nominal.empty_at
-    if nominal_empty_at is None:
-        return []
-    return _empty(table, "REFILL-EMPTY", "hard", nominal_empty_at, "with an exact pump and no bolus,",
-                  table.device.reservoir)
+    """REFILL-EMPTY (hard): the nominal reservoir runs empty, once per refill interval.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+    profile : Profile
+        The guideline profile (not read: the basis is the device's reservoir).
+    c : Cases
+        The simulated cases; the nominal one is judged.
+
+    Returns
+    -------
+    list of Finding
+        One violation per refill interval that empties, at its first empty instant [s]; its
+        value the days without drug until the next refill [day].
+    """
+    out: list[Finding] = []
+    for at in first_per_interval(table, c.nominal, 0.0, c.nominal.empty_at):
+        out += _empty(table, "REFILL-EMPTY", "hard", at, "with an exact pump and no bolus,", table.device.reservoir)
+    return out
 
 
 @rule("REFILL-EMPTY-WORST", "simulated")
 def refill_empty_worst(table: Table, profile: Profile, c: Cases) -> list[Finding]:
-    """REFILL-EMPTY-WORST (soft): empty with a fast pump and every bolus the policy allows."""
-    worst_empty_at = c.worst.empty_at
-    if worst_empty_at is None:
-        return []
+    """REFILL-EMPTY-WORST (soft): empty with a fast pump and every bolus the policy allows, once per
+    refill interval.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+    profile : Profile
+        The guideline profile (not read: the basis is the device's accuracy).
+    c : Cases
+        The simulated cases; the worst one is judged.
+
+    Returns
+    -------
+    list of Finding
+        One violation per refill interval that empties in the worst case, at its first empty
+        instant [s]; its value the days without drug until the next refill [day].
+    """
     acc = table.device.accuracy
-    return _empty(table, "REFILL-EMPTY-WORST", "soft", worst_empty_at,
-                  f"in the worst case (pump {acc.value * 100:g} % fast, every bolus allowed)", acc)
+    out: list[Finding] = []
+    for at in first_per_interval(table, c.worst, 0.0, c.worst.empty_at):
+        out += _empty(table, "REFILL-EMPTY-WORST", "soft", at,
+                      f"in the worst case (pump {acc.value * 100:g} % fast, every bolus allowed)", acc)
+    return out
 
 
 @rule("REFILL-LOW-ALARM", "simulated")
 def refill_low_alarm(table: Table, profile: Profile, c: Cases) -> list[Finding]:
-    """REFILL-LOW-ALARM (soft): the nominal reservoir reaches the low-alarm volume."""
-    nominal_low_alarm_at = c.nominal.low_alarm_at
+    """REFILL-LOW-ALARM (soft): the nominal reservoir reaches the low-alarm volume, once per refill
+    interval.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+    profile : Profile
+        The guideline profile (not read: the basis is the device's low-alarm volume).
+    c : Cases
+        The simulated cases; the nominal one is judged.
+
+    Returns
+    -------
+    list of Finding
+        One violation per refill interval that reaches the low-alarm volume [mL], at its first
+        instant [s]; a check not made when the device has no low-alarm volume.
+    """
     lim = table.device.low_alarm
     if lim is None:
         return [Skipped("REFILL-LOW-ALARM", f"{table.device.model} has no low-alarm volume: give pump.low_alarm to check it")]
-    if nominal_low_alarm_at is None:
-        return []
-    return [violation(table, "REFILL-LOW-ALARM", "soft", nominal_low_alarm_at, None, float(lim.value), lim, "mL",
-                      f"the reservoir reaches the low-alarm volume ({lim.value:g} mL) at {table.iso(nominal_low_alarm_at)}, "
-                      "before the next refill", _session_at(table, nominal_low_alarm_at))]
+    return [violation(table, "REFILL-LOW-ALARM", "soft", at, None, float(lim.value), lim, "mL",
+                      f"the reservoir reaches the low-alarm volume ({lim.value:g} mL) at {table.iso(at)}, "
+                      "before the next refill", _session_at(table, at))
+            for at in first_per_interval(table, c.nominal, float(lim.value), c.nominal.low_alarm_at)]
 
 
 def _window_session(table: Table, start: float) -> int:
@@ -103,6 +222,20 @@ def dose_max(table: Table, profile: Profile, c: Cases) -> list[Finding]:
     allows as early as it allows, and the old mix flushed from the dead volume after a change of
     mix (the flush is programmed, not tolerance). Reported once per drug, at its highest tier,
     ``at`` the start of the worst window, named after the session in force at its end.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+    profile : Profile
+        The guideline profile (the drugs' daily ceilings [dose unit/day]).
+    c : Cases
+        The simulated cases and their 24 h maxima [dose unit], window starts [s].
+
+    Returns
+    -------
+    list of Finding
+        At most one violation per drug: value the 24 h dose [dose unit/day], limit the ceiling.
     """
     out: list[Finding] = []
     for drug, (dose, start) in sorted(c.programmed_max.items()):
@@ -123,7 +256,23 @@ def dose_max(table: Table, profile: Profile, c: Cases) -> list[Finding]:
 def dose_max_worst(table: Table, profile: Profile, c: Cases) -> list[Finding]:
     """DOSE-MAX-WORST (soft): the worst-case 24 h maximum (pump fast by its full tolerance) above
     the hard ceiling while the programmed-case maximum is not: the tolerance alone could carry
-    the patient over it. Reported once per drug, ``at`` the earliest start of a worst window."""
+    the patient over it. Reported once per drug, ``at`` the earliest start of a worst window.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+    profile : Profile
+        The guideline profile (the drugs' daily ceilings [dose unit/day]).
+    c : Cases
+        The simulated cases and their 24 h maxima [dose unit], window starts [s].
+
+    Returns
+    -------
+    list of Finding
+        At most one violation per drug: value the worst-case 24 h dose [dose unit/day], limit
+        the hard ceiling.
+    """
     out: list[Finding] = []
     acc = table.device.accuracy
     factor = 1.0 + float(acc.value)
@@ -146,9 +295,34 @@ def dose_max_worst(table: Table, profile: Profile, c: Cases) -> list[Finding]:
 
 @rule("CROSS-CHECK", "simulated")
 def cross_check(table: Table, profile: Profile, c: Cases) -> list[Finding]:
-    """CROSS-CHECK (hard): the independent check (:mod:`pumpsim.rules.check`) disagrees with the simulator."""
+    """CROSS-CHECK (hard): the independent check (:mod:`pumpsim.rules.check`) disagrees with the simulator.
+
+    Parameters
+    ----------
+    table : Table
+        The table.
+    profile : Profile
+        The guideline profile (not read).
+    c : Cases
+        The simulator's cases; their first instants [s] per refill interval, their totals and
+        24 h maxima [dose unit] are recomputed independently.
+
+    Returns
+    -------
+    list of Finding
+        One hard violation per quantity beyond tolerance: value the simulator's, limit the
+        check's, in the quantity's unit (s or dose unit).
+    """
     out: list[Finding] = []
-    for d in check.cross_check(table, c.nominal, c.worst, c.worst_max, c.programmed, c.programmed_max):
+    low = table.device.low_alarm
+    per_interval = {
+        "nominal empty_at": first_per_interval(table, c.nominal, 0.0, c.nominal.empty_at),
+        "worst empty_at": first_per_interval(table, c.worst, 0.0, c.worst.empty_at),
+    }
+    if low is not None:
+        per_interval["nominal low_alarm_at"] = first_per_interval(table, c.nominal, float(low.value), c.nominal.low_alarm_at)
+    for d in check.cross_check(table, c.nominal, c.worst, c.worst_max, c.programmed, c.programmed_max,
+                               per_interval=per_interval):
         out.append(violation(table, "CROSS-CHECK", "hard", None, d.drug, d.simulated, None, d.unit,
                              f"{d.quantity}: simulator {d.simulated!r}, independent check {d.checked!r} "
                              f"(tolerance {d.tolerance:g}); the result cannot be trusted",

@@ -33,6 +33,7 @@ from pumpsim.model.table import Profile, Program, Sourced, Table
 from pumpsim.model.timebase import DAY, HOUR, WEEK
 from pumpsim.model.tolerances import RTOL, above, at_or_above
 from pumpsim.rules.kit import Finding, Skipped, rule, violation
+from pumpsim.rules.report import days
 
 
 def _refills(table: Table):
@@ -149,9 +150,21 @@ def zic_start(table: Table, profile: Profile) -> list[Finding]:
     s = first.session
     for sev, lim in (("hard", hard), ("soft", soft)):
         if lim is not None and above(dose, lim.value):
-            return [violation(table, "ZIC-START", sev, s.t, "ziconotide", dose, lim, "mcg/day",
-                              f"ziconotide starts at {_fmt(dose)} mcg/day, above the {'start limit' if sev == 'hard' else 'prudent start'} "
-                              f"{_fmt(lim.value)} mcg/day", s.index)]
+            source = None
+            if sev == "hard":
+                words = f"ziconotide starts at {_fmt(dose)} mcg/day, above the start limit {_fmt(lim.value)} mcg/day"
+            elif hard is not None and math.isclose(dose, float(hard.value), rel_tol=RTOL):
+                # the profile's own start limit is the labelled start: say so, the soft tier is a prudence
+                words = (f"ziconotide starts at {_fmt(dose)} mcg/day: this is the labelled start ({profile.name} start "
+                         f"limit {_fmt(hard.value)} mcg/day), above the more prudent start {_fmt(lim.value)} mcg/day; "
+                         "a slower start is an option")
+                source = f"{lim.source}; labelled start: {hard.source}"
+            else:
+                words = (f"ziconotide starts at {_fmt(dose)} mcg/day, within the labelled start"
+                         + (f" {_fmt(hard.value)} mcg/day" if hard is not None else "")
+                         + f" but above the more prudent start {_fmt(lim.value)} mcg/day")
+            return [violation(table, "ZIC-START", sev, s.t, "ziconotide", dose, lim, "mcg/day", words, s.index,
+                              source=source)]
     return []
 
 
@@ -343,8 +356,8 @@ def refill_stability(table: Table, profile: Profile) -> list[Finding]:
         if lim is not None and stay > lim.value:
             until = "the next refill" if k + 1 < len(refills) else "the end of the horizon"
             out.append(violation(table, "REFILL-STABILITY", "hard", s.t, drug, stay / DAY, lim, "day",
-                                 f"this mix stays {_fmt(stay / DAY)} days until {until}; {drug} in it is stable "
-                                 f"{_fmt(lim.value / DAY)} days", s.index, limit_value=lim.value / DAY))
+                                 f"this mix stays {_fmt(stay / DAY)} {'day' if _fmt(stay / DAY) == '1' else 'days'} until {until}; "
+                                 f"{drug} in it is stable {days(lim.value / DAY, 'g')}", s.index, limit_value=lim.value / DAY))
     if no_data:
         out.append(Skipped("REFILL-STABILITY", f"{profile.name} gives no stability for {', '.join(sorted(no_data))}"))
     return out
