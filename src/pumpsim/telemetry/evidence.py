@@ -1,0 +1,468 @@
+"""What the TEL rules judge: the records matched to the table, the refill intervals with their
+observed and expected delivery, the interrogations' expected estimates and the drift statistic
+(docs/FORMAT.md §6, docs/TELEMETRY.md §3).
+
+:func:`gather` builds one :class:`Evidence` from a table and its records; the rules of
+:mod:`pumpsim.telemetry.rules` read it and judge nothing else. The expected delivery is
+closed-form arithmetic on the table (why not a simulation: docs/TELEMETRY.md §8).
+
+Time: the one time base of pumpsim (:mod:`pumpsim.model.timebase`), seconds since the table's
+first session; record and refill date-times are kept beside their instants only to be printed.
+"""
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import functools
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+
+from pumpsim.io.records import Record
+from pumpsim.io.records import field as where
+from pumpsim.model import units
+from pumpsim.model.errors import InputError, Problem
+from pumpsim.model.table import Bolus, Program, Sourced, Table
+from pumpsim.model.timebase import DAY
+from pumpsim.rules.kit import Violation
+
+
+# --------------------------------------------------------------------------- time base
+def span(td: dt.timedelta) -> float:
+    """A timedelta as a duration [s], an int when it is whole seconds."""
+    return td.days * DAY + td.seconds if not td.microseconds else td.total_seconds()
+
+
+def instant(table: Table, when: dt.datetime) -> float:
+    """The instant [s since the table's first session] of a calendar date-time (an int when whole)."""
+    return span(when - table.start)
+
+
+def moment(table: Table, t: float) -> dt.datetime:
+    """The calendar date-time of an instant [s since the first session], to the second."""
+    return table.start + dt.timedelta(seconds=round(t))
+
+
+def duration(x: float) -> dt.timedelta:
+    """A duration [s] as a timedelta, to the microsecond (for calendar arithmetic on date-times)."""
+    return dt.timedelta(seconds=x)
+
+
+# --------------------------------------------------------------------------- thresholds
+@dataclass(frozen=True)
+class Thresholds:
+    match_window: float  # [s]
+    estimate_tolerance: Sourced  # [mL]
+    small_reservoir_max: Sourced  # [mL]
+    discrepancy_small: Sourced  # [mL]
+    discrepancy_large: Sourced  # [mL]
+    drift_sigma: Sourced  # [-] sd of ln(ratio) per refill
+    drift_reference: Sourced  # k [sigma]
+    drift_threshold: Sourced  # h [sigma]
+    empty_aspirate: Sourced  # [mL]
+    raw: dict[str, Sourced] = field(default_factory=dict)
+
+
+_KINDS = {"match_window": units.TIME, "estimate_tolerance": units.VOLUME, "small_reservoir_max": units.VOLUME,
+          "discrepancy_small": units.VOLUME, "discrepancy_large": units.VOLUME,
+          "drift_sigma": None, "drift_reference": None, "drift_threshold": None, "empty_aspirate": units.VOLUME}
+
+
+@functools.cache
+def thresholds() -> Thresholds:
+    """The TEL-* thresholds of ``data/telemetry.toml``, each :class:`Sourced`."""
+    raw = tomllib.loads(resources.files("pumpsim.data").joinpath("telemetry.toml").read_text(encoding="utf-8"))
+    vals: dict[str, Sourced] = {}
+    for key, kind in _KINDS.items():
+        e = raw[key]
+        v = (float(e["value"]) if kind is None else units.parse_duration(e["value"]) if kind == units.TIME
+             else units.parse_quantity(e["value"], kind))
+        vals[key] = Sourced(v, e["source"], bool(e["verified"]), str(e["value"]))
+    return Thresholds(float(vals["match_window"].value), vals["estimate_tolerance"],
+                      vals["small_reservoir_max"], vals["discrepancy_small"], vals["discrepancy_large"],
+                      vals["drift_sigma"], vals["drift_reference"], vals["drift_threshold"], vals["empty_aspirate"], vals)
+
+
+# --------------------------------------------------------------------------- the program in force
+class Timeline:
+    """The table's sessions at their effective instants [s] (refills moved to the recorded times).
+
+    The program in force at ``u`` is that of the highest-numbered session already effective
+    at ``u`` (a moved session never undoes a later one). Before the first session: the first.
+    """
+
+    def __init__(self, table: Table, effective: list[float]) -> None:
+        self.table = table
+        self.clock0 = table.clock0  # [s after midnight] of instant 0
+        self.effective = effective
+        self.first = effective[0]  # the first session holds the first refill
+        order = sorted(range(len(effective)), key=lambda i: (effective[i], i))
+        self.changes: list[float] = []
+        self.in_force: list[int] = []
+        best = -1
+        for i in order:
+            if i > best:
+                best = i
+                if self.changes and self.changes[-1] == effective[i]:
+                    self.in_force[-1] = i
+                else:
+                    self.changes.append(effective[i])
+                    self.in_force.append(i)
+
+    def program_at(self, u: float) -> Program:
+        k = bisect.bisect_right(self.changes, u) - 1
+        return self.table.programs[self.in_force[max(k, 0)]]
+
+    def next_change(self, u: float) -> float | None:
+        k = bisect.bisect_right(self.changes, u)
+        return self.changes[k] if k < len(self.changes) else None
+
+    def periods(self, a: float, b: float) -> list[tuple[float, float, Program]]:
+        """[a, b) cut where the program changes."""
+        out = []
+        u = a
+        while u < b:
+            nxt = self.next_change(u)
+            e = b if nxt is None or nxt > b else nxt
+            out.append((u, e, self.program_at(u)))
+            u = e
+        return out
+
+    def basal(self, a: float, b: float) -> float:
+        """Programmed basal volume [mL] over [a, b): each flex step on the wall clock, days of 24 h."""
+        total = 0.0
+        for s, e, prog in self.periods(a, b):
+            day = s - (s + self.clock0) % DAY  # the midnight before s
+            while day < e:
+                for j, st in enumerate(prog.steps):
+                    lo = day + st.start
+                    hi = day + (prog.steps[j + 1].start if j + 1 < len(prog.steps) else DAY)
+                    lo, hi = max(lo, s), min(hi, e)
+                    if hi > lo:
+                        total += st.rate * ((hi - lo) / DAY)
+                day += DAY
+        return total
+
+    def greedy(self, a: float, b: float, a_open: bool, b_open: bool = False) -> tuple[int, float]:
+        """The most boluses the policies allow between a and b with no earlier grant: (count, volume [mL]).
+
+        The first grant at ``a`` (just after it when ``a_open``), each next one at
+        max(last + lockout, the max_per_24h-th latest grant + 24 h) (docs/FORMAT.md §4), a new policy's
+        first grant at the instant it takes effect. ``a_open`` grants sit an instant after the
+        times computed, so they count only strictly before ``b``.
+        """
+        grants: list[tuple[float, bool]] = []
+        volume = 0.0
+        u = (a, a_open)
+        while True:
+            pol = self.program_at(u[0]).bolus
+            nxt = self.next_change(u[0])
+            if pol is None:
+                if nxt is None or nxt > b:
+                    break
+                u = (nxt, False)
+                continue
+            cand = u
+            if grants:
+                last = grants[-1]
+                cand = max(cand, (last[0] + pol.lockout, last[1]))
+                if len(grants) >= pol.max_per_24h:
+                    g = grants[-pol.max_per_24h]
+                    cand = max(cand, (g[0] + DAY, g[1]))
+            if nxt is not None and cand[0] >= nxt:
+                u = (nxt, False)
+                continue
+            inside = cand[0] < b if (cand[1] or b_open) else cand[0] <= b
+            if not inside:
+                break
+            grants.append(cand)
+            volume += pol.volume
+            u = cand
+        return len(grants), volume
+
+    def bolus_volumes(self, a: float, b: float) -> tuple[float, float]:
+        """Smallest and largest bolus volume [mL] of the policies in force on [a, b] (0, 0 if none)."""
+        progs = [self.program_at(a)]
+        k = bisect.bisect_right(self.changes, a)
+        while k < len(self.changes) and self.changes[k] <= b:
+            progs.append(self.table.programs[self.in_force[k]])
+            k += 1
+        vols = [p.bolus.volume for p in progs if isinstance(p.bolus, Bolus)]
+        return (min(vols), max(vols)) if vols else (0.0, 0.0)
+
+
+# --------------------------------------------------------------------------- matching records to the table
+@dataclass(frozen=True)
+class Refill:
+    """A refill of the table: its session, when it happened and its fill volume [mL]."""
+
+    session: int  # 0-based session index
+    at: dt.datetime  # effective (recorded time if a row matched it, else the table's)
+    volume: float
+    row: int | None  # index in the counting rows, or None when not recorded
+    aspirated: float | None
+    t: float = 0.0  # ``at`` as an instant [s since the first session]
+
+
+def match(table: Table, records: list[Record], name: str) -> tuple[list[Refill], list[Record], list[dt.datetime]]:
+    """Match refill rows to the table's refill sessions; the counting rows; effective session times."""
+    thr = thresholds()
+    refill_sessions = [i for i, s in enumerate(table.sessions) if s.refill is not None]
+    problems: list[Problem] = []
+    taken: dict[int, Record] = {}
+    for r in records:
+        if r.event != "refill":
+            continue
+        best = min(refill_sessions, key=lambda i: (abs(table.sessions[i].at - r.time), i))
+        gap = span(abs(table.sessions[best].at - r.time))
+        if gap > thr.match_window:
+            near = table.sessions[best]
+            problems.append(Problem(name, where(r.line, "time"),
+                                    f"the refill at {r.time.isoformat()} matches no refill of the table within "
+                                    f"{thr.match_window / DAY:g} days (nearest: session[{near.index}] at {near.at.isoformat()})",
+                                    "check the date, or add the refill session to the table"))
+        elif best in taken:
+            problems.append(Problem(name, where(r.line, "time"),
+                                    f"a second refill row for session[{table.sessions[best].index}] "
+                                    f"(line {taken[best].line} already matched it)", "remove the duplicate row"))
+        else:
+            taken[best] = r
+    if problems:
+        raise InputError(problems)
+    effective = [s.at for s in table.sessions]
+    for i, r in taken.items():
+        effective[i] = r.time
+    first = min(effective[refill_sessions[0]], effective[0])
+    counting = [r for r in records if r.counts]
+    bad = [Problem(name, where(r.line, "time"), f"{r.event} row at {r.time.isoformat()} is before the table's "
+                   f"first refill ({first.isoformat()})", "remove it or use the table that was in the pump then")
+           for r in counting if r.time < first]
+    if bad:
+        raise InputError(bad)
+    index = {id(r): k for k, r in enumerate(counting)}
+    refills = [Refill(i, effective[i], table.sessions[i].refill.volume,
+                      index[id(taken[i])] if i in taken else None, taken[i].volume if i in taken else None,
+                      instant(table, effective[i]))
+               for i in refill_sessions]
+    return refills, counting, effective
+
+
+# --------------------------------------------------------------------------- what is judged
+@dataclass
+class Interval:
+    start: Refill
+    end: Refill
+    observed: float
+    expected_low: float
+    expected_high: float
+    basal: float
+
+    @property
+    def empty(self) -> bool:
+        return self.end.aspirated is not None and self.end.aspirated <= float(thresholds().empty_aspirate.value)
+
+    @property
+    def ratio(self) -> float | None:
+        return self.observed / self.expected_low if self.expected_low > 0 else None
+
+    @property
+    def ratio_low(self) -> float | None:
+        return self.observed / self.expected_high if self.expected_high > 0 else None
+
+    @property
+    def ratio_high(self) -> float | None:
+        return self.observed / self.expected_low if self.expected_low > 0 else None
+
+    @property
+    def ratio_mid(self) -> float | None:
+        mid = 0.5 * (self.expected_low + self.expected_high)
+        return self.observed / mid if mid > 0 and self.observed > 0 else None
+
+
+@dataclass
+class Estimate:
+    row: Record
+    observed: float
+    expected: float  # floored at 0
+    expected_low: float  # the lowest the pump may show (most boluses), floored at 0
+    bolus_range: float  # [mL]
+    since: Refill | None = None  # the last refill before the interrogation
+
+
+@dataclass
+class Drift:
+    """The two-sided CUSUM over the judged intervals (in units of sigma)."""
+
+    at: list[dt.datetime]
+    x: list[float]  # ln(ratio) per judged interval
+    upper: list[float]
+    lower: list[float]
+    alarms: list[int]  # indices into at/x where a side crossed h (the statistic resets there)
+    judged: list[Interval] = field(default_factory=list)  # the interval of each entry of at/x
+
+
+@dataclass
+class Evidence:
+    """Everything the TEL rules read: one reconciliation's inputs and what it computed."""
+
+    table: Table
+    records: list[Record]  # every row, context rows included
+    rows: list[Record]  # the counting rows (refill and interrogation)
+    refills: list[Refill]
+    timeline: Timeline
+    intervals: list[Interval]
+    estimates: list[Estimate]
+    drift: Drift
+    thresholds: Thresholds
+    accuracy: Sourced  # the pump's flow tolerance [fraction]
+    row_t: list[float] = field(default_factory=list)  # instants of ``rows`` [s]
+
+
+def _boluses(tl: Timeline, refill: Refill, rows: list[Record], row_t: list[float], upto: int) -> tuple[float, float]:
+    """Bolus volume [mL] (low, high) from ``refill`` to the counting row ``upto`` (included).
+
+    Stretches are [first refill, first row] and then (previous row, row]; a stretch that
+    starts before an unrecorded refill straddles it: its count is split with the greedy bound
+    of each side.
+    """
+    low = high = 0.0
+    first = refill.row + 1 if refill.row is not None else 0
+    for j in range(first, upto + 1):
+        r, rt = rows[j], row_t[j]
+        if refill.row is None and rt < refill.t:
+            continue  # wholly before this refill
+        a, a_open = (tl.first, False) if j == 0 else (row_t[j - 1], True)
+        if refill.row is None and a < refill.t:
+            # straddles the (unrecorded) refill: only the part [refill, row] is inside
+            n_in, v_in = tl.greedy(refill.t, rt, False)
+            n_out, _ = tl.greedy(a, refill.t, a_open, True)
+            vmin, vmax = tl.bolus_volumes(refill.t, rt)
+            if r.boluses is None:
+                high += v_in
+            else:
+                low += max(0, r.boluses - n_out) * vmin
+                high += min(r.boluses, n_in) * vmax
+            continue
+        vmin, vmax = tl.bolus_volumes(a, rt)
+        if r.boluses is None:
+            high += tl.greedy(a, rt, a_open)[1]
+        else:
+            low += r.boluses * vmin
+            high += r.boluses * vmax
+    return low, high
+
+
+def gather(table: Table, records: list[Record], records_path: str = "<records>") -> tuple[Evidence, list[tuple[Refill, Refill]]]:
+    """Match the records to the table and compute what the rules judge (docs/FORMAT.md §6).
+
+    Returns the evidence and the intervals that cannot be judged (no refill row at their end)."""
+    thr = thresholds()
+    refills, rows, effective = match(table, records, records_path)
+    tl = Timeline(table, [instant(table, e) for e in effective])
+    row_t = [instant(table, r.time) for r in rows]
+    intervals: list[Interval] = []
+    unjudged: list[tuple[Refill, Refill]] = []
+    for i in range(len(refills) - 1):
+        s, e = refills[i], refills[i + 1]
+        if e.row is None:
+            unjudged.append((s, e))
+            continue
+        basal = tl.basal(s.t, e.t)
+        blo, bhi = _boluses(tl, s, rows, row_t, e.row)
+        intervals.append(Interval(s, e, s.volume - float(e.aspirated), basal + blo, basal + bhi, basal))
+
+    estimates: list[Estimate] = []
+    for j, r in enumerate(rows):
+        if r.event != "interrogation":
+            continue
+        last = None
+        for f in refills:
+            if (f.row is not None and f.row < j) or (f.row is None and f.t <= row_t[j]):
+                if last is None or f.t >= last.t:
+                    last = f
+        if last is None or r.estimate is None:
+            continue
+        basal = tl.basal(last.t, row_t[j])
+        blo, bhi = _boluses(tl, last, rows, row_t, j)
+        expected = max(last.volume - basal - blo, 0.0)
+        expected_low = max(last.volume - basal - bhi, 0.0)
+        estimates.append(Estimate(r, r.estimate, expected, expected_low, expected - expected_low, last))
+
+    ev = Evidence(table, records, rows, refills, tl, intervals, estimates, drift(intervals, thr), thr,
+                  table.device.accuracy, row_t)
+    return ev, unjudged
+
+
+def drift(intervals: list[Interval], thr: Thresholds) -> Drift:
+    """Two-sided CUSUM (Page 1954) on x = ln(ratio) per refill, in units of sigma, reset after an alarm."""
+    sigma = float(thr.drift_sigma.value)
+    k, h = float(thr.drift_reference.value), float(thr.drift_threshold.value)
+    d = Drift([], [], [], [], [])
+    up = lo = 0.0
+    for iv in intervals:
+        r = iv.ratio_mid
+        if r is None or iv.empty:
+            continue
+        z = math.log(r) / sigma
+        up = max(0.0, up + z - k)
+        lo = max(0.0, lo - z - k)
+        d.at.append(iv.end.at)
+        d.x.append(math.log(r))
+        d.upper.append(up)
+        d.lower.append(lo)
+        d.judged.append(iv)
+        if up > h or lo > h:
+            d.alarms.append(len(d.at) - 1)
+            up = lo = 0.0
+    return d
+
+
+def cusum_alarms(ratios: list[float], thr: Thresholds | None = None) -> list[int]:
+    """Indices of the refills where the drift test alarms for a series of ratios (for simulations)."""
+    thr = thr or thresholds()
+    sigma = float(thr.drift_sigma.value)
+    k, h = float(thr.drift_reference.value), float(thr.drift_threshold.value)
+    out, up, lo = [], 0.0, 0.0
+    for i, r in enumerate(ratios):
+        z = math.log(r) / sigma
+        up, lo = max(0.0, up + z - k), max(0.0, lo - z - k)
+        if up > h or lo > h:
+            out.append(i)
+            up = lo = 0.0
+    return out
+
+
+# --------------------------------------------------------------------------- findings and their words
+def finding(rule: str, severity: str, when: dt.datetime, value: float | None, limit: float | None, unit: str,
+            message: str, src: Sourced) -> Violation:
+    """A TEL finding at a calendar date-time, its source and verified flag from ``src``."""
+    return Violation(rule, severity, iso(when), None, None if value is None else round(float(value), 6),
+                     None if limit is None else round(float(limit), 6), unit, message, src.source, src.verified)
+
+
+def iso(t: dt.datetime) -> str:
+    return t.isoformat(timespec="seconds")
+
+
+def day(t: dt.datetime) -> str:
+    return f"{t.day} {t.strftime('%b %Y')}"
+
+
+def when(t: dt.datetime) -> str:
+    return f"{day(t)} {t.strftime('%H:%M')}"
+
+
+def pct(x: float) -> str:
+    return f"{x * 100:.1f} %"
+
+
+def range_ml(lo: float, hi: float) -> str:
+    lo, hi = max(lo, 0.0), max(hi, 0.0)
+    return f"{hi:.2f} mL" if abs(hi - lo) < 0.005 else f"{lo:.2f} to {hi:.2f} mL"
+
+
+def asked(iv: Interval) -> str:
+    if abs(iv.expected_high - iv.expected_low) < 0.05:
+        return f"{iv.expected_low:.1f} mL"
+    return f"{iv.expected_low:.1f} to {iv.expected_high:.1f} mL with the uncounted boluses"
