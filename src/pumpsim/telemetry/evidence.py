@@ -57,31 +57,43 @@ class Thresholds:
     small_reservoir_max: Sourced  # [mL]
     discrepancy_small: Sourced  # [mL]
     discrepancy_large: Sourced  # [mL]
-    drift_sigma: Sourced  # [-] sd of ln(ratio) per refill
-    drift_reference: Sourced  # k [sigma]
-    drift_threshold: Sourced  # h [sigma]
+    sd: Sourced  # [-] sd of ln(ratio) per refill, for models without their own
+    z_hard: Sourced  # [sd] hard tiers of TEL-OVER-INFUSION and TEL-UNDER-INFUSION
+    z_prediction: Sourced  # [sd] TEL-DISCREPANCY's 99 % prediction range
+    drift_reference: Sourced  # k [sd]
+    drift_threshold: Sourced  # h [sd], soft tier
+    drift_hard_threshold: Sourced  # [sd], hard tier
     empty_aspirate: Sourced  # [mL]
+    sd_by_model: dict[str, Sourced] = field(default_factory=dict)
     raw: dict[str, Sourced] = field(default_factory=dict)
+
+    def spread(self, model: str) -> Sourced:
+        """The per-refill sd of ln(ratio) of a device model [-], with its source (the default if none)."""
+        return self.sd_by_model.get(model, self.sd)
 
 
 _KINDS = {"match_window": units.TIME, "estimate_tolerance": units.VOLUME, "small_reservoir_max": units.VOLUME,
-          "discrepancy_small": units.VOLUME, "discrepancy_large": units.VOLUME,
-          "drift_sigma": None, "drift_reference": None, "drift_threshold": None, "empty_aspirate": units.VOLUME}
+          "discrepancy_small": units.VOLUME, "discrepancy_large": units.VOLUME, "sd": None, "z_hard": None,
+          "z_prediction": None, "drift_reference": None, "drift_threshold": None, "drift_hard_threshold": None,
+          "empty_aspirate": units.VOLUME}
+
+
+def _sourced(e: dict, kind: str | None) -> Sourced:
+    v = (float(e["value"]) if kind is None else units.parse_duration(e["value"]) if kind == units.TIME
+         else units.parse_quantity(e["value"], kind))
+    return Sourced(v, e["source"], bool(e["verified"]), str(e["value"]))
 
 
 @functools.cache
 def thresholds() -> Thresholds:
     """The TEL-* thresholds of ``data/telemetry.toml``, each :class:`Sourced`."""
     raw = tomllib.loads(resources.files("pumpsim.data").joinpath("telemetry.toml").read_text(encoding="utf-8"))
-    vals: dict[str, Sourced] = {}
-    for key, kind in _KINDS.items():
-        e = raw[key]
-        v = (float(e["value"]) if kind is None else units.parse_duration(e["value"]) if kind == units.TIME
-             else units.parse_quantity(e["value"], kind))
-        vals[key] = Sourced(v, e["source"], bool(e["verified"]), str(e["value"]))
-    return Thresholds(float(vals["match_window"].value), vals["estimate_tolerance"],
-                      vals["small_reservoir_max"], vals["discrepancy_small"], vals["discrepancy_large"],
-                      vals["drift_sigma"], vals["drift_reference"], vals["drift_threshold"], vals["empty_aspirate"], vals)
+    vals = {key: _sourced(raw[key], kind) for key, kind in _KINDS.items()}
+    by_model = {m: _sourced(e, None) for m, e in raw.get("sd_by_model", {}).items()}
+    return Thresholds(float(vals["match_window"].value), vals["estimate_tolerance"], vals["small_reservoir_max"],
+                      vals["discrepancy_small"], vals["discrepancy_large"], vals["sd"], vals["z_hard"],
+                      vals["z_prediction"], vals["drift_reference"], vals["drift_threshold"],
+                      vals["drift_hard_threshold"], vals["empty_aspirate"], by_model, vals)
 
 
 # --------------------------------------------------------------------------- the program in force
@@ -292,14 +304,21 @@ class Estimate:
 
 @dataclass
 class Drift:
-    """The two-sided CUSUM over the judged intervals (in units of sigma)."""
+    """The two-sided CUSUM over the judged intervals (in units of sd), two tiers on one input.
+
+    The soft sums (``upper``, ``lower``) restart at 0 after a soft alarm; the hard sums
+    (``hard_upper``, ``hard_lower``) follow the same recursion but restart only after a hard
+    alarm, so they measure the evidence sustained across soft alarms."""
 
     at: list[dt.datetime]
     x: list[float]  # ln(ratio) per judged interval
     upper: list[float]
     lower: list[float]
-    alarms: list[int]  # indices into at/x where a side crossed h (the statistic resets there)
+    alarms: list[int]  # indices into at/x where a soft side crossed h (the soft sums restart there)
     judged: list[Interval] = field(default_factory=list)  # the interval of each entry of at/x
+    hard_upper: list[float] = field(default_factory=list)
+    hard_lower: list[float] = field(default_factory=list)
+    hard_alarms: list[int] = field(default_factory=list)  # where a hard side crossed the hard threshold
 
 
 @dataclass
@@ -316,23 +335,60 @@ class Evidence:
     drift: Drift
     thresholds: Thresholds
     accuracy: Sourced  # the pump's flow tolerance [fraction]
+    sd: Sourced  # the per-refill sd of ln(ratio) of the pump's model [-]
     row_t: list[float] = field(default_factory=list)  # instants of ``rows`` [s]
+    first_row: int | None = None  # the row of the table's first refill, if recorded
+
+    def stretch(self, j: int) -> tuple[float, bool] | None:
+        """Where the bolus stretch that row ``j`` closes starts: (instant [s], open), or None when the
+        row's count belongs to the fill before the table's first refill (docs/FORMAT.md §6)."""
+        return stretch_start(j, self.first_row, self.refills[0].t, self.timeline.first, self.row_t)
+
+    @property
+    def hard_band(self) -> tuple[float, float]:
+        """[min(1 - accuracy, exp(-z_hard sd)), max(1 + accuracy, exp(z_hard sd))]: beyond it a refill's
+        ratio is more than both the device's tolerance and a working pump's spread explain."""
+        return hard_band(float(self.accuracy.value), float(self.sd.value), float(self.thresholds.z_hard.value))
 
 
-def _boluses(tl: Timeline, refill: Refill, rows: list[Record], row_t: list[float], upto: int) -> tuple[float, float]:
+def hard_band(accuracy: float, sd: float, z: float) -> tuple[float, float]:
+    """The hard tier's band of one refill's ratio (FORMAT.md §12.13) [-]."""
+    return min(1.0 - accuracy, math.exp(-z * sd)), max(1.0 + accuracy, math.exp(z * sd))
+
+
+def stretch_start(j: int, first_row: int | None, first_refill: float, first: float,
+                  row_t: list[float]) -> tuple[float, bool] | None:
+    """The start of the stretch counting row ``j`` closes: [first refill, first row], then (previous
+    row, row]; the table's first refill's own row bounds no stretch and its count (and that of rows
+    before it) belongs to the earlier fill."""
+    if first_row is not None:
+        if j <= first_row:
+            return None
+        if j == first_row + 1:
+            return first_refill, False
+    if j == 0:
+        return first, False
+    return row_t[j - 1], True
+
+
+def _boluses(ev: Evidence, refill: Refill, upto: int) -> tuple[float, float]:
     """Bolus volume [mL] (low, high) from ``refill`` to the counting row ``upto`` (included).
 
     Stretches are [first refill, first row] and then (previous row, row]; a stretch that
     starts before an unrecorded refill straddles it: its count is split with the greedy bound
-    of each side.
+    of each side (docs/FORMAT.md §6, §12.13).
     """
+    tl, rows, row_t = ev.timeline, ev.rows, ev.row_t
     low = high = 0.0
     first = refill.row + 1 if refill.row is not None else 0
     for j in range(first, upto + 1):
         r, rt = rows[j], row_t[j]
         if refill.row is None and rt < refill.t:
             continue  # wholly before this refill
-        a, a_open = (tl.first, False) if j == 0 else (row_t[j - 1], True)
+        start = ev.stretch(j)
+        if start is None:
+            continue  # counted before the table's first refill
+        a, a_open = start
         if refill.row is None and a < refill.t:
             # straddles the (unrecorded) refill: only the part [refill, row] is inside
             n_in, v_in = tl.greedy(refill.t, rt, False)
@@ -360,8 +416,9 @@ def gather(table: Table, records: list[Record], records_path: str = "<records>")
     thr = thresholds()
     refills, rows, effective = match(table, records, records_path)
     tl = Timeline(table, [instant(table, e) for e in effective])
-    row_t = [instant(table, r.time) for r in rows]
-    intervals: list[Interval] = []
+    sd = thr.spread(table.device.model)
+    ev = Evidence(table, records, rows, refills, tl, [], [], Drift([], [], [], [], []), thr, table.device.accuracy, sd,
+                  [instant(table, r.time) for r in rows], refills[0].row)
     unjudged: list[tuple[Refill, Refill]] = []
     for i in range(len(refills) - 1):
         s, e = refills[i], refills[i + 1]
@@ -369,63 +426,69 @@ def gather(table: Table, records: list[Record], records_path: str = "<records>")
             unjudged.append((s, e))
             continue
         basal = tl.basal(s.t, e.t)
-        blo, bhi = _boluses(tl, s, rows, row_t, e.row)
-        intervals.append(Interval(s, e, s.volume - float(e.aspirated), basal + blo, basal + bhi, basal))
+        blo, bhi = _boluses(ev, s, e.row)
+        ev.intervals.append(Interval(s, e, s.volume - float(e.aspirated), basal + blo, basal + bhi, basal))
 
-    estimates: list[Estimate] = []
     for j, r in enumerate(rows):
         if r.event != "interrogation":
             continue
         last = None
         for f in refills:
-            if (f.row is not None and f.row < j) or (f.row is None and f.t <= row_t[j]):
+            if (f.row is not None and f.row < j) or (f.row is None and f.t <= ev.row_t[j]):
                 if last is None or f.t >= last.t:
                     last = f
         if last is None or r.estimate is None:
             continue
-        basal = tl.basal(last.t, row_t[j])
-        blo, bhi = _boluses(tl, last, rows, row_t, j)
+        basal = tl.basal(last.t, ev.row_t[j])
+        blo, bhi = _boluses(ev, last, j)
         expected = max(last.volume - basal - blo, 0.0)
         expected_low = max(last.volume - basal - bhi, 0.0)
-        estimates.append(Estimate(r, r.estimate, expected, expected_low, expected - expected_low, last))
+        ev.estimates.append(Estimate(r, r.estimate, expected, expected_low, expected - expected_low, last))
 
-    ev = Evidence(table, records, rows, refills, tl, intervals, estimates, drift(intervals, thr), thr,
-                  table.device.accuracy, row_t)
+    ev.drift = drift(ev.intervals, thr, float(sd.value))
     return ev, unjudged
 
 
-def drift(intervals: list[Interval], thr: Thresholds) -> Drift:
-    """Two-sided CUSUM (Page 1954) on x = ln(ratio) per refill, in units of sigma, reset after an alarm."""
-    sigma = float(thr.drift_sigma.value)
-    k, h = float(thr.drift_reference.value), float(thr.drift_threshold.value)
+def drift(intervals: list[Interval], thr: Thresholds, sd: float) -> Drift:
+    """Two-sided CUSUM (Page 1954) on z = ln(ratio) / sd per judged refill, in two tiers (:class:`Drift`)."""
+    k = float(thr.drift_reference.value)
+    h, h2 = float(thr.drift_threshold.value), float(thr.drift_hard_threshold.value)
     d = Drift([], [], [], [], [])
-    up = lo = 0.0
+    up = lo = hup = hlo = 0.0
     for iv in intervals:
         r = iv.ratio_mid
         if r is None or iv.empty:
             continue
-        z = math.log(r) / sigma
-        up = max(0.0, up + z - k)
-        lo = max(0.0, lo - z - k)
+        z = math.log(r) / sd
+        up, lo = max(0.0, up + z - k), max(0.0, lo - z - k)
+        hup, hlo = max(0.0, hup + z - k), max(0.0, hlo - z - k)
         d.at.append(iv.end.at)
         d.x.append(math.log(r))
         d.upper.append(up)
         d.lower.append(lo)
+        d.hard_upper.append(hup)
+        d.hard_lower.append(hlo)
         d.judged.append(iv)
         if up > h or lo > h:
             d.alarms.append(len(d.at) - 1)
             up = lo = 0.0
+        if hup > h2 or hlo > h2:
+            d.hard_alarms.append(len(d.at) - 1)
+            hup = hlo = 0.0
     return d
 
 
-def cusum_alarms(ratios: list[float], thr: Thresholds | None = None) -> list[int]:
-    """Indices of the refills where the drift test alarms for a series of ratios (for simulations)."""
+def cusum_alarms(ratios: list[float], thr: Thresholds | None = None, sd: float | None = None,
+                 hard: bool = False) -> list[int]:
+    """Indices of the refills where the drift test alarms (its hard tier when ``hard``) for a series of
+    ratios (for simulations); ``sd`` defaults to the data's default spread."""
     thr = thr or thresholds()
-    sigma = float(thr.drift_sigma.value)
-    k, h = float(thr.drift_reference.value), float(thr.drift_threshold.value)
+    sd = float(thr.sd.value) if sd is None else sd
+    k = float(thr.drift_reference.value)
+    h = float((thr.drift_hard_threshold if hard else thr.drift_threshold).value)
     out, up, lo = [], 0.0, 0.0
     for i, r in enumerate(ratios):
-        z = math.log(r) / sigma
+        z = math.log(r) / sd
         up, lo = max(0.0, up + z - k), max(0.0, lo - z - k)
         if up > h or lo > h:
             out.append(i)

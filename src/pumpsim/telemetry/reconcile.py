@@ -39,21 +39,25 @@ class Reconciliation(Judged):
     context: list[Record]
     drift: Drift
     accuracy: Sourced
+    sd: Sourced | None = None  # the per-refill sd of ln(ratio) of the pump's model
+    hard_band: tuple[float, float] = (0.0, float("inf"))  # FORMAT.md §12.13
 
     @property
     def band(self) -> tuple[float, float]:
+        """[1 - accuracy, 1 + accuracy]: outside it a refill's ratio is a soft finding."""
         a = float(self.accuracy.value)
         return (1.0 - a, 1.0 + a)
 
     def as_json(self) -> dict[str, Any]:
         lo, hi = self.band
+        hlo, hhi = self.hard_band
         return {
             "schema": RECONCILE_SCHEMA, "verdict": self.verdict,
             "intervals": [{"from": iso(iv.start.at), "to": iso(iv.end.at), "delivered_observed": _r(iv.observed),
                            "delivered_expected": _r(iv.expected_low), "delivered_expected_low": _r(iv.expected_low),
                            "delivered_expected_high": _r(iv.expected_high), "ratio": _r(iv.ratio),
                            "ratio_low": _r(iv.ratio_low), "ratio_high": _r(iv.ratio_high), "band": [_r(lo), _r(hi)],
-                           "aspirated": iv.end.aspirated} for iv in self.intervals],
+                           "hard_band": [_r(hlo), _r(hhi)], "aspirated": iv.end.aspirated} for iv in self.intervals],
             "interrogations": [{"at": iso(e.row.time), "estimate_observed": e.observed,
                                 "estimate_expected": _r(e.expected)} for e in self.estimates],
             "violations": [v.as_json() for v in self.violations],
@@ -61,8 +65,13 @@ class Reconciliation(Judged):
             "context": [{"at": iso(r.time), "event": r.event, "note": r.note} for r in self.context],
             "drift": {"method": "two-sided CUSUM on ln(ratio)", "at": [iso(a) for a in self.drift.at],
                       "upper": [_r(x) for x in self.drift.upper], "lower": [_r(x) for x in self.drift.lower],
-                      "unit": "sd"},
+                      "hard_upper": [_r(x) for x in self.drift.hard_upper],
+                      "hard_lower": [_r(x) for x in self.drift.hard_lower], "unit": "sd"},
         }
+
+
+def _z() -> float:
+    return float(thresholds().z_hard.value)
 
 
 def _r(x: float | None, nd: int = 6) -> float | None:
@@ -96,7 +105,7 @@ def reconcile(table: Table, records: list[Record], records_path: str = "<records
     violations.sort(key=lambda v: (v.at or "", rank.get(v.rule, len(rank))))
     context = [r for r in records if not r.counts]
     return Reconciliation(table, records_path, ev.intervals, ev.estimates, violations, skipped, context, ev.drift,
-                          ev.accuracy)
+                          ev.accuracy, ev.sd, ev.hard_band)
 
 
 # --------------------------------------------------------------------------- text report
@@ -113,7 +122,9 @@ def render_text(rec: Reconciliation) -> str:
     out = [VERDICT_WORDS[rec.verdict],
            f"Records {rec.records_path} against table {t.path} ({t.device.model}).",
            f"Band of one refill: {lo:.3f} to {hi:.3f} (pump accuracy {rec.accuracy.text or pct(float(rec.accuracy.value))}"
-           f"{'' if rec.accuracy.verified else ', UNVERIFIED'}; source: {rec.accuracy.source})."]
+           f"{'' if rec.accuracy.verified else ', UNVERIFIED'}; source: {rec.accuracy.source}): outside it, a warning.",
+           f"Hard band: {rec.hard_band[0]:.3f} to {rec.hard_band[1]:.3f} (the band and exp(+/-{_z():g} sd), sd "
+           f"{float(rec.sd.value):g} per refill{'' if rec.sd.verified else ', UNVERIFIED'}): beyond it, a hard finding."]
     hard = [v for v in rec.violations if v.severity == "hard"]
     soft = [v for v in rec.violations if v.severity == "soft"]
     for title, group in (("Hard findings", hard), ("Warnings", soft)):
@@ -141,10 +152,11 @@ def render_text(rec: Reconciliation) -> str:
         for e in rec.estimates:
             out.append(f"  {when(e.row.time)}: {e.observed:.2f} mL / {e.expected:.2f} mL")
     if rec.drift.at:
-        h = float(thresholds().drift_threshold.value)
+        h, h2 = float(thresholds().drift_threshold.value), float(thresholds().drift_hard_threshold.value)
         last_u, last_l = rec.drift.upper[-1], rec.drift.lower[-1]
-        out.append(f"\nDrift test (two-sided CUSUM on ln(ratio), threshold {h:g} sd): at the last refill "
-                   f"{last_u:.2f} sd upwards, {last_l:.2f} sd downwards; {len(rec.drift.alarms)} alarm(s).")
+        out.append(f"\nDrift test (two-sided CUSUM on ln(ratio), thresholds {h:g} sd soft, {h2:g} sd hard): at the last "
+                   f"refill {last_u:.2f} sd upwards, {last_l:.2f} sd downwards; {len(rec.drift.alarms)} soft and "
+                   f"{len(rec.drift.hard_alarms)} hard alarm(s).")
     if rec.context:
         out.append("\nContext (alarms and MRI):")
         for r in rec.context:
@@ -160,8 +172,9 @@ def render_text(rec: Reconciliation) -> str:
     thr = thresholds()
     out.append("\nLimits used:")
     out.append(f"  pump accuracy {rec.accuracy.text}: {rec.accuracy.source}")
-    for key in ("estimate_tolerance", "discrepancy_small", "discrepancy_large", "drift_sigma", "drift_reference",
-                "drift_threshold", "match_window"):
+    out.append(f"  sd {rec.sd.text}{'' if rec.sd.verified else ' [UNVERIFIED]'}: {rec.sd.source}")
+    for key in ("z_hard", "z_prediction", "estimate_tolerance", "discrepancy_small", "discrepancy_large",
+                "drift_reference", "drift_threshold", "drift_hard_threshold", "match_window"):
         s = thr.raw[key]
         out.append(f"  {key} {s.text}{'' if s.verified else ' [UNVERIFIED]'}: {s.source}")
     return "\n".join(out) + "\n"

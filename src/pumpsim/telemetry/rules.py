@@ -41,35 +41,74 @@ def empty(ev: Evidence) -> list[Violation]:
             for iv in ev.intervals if iv.empty]
 
 
+def _spread_limit(ev: Evidence, up: bool) -> Sourced:
+    """The spread side of the hard tier, exp(+/- z_hard x sd), with the sources of sd and z."""
+    z, sd = float(ev.thresholds.z_hard.value), float(ev.sd.value)
+    return Sourced(math.exp(z * sd if up else -z * sd),
+                   f"exp({'' if up else '-'}{z:g} x sd {sd:g}), beyond a working pump's spread: sd {ev.sd.source}; "
+                   f"z {ev.thresholds.z_hard.source}", ev.sd.verified and ev.thresholds.z_hard.verified)
+
+
+def _hard_source(ev: Evidence, up: bool) -> Sourced:
+    """The source of the hard tier's limit: the spread when it binds, else the device's tolerance."""
+    spread = _spread_limit(ev, up)
+    a = float(ev.accuracy.value)
+    binds = float(spread.value) >= 1.0 + a if up else float(spread.value) <= 1.0 - a
+    return spread if binds else ev.accuracy
+
+
 @kit.rule("TEL-OVER-INFUSION", "telemetry")
 def over_infusion(ev: Evidence) -> list[Violation]:
-    """TEL-OVER-INFUSION: over a refill interval the pump delivered more than 1 + accuracy times the program."""
+    """TEL-OVER-INFUSION: a refill interval's ratio_low above 1 + accuracy (soft), above exp(3.5 sd) too (hard)."""
     a = float(ev.accuracy.value)
+    hard_at = ev.hard_band[1]
     out = []
     for iv in ev.intervals:
         rl = iv.ratio_low
-        if rl is not None and above(rl, 1.0 + a):
-            out.append(finding("TEL-OVER-INFUSION", "hard", iv.end.at, rl, 1.0 + a, "ratio",
-                               f"{_between(iv)} the pump delivered {iv.observed:.1f} mL where the program asked {asked(iv)} "
-                               f"({pct(rl)}{' at least' if iv.empty else ''}, above the {pct(1.0 + a)} the device "
-                               f"tolerance allows{_noted(ev, iv)}): check for over-infusion (a pump running fast), a refill "
-                               f"volume entered wrong or a pocket fill, and the patient for overdose", ev.accuracy))
+        if rl is None or not above(rl, 1.0 + a):
+            continue
+        head = (f"{_between(iv)} the pump delivered {iv.observed:.1f} mL where the program asked {asked(iv)} "
+                f"({pct(rl)}{' at least' if iv.empty else ''}")
+        if above(rl, hard_at):
+            out.append(finding("TEL-OVER-INFUSION", "hard", iv.end.at, rl, hard_at, "ratio",
+                               f"{head}, above both the {pct(1.0 + a)} the device tolerance allows and the {pct(hard_at)} "
+                               f"a working pump's spread explains{_noted(ev, iv)}): check for over-infusion (a pump "
+                               f"running fast), a refill volume entered wrong or a pocket fill, and the patient for "
+                               f"overdose", _hard_source(ev, True)))
+        else:
+            out.append(finding("TEL-OVER-INFUSION", "soft", iv.end.at, rl, 1.0 + a, "ratio",
+                               f"{head}, above the {pct(1.0 + a)} the device tolerance allows but within the "
+                               f"{pct(hard_at)} a working pump's spread explains{_noted(ev, iv)}): evaluate and measure "
+                               "again at the next refill; look for a pump running fast, a refill volume entered wrong, "
+                               "a pocket fill or a program changed, and ask about signs of overdose", ev.accuracy))
     return out
 
 
 @kit.rule("TEL-UNDER-INFUSION", "telemetry")
 def under_infusion(ev: Evidence) -> list[Violation]:
-    """TEL-UNDER-INFUSION: over a refill interval the pump delivered less than 1 - accuracy times the program."""
+    """TEL-UNDER-INFUSION: a refill interval's ratio_high below 1 - accuracy (soft), below exp(-3.5 sd) too (hard)."""
     a = float(ev.accuracy.value)
+    hard_at = ev.hard_band[0]
     out = []
     for iv in ev.intervals:
         rh = iv.ratio_high
-        if rh is not None and not iv.empty and above(1.0 - a, rh):
-            out.append(finding("TEL-UNDER-INFUSION", "hard", iv.end.at, rh, 1.0 - a, "ratio",
-                               f"{_between(iv)} the pump delivered {iv.observed:.1f} mL where the program asked {asked(iv)} "
-                               f"({pct(rh)}, below the {pct(1.0 - a)} the device tolerance allows{_noted(ev, iv)}): check "
-                               "for a motor stall or catheter occlusion, and for withdrawal; residuals repeatedly higher or "
-                               "lower than expected can also reveal drug withdrawn from the pump", ev.accuracy))
+        if rh is None or iv.empty or not above(1.0 - a, rh):
+            continue
+        head = (f"{_between(iv)} the pump delivered {iv.observed:.1f} mL where the program asked {asked(iv)} "
+                f"({pct(rh)}")
+        if above(hard_at, rh):
+            out.append(finding("TEL-UNDER-INFUSION", "hard", iv.end.at, rh, hard_at, "ratio",
+                               f"{head}, below both the {pct(1.0 - a)} the device tolerance allows and the {pct(hard_at)} "
+                               f"a working pump's spread explains{_noted(ev, iv)}): check for a motor stall or catheter "
+                               "occlusion, and for withdrawal; residuals repeatedly higher or lower than expected can "
+                               "also reveal drug withdrawn from the pump", _hard_source(ev, False)))
+        else:
+            out.append(finding("TEL-UNDER-INFUSION", "soft", iv.end.at, rh, 1.0 - a, "ratio",
+                               f"{head}, below the {pct(1.0 - a)} the device tolerance allows but within the "
+                               f"{pct(hard_at)} a working pump's spread explains{_noted(ev, iv)}): evaluate and measure "
+                               "again at the next refill; look for a motor stall (alarms, an MRI), an occlusion "
+                               "beginning, a refill volume entered wrong or drug withdrawn from the pump, and ask about "
+                               "signs of withdrawal", ev.accuracy))
     return out
 
 
@@ -100,10 +139,13 @@ def bolus_excess(ev: Evidence) -> list[Violation]:
     for j, r in enumerate(ev.rows):
         if r.boluses is None:
             continue
-        a, a_open = (ev.refills[0].t, False) if j == 0 else (ev.row_t[j - 1], True)
+        start = ev.stretch(j)
+        if start is None:
+            continue  # counted before the table's first refill: the earlier fill's
+        a, a_open = start
         most, _ = ev.timeline.greedy(a, ev.row_t[j], a_open)
         if r.boluses > most:
-            since = "the first refill" if j == 0 else f"the previous record ({when(ev.rows[j - 1].time)})"
+            since = "the first refill" if not a_open else f"the previous record ({when(ev.rows[j - 1].time)})"
             out.append(finding("TEL-BOLUS-EXCESS", "hard", r.time, r.boluses, most, "boluses",
                                f"On {day(r.time)} the pump counted {r.boluses} boluses since {since}, where the "
                                f"table's bolus policy allows at most {most}: the pump does not hold the table's bolus "
@@ -114,22 +156,27 @@ def bolus_excess(ev: Evidence) -> list[Violation]:
 
 @kit.rule("TEL-DISCREPANCY", "telemetry")
 def discrepancy(ev: Evidence) -> list[Violation]:
-    """TEL-DISCREPANCY: the aspirated residual lies outside the expected residual range by more than 1 mL (20 mL pumps) or 2 mL."""
+    """TEL-DISCREPANCY: the aspirate lies more than 1 mL (20 mL pumps) or 2 mL outside the expected residual range and outside its 99 % prediction range."""
     thr = ev.thresholds
     small = float(ev.table.device.reservoir.value) <= float(thr.small_reservoir_max.value) * (1 + RTOL)
     lim = thr.discrepancy_small if small else thr.discrepancy_large
+    zs = float(thr.z_prediction.value) * float(ev.sd.value)
     out = []
     for iv in ev.intervals:
         s, e = iv.start, iv.end
         res_lo, res_hi = max(s.volume - iv.expected_high, 0.0), max(s.volume - iv.expected_low, 0.0)
+        pred_lo = max(s.volume - iv.expected_high * math.exp(zs), 0.0)
+        pred_hi = max(s.volume - iv.expected_low * math.exp(-zs), 0.0)
         asp = float(e.aspirated)
         off = res_lo - asp if asp < res_lo else (asp - res_hi if asp > res_hi else 0.0)
-        if above(off, float(lim.value)):
+        outside = above(pred_lo, asp) or above(asp, pred_hi)
+        if above(off, float(lim.value)) and outside:
             side = "less" if asp < res_lo else "more"
             out.append(finding("TEL-DISCREPANCY", "soft", e.at, off, float(lim.value), "mL",
                                f"At the refill of {day(e.at)} {asp:.2f} mL was aspirated where the program leaves "
                                f"{range_ml(res_lo, res_hi)}: {off:.2f} mL {side}, beyond the {lim.text} a "
-                               f"{'20 mL' if small else 'larger'} reservoir allows; "
+                               f"{'20 mL' if small else 'larger'} reservoir allows and outside the 99 % range of a "
+                               f"working pump ({range_ml(pred_lo, pred_hi)}, sd {float(ev.sd.value):g}); "
                                + ("check for a pocket fill (part of the last refill outside the reservoir) and the "
                                   "patient for overdose, for over-infusion and for drug withdrawn from the pump"
                                   if side == "less" else "check for a stall or occlusion and for withdrawal")
@@ -139,24 +186,30 @@ def discrepancy(ev: Evidence) -> list[Violation]:
 
 @kit.rule("TEL-DRIFT", "telemetry")
 def drift(ev: Evidence) -> list[Violation]:
-    """TEL-DRIFT: the two-sided CUSUM of ln(ratio) over the refills crosses its threshold (a sustained bias)."""
+    """TEL-DRIFT: the two-sided CUSUM of ln(ratio) over the refills crosses its soft threshold (a bias), or its hard one (sustained)."""
     thr, d = ev.thresholds, ev.drift
-    h = float(thr.drift_threshold.value)
     out = []
-    for k in d.alarms:
+    hard_at = set(d.hard_alarms)
+    for k in sorted(set(d.alarms) | hard_at):
         iv = d.judged[k]
-        up = d.upper[k] >= d.lower[k]
-        stat = d.upper[k] if up else d.lower[k]
-        n, mean = _run_mean(d.upper if up else d.lower, d.x, k)
-        out.append(finding("TEL-DRIFT", "soft", iv.end.at, stat, h, "sd",
+        hard = k in hard_at
+        ups, los = (d.hard_upper, d.hard_lower) if hard else (d.upper, d.lower)
+        up = ups[k] >= los[k]
+        stat = ups[k] if up else los[k]
+        n, mean = _run_mean(ups if up else los, d.x, k)
+        lim = thr.drift_hard_threshold if hard else thr.drift_threshold
+        h = float(lim.value)
+        what = ("a bias sustained beyond what a working pump's spread explains: act on it; check the pump's accuracy "
+                "(a pump running " + ("fast" if up else "slow") + ") and " if hard else
+                "a sustained bias that single refills may not show; trend the volumes, check the pump's accuracy and ")
+        out.append(finding("TEL-DRIFT", "hard" if hard else "soft", iv.end.at, stat, h, "sd",
                            f"Over the {'last refill interval' if n == 1 else f'last {n} refill intervals'} up to "
                            f"{day(iv.end.at)} the pump delivered on average "
                            f"{abs(mean - 1) * 100:.1f} % {'more' if up else 'less'} than programmed (ratio {mean:.3f}); "
-                           f"the cumulative sum of ln(ratio) reached {stat:.1f} sd, above the {h:g} sd threshold "
-                           f"(sd {float(thr.drift_sigma.value):g} per refill): a sustained bias that single refills "
-                           "may not show; trend the volumes, check the pump's accuracy and "
+                           f"the cumulative sum of ln(ratio) reached {stat:.1f} sd, above the {h:g} sd "
+                           f"{'hard ' if hard else ''}threshold (sd {float(ev.sd.value):g} per refill): {what}"
                            + ("the patient for overdose" if up else "for a partial occlusion, withdrawal or drug withdrawn"),
-                           thr.drift_sigma))
+                           Sourced(h, f"{lim.source}; sd {ev.sd.source}", lim.verified and ev.sd.verified)))
     return out
 
 
