@@ -501,3 +501,24 @@ def test_count_over_an_unrecorded_refill_holds_at_least_the_excess_before_it(tmp
     assert iv["delivered_expected_low"] == pytest.approx(1.5 + (2 + 3) * 0.05)
     assert iv["delivered_expected_high"] == pytest.approx(1.5 + (4 + 3) * 0.05)
     assert severities(rep, "TEL-BOLUS-EXCESS") == []
+
+
+@pytest.mark.parametrize("transform, where, what", [
+    (lambda t: t.replace("\n", "\r"), None, None),  # CR line endings (old Mac): read as lines
+    (lambda t: t.replace("\n", "\r\n"), None, None),  # CRLF
+    (lambda t: t.replace("19.4,2,", '19.4,2,"a quoted\rnote"'), None, None),  # a CR inside quotes is text
+    (lambda t: t.replace("19.4,2,", "19.4,2,a bare\rCR"), "row 1 (line 2)", "carriage return (CR) inside an unquoted"),
+    (lambda t: t.replace("19.4,2,", "19.4,2," + "x" * 131_073), "row 1 (line 2)", "longer than 131,072 characters"),
+])
+def test_records_csv_line_endings_and_huge_fields(tmp_path, capsys, transform, where, what):
+    t = tmp_path / "t.toml"
+    t.write_text(textwrap.dedent(BOLUS))
+    r = tmp_path / "r.csv"
+    r.write_bytes(transform(HEADER + "2027-01-06T10:00:00,interrogation,,19.4,2,\n2027-01-08T10:00:00,refill,18.3,,,\n")
+                  .encode())
+    status = main(["reconcile", str(t), str(r), "--format", "json"])
+    out, err = capsys.readouterr()
+    if where is None:
+        assert status == 0 and json.loads(out)["intervals"][0]["delivered_observed"] == pytest.approx(1.7)
+        return
+    assert status == 2 and f"{r}: {where}: " in err and what in err and "Traceback" not in err
