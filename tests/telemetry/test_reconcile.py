@@ -522,3 +522,33 @@ def test_records_csv_line_endings_and_huge_fields(tmp_path, capsys, transform, w
         assert status == 0 and json.loads(out)["intervals"][0]["delivered_observed"] == pytest.approx(1.7)
         return
     assert status == 2 and f"{r}: {where}: " in err and what in err and "Traceback" not in err
+
+
+def test_greedy_closed_form_equals_the_grant_by_grant_count():
+    # one policy over the stretch: the closed form of Timeline.greedy against its definition, on
+    # lockouts that do and do not let the 24 h maximum bind, stretches from 0 to 3 days, both ends
+    import random
+
+    from pumpsim.telemetry.evidence import Timeline
+    from tests.conftest import parse
+
+    rnd = random.Random(7)
+    checked = 0
+    for lockout, most in ((6 * 3600, 3), (4 * 3600, 4), (8 * 3600, 3), (10 * 3600, 3), (1800, 48), (3600, 2)):
+        table, _ = parse(BASE.replace('horizon = "30 day"', 'horizon = "60 day"') + f"""
+        [[session]]
+        at = 2027-01-05T10:00:00
+        refill = {{ volume = "20 mL", mix = {{ morphine = "5 mg/mL" }} }}
+        rate = "0.5 mL/day"
+        bolus = {{ volume = "30 uL", lockout = "{lockout // 60} min", max_per_24h = {most} }}
+        """)
+        tl = Timeline(table, [0])
+        assert tl._greedy_one_policy(0, 86400, False) is not None  # the closed form applies here
+        for _ in range(150):
+            a = rnd.choice([0, rnd.randrange(0, 5 * 86400)])
+            b = a + rnd.choice([0, lockout, 86400, 2 * 86400, rnd.randrange(0, 3 * 86400)])
+            for a_open in (False, True):
+                for b_open in (False, True):
+                    assert tl.greedy(a, b, a_open, b_open) == tl._greedy_loop(a, b, a_open, b_open), (lockout, most, a, b)
+                    checked += 1
+    assert checked == 6 * 150 * 4

@@ -164,6 +164,11 @@ class Timeline:
         first grant at the instant it takes effect. ``a_open`` grants sit an instant after the
         times computed, so they count only strictly before ``b``.
         """
+        fast = self._greedy_one_policy(a, b, a_open or b_open)
+        return fast if fast is not None else self._greedy_loop(a, b, a_open, b_open)
+
+    def _greedy_loop(self, a: float, b: float, a_open: bool, b_open: bool) -> tuple[int, float]:
+        """:meth:`greedy`, grant by grant (the definition)."""
         grants: list[tuple[float, bool]] = []
         volume = 0.0
         u = (a, a_open)
@@ -192,6 +197,34 @@ class Timeline:
             volume += pol.volume
             u = cand
         return len(grants), volume
+
+    def _greedy_one_policy(self, a: float, b: float, strict: bool) -> tuple[int, float] | None:
+        """:meth:`greedy` in closed form where one policy holds over [a, b] and the instants are whole
+        seconds (the grants fall at a + q x 24 h + r x lockout, r < max_per_24h, when max_per_24h
+        lockouts are shorter than 24 h; else every lockout); None where it does not apply."""
+        k = bisect.bisect_right(self.changes, a)
+        if k < len(self.changes) and self.changes[k] <= b:
+            return None  # the program changes within the stretch
+        pol = self.program_at(a).bolus
+        if pol is None:
+            return 0, 0.0
+        lock, m = pol.lockout, pol.max_per_24h
+        if not (isinstance(a, int) and isinstance(b, int) and isinstance(lock, int)) or lock <= 0 or m <= 0:
+            return None
+        d = b - a
+        if d < 0 or (strict and d == 0):
+            return 0, 0.0
+        if m * lock >= DAY:  # the 24 h maximum never binds: every lockout
+            n = d // lock + 1 - (1 if strict and d % lock == 0 else 0)
+        else:
+            q, rest = divmod(d, DAY)
+            n = q * m + min(m, rest // lock + 1)
+            if strict and rest % lock == 0 and rest // lock < m:
+                n -= 1  # the last grant falls exactly at b
+        volume = 0.0
+        for _ in range(n):  # summed as the grants are (the same float as the general loop)
+            volume += pol.volume
+        return n, volume
 
     def bolus_volumes(self, a: float, b: float) -> tuple[float, float]:
         """Smallest and largest bolus volume [mL] of the policies in force on [a, b] (0, 0 if none)."""
@@ -338,6 +371,7 @@ class Evidence:
     sd: Sourced  # the per-refill sd of ln(ratio) of the pump's model [-]
     row_t: list[float] = field(default_factory=list)  # instants of ``rows`` [s]
     first_row: int | None = None  # the row of the table's first refill, if recorded
+    memo: dict = field(default_factory=dict, repr=False)  # (refill session, row) -> its bolus volumes
 
     def stretch(self, j: int) -> tuple[float, bool] | None:
         """Where the bolus stretch that row ``j`` closes starts: (instant [s], open), or None when the
@@ -371,48 +405,65 @@ def stretch_start(j: int, first_row: int | None, first_refill: float, first: flo
     return row_t[j - 1], True
 
 
-def _boluses(ev: Evidence, refill: Refill, upto: int) -> tuple[float, float]:
-    """Bolus volume [mL] (low, high) from ``refill`` to the counting row ``upto`` (included).
+def _bolus_of_row(ev: Evidence, refill: Refill, j: int) -> tuple[float, float] | None:
+    """:func:`_row_bolus`, computed once per (refill, row): intervals and interrogations share it."""
+    key = (refill.session, j)
+    if key not in ev.memo:
+        ev.memo[key] = _row_bolus(ev, refill, j)
+    return ev.memo[key]
+
+
+def _row_bolus(ev: Evidence, refill: Refill, j: int) -> tuple[float, float] | None:
+    """The bolus volume [mL] (low, high) that counting row ``j`` adds to what was delivered since
+    ``refill``, or None when none of its stretch is after the refill.
 
     Stretches are [first refill, first row] and then (previous row, row]; a stretch that
     starts before an unrecorded refill straddles it: its count is split with the greedy bound
     of each side (docs/FORMAT.md §6, §12.13).
     """
-    tl, rows, row_t = ev.timeline, ev.rows, ev.row_t
-    low = high = 0.0
-    first = refill.row + 1 if refill.row is not None else 0
-    for j in range(first, upto + 1):
-        r, rt = rows[j], row_t[j]
-        if refill.row is None and rt < refill.t:
-            continue  # wholly before this refill
-        start = ev.stretch(j)
-        if start is None:
-            continue  # counted before the table's first refill
-        a, a_open = start
-        if refill.row is None and a < refill.t:
-            # straddles the (unrecorded) refill: only the part [refill, row] is inside
-            n_in, v_in = tl.greedy(refill.t, rt, False)
-            n_out, _ = tl.greedy(a, refill.t, a_open, True)
-            vmin, vmax = tl.bolus_volumes(refill.t, rt)
-            if r.boluses is None:
-                high += v_in
-            else:
-                low += max(0, r.boluses - n_out) * vmin
-                high += min(r.boluses, n_in) * vmax
-            continue
-        vmin, vmax = tl.bolus_volumes(a, rt)
+    tl, r, rt = ev.timeline, ev.rows[j], ev.row_t[j]
+    if refill.row is None and rt < refill.t:
+        return None  # wholly before this refill
+    start = ev.stretch(j)
+    if start is None:
+        return None  # counted before the table's first refill
+    a, a_open = start
+    if refill.row is None and a < refill.t:
+        # straddles the (unrecorded) refill: only the part [refill, row] is inside
+        n_in, v_in = tl.greedy(refill.t, rt, False)
+        vmin, vmax = tl.bolus_volumes(refill.t, rt)
         if r.boluses is None:
-            high += tl.greedy(a, rt, a_open)[1]
-        else:
-            low += r.boluses * vmin
-            high += r.boluses * vmax
+            return 0.0, v_in
+        n_out, _ = tl.greedy(a, refill.t, a_open, True)
+        return max(0, r.boluses - n_out) * vmin, min(r.boluses, n_in) * vmax
+    vmin, vmax = tl.bolus_volumes(a, rt)
+    if r.boluses is None:
+        return 0.0, tl.greedy(a, rt, a_open)[1]
+    return r.boluses * vmin, r.boluses * vmax
+
+
+def _first_row_after(ev: Evidence, refill: Refill) -> int:
+    """The first counting row whose stretch may hold boluses delivered after ``refill``."""
+    return refill.row + 1 if refill.row is not None else bisect.bisect_left(ev.row_t, refill.t)
+
+
+def _boluses(ev: Evidence, refill: Refill, upto: int) -> tuple[float, float]:
+    """Bolus volume [mL] (low, high) from ``refill`` to the counting row ``upto`` (included)."""
+    low = high = 0.0
+    for j in range(_first_row_after(ev, refill), upto + 1):
+        add = _bolus_of_row(ev, refill, j)
+        if add is not None:
+            low += add[0]
+            high += add[1]
     return low, high
 
 
 def gather(table: Table, records: list[Record], records_path: str = "<records>") -> tuple[Evidence, list[tuple[Refill, Refill]]]:
     """Match the records to the table and compute what the rules judge (docs/FORMAT.md §6).
 
-    Returns the evidence and the intervals that cannot be judged (no refill row at their end)."""
+    Linear in the rows (each row's bolus stretch is valued once per refill it follows; the
+    interrogations keep running sums since their last refill). Returns the evidence and the
+    intervals that cannot be judged (no refill row at their end)."""
     thr = thresholds()
     refills, rows, effective = match(table, records, records_path)
     tl = Timeline(table, [instant(table, e) for e in effective])
@@ -429,20 +480,36 @@ def gather(table: Table, records: list[Record], records_path: str = "<records>")
         blo, bhi = _boluses(ev, s, e.row)
         ev.intervals.append(Interval(s, e, s.volume - float(e.aspirated), basal + blo, basal + bhi, basal))
 
+    # interrogations: the last refill before each (the latest in time among those before its row, the
+    # later session on a tie), with the basal and bolus volumes since it as running sums
+    order = {id(f): k for k, f in enumerate(refills)}
+    arrive: dict[int, list[Refill]] = {}
+    for f in refills:
+        arrive.setdefault(f.row + 1 if f.row is not None else bisect.bisect_left(ev.row_t, f.t), []).append(f)
+    last: Refill | None = None
+    low = high = basal = 0.0
+    at = 0.0
     for j, r in enumerate(rows):
-        if r.event != "interrogation":
+        changed = False
+        for f in arrive.get(j, ()):
+            if last is None or f.t > last.t or (f.t == last.t and order[id(f)] > order[id(last)]):
+                last, changed = f, True
+        if last is None:
             continue
-        last = None
-        for f in refills:
-            if (f.row is not None and f.row < j) or (f.row is None and f.t <= ev.row_t[j]):
-                if last is None or f.t >= last.t:
-                    last = f
-        if last is None or r.estimate is None:
+        if changed:
+            low, high = _boluses(ev, last, j)
+            basal, at = tl.basal(last.t, ev.row_t[j]), ev.row_t[j]
+        else:
+            add = _bolus_of_row(ev, last, j)
+            if add is not None:
+                low += add[0]
+                high += add[1]
+        if r.event != "interrogation" or r.estimate is None:
             continue
-        basal = tl.basal(last.t, ev.row_t[j])
-        blo, bhi = _boluses(ev, last, j)
-        expected = max(last.volume - basal - blo, 0.0)
-        expected_low = max(last.volume - basal - bhi, 0.0)
+        if at != ev.row_t[j]:
+            basal, at = basal + tl.basal(at, ev.row_t[j]), ev.row_t[j]
+        expected = max(last.volume - basal - low, 0.0)
+        expected_low = max(last.volume - basal - high, 0.0)
         ev.estimates.append(Estimate(r, r.estimate, expected, expected_low, expected - expected_low, last))
 
     ev.drift = drift(ev.intervals, thr, float(sd.value))
