@@ -64,6 +64,11 @@ def figure(rec: Reconciliation):
         ax2.plot(d.at, d.upper, color=OKABE_ITO["orange"], marker="^", label="CUSUM upwards (delivers more)")
         ax2.plot(d.at, d.lower, color=OKABE_ITO["green"], marker="v", linestyle="--",
                  label="CUSUM downwards (delivers less)")
+        if d.hard_upper != d.upper or d.hard_lower != d.lower:  # the hard tier's sums, where they differ
+            ax2.plot(d.at, d.hard_upper, color=OKABE_ITO["orange"], linestyle=":", linewidth=1,
+                     label="upwards, the hard tier's sum")
+            ax2.plot(d.at, d.hard_lower, color=OKABE_ITO["green"], linestyle=":", linewidth=1,
+                     label="downwards, the hard tier's sum")
         for k in d.alarms:
             ax2.plot([d.at[k]], [max(d.upper[k], d.lower[k])], marker="X", markersize=10, color=OKABE_ITO["vermillion"],
                      linestyle="none", label="TEL-DRIFT (the sums restart at 0)" if k == d.alarms[0] else None)
