@@ -65,6 +65,7 @@ FAULTS = [
     ("motor stall", "stall", "7 days", None, dt.timedelta(days=7), False),
     ("motor stall", "stall", "10 days", None, dt.timedelta(days=10), False),
     ("catheter occlusion", "occlusion", "complete", None, None, False),
+    ("catheter occlusion from a refill on", "occlusion", "complete", None, None, True),
     ("pocket fill", "pocket", "1 mL", 1.0, None, True),
     ("pocket fill", "pocket", "2 mL", 2.0, None, True),
     ("pocket fill", "pocket", "4 mL", 4.0, None, True),
