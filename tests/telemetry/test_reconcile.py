@@ -552,3 +552,37 @@ def test_greedy_closed_form_equals_the_grant_by_grant_count():
                     assert tl.greedy(a, b, a_open, b_open) == tl._greedy_loop(a, b, a_open, b_open), (lockout, most, a, b)
                     checked += 1
     assert checked == 6 * 150 * 4
+
+
+def test_a_new_tel_rule_is_one_data_entry_and_one_function(monkeypatch):
+    # the registry runs every telemetry rule the catalogue names and a function registers; a new
+    # threshold of data/telemetry.toml is readable without code (thresholds().raw)
+    from pumpsim.rules import kit
+    from pumpsim.rules.kit import RuleInfo
+    from pumpsim.telemetry import evidence
+    from pumpsim.telemetry.reconcile import reconcile
+    from tests.conftest import parse
+
+    cat = dict(kit.catalogue())
+    cat["TEL-TEST-NEW"] = RuleInfo("TEL-TEST-NEW", "telemetry", "soft", "records", "every interval", "a test", ("telemetry",))
+    monkeypatch.setattr(kit, "catalogue", lambda: cat)
+    text = evidence.resources.files("pumpsim.data").joinpath("telemetry.toml").read_text(encoding="utf-8")
+    extra = 'new_limit = { value = "3 mL", source = "a test", verified = false }\n'
+    real = evidence.tomllib.loads
+    monkeypatch.setattr(evidence.tomllib, "loads", lambda t: real(extra + t if t == text else t))
+    evidence.thresholds.cache_clear()
+    try:
+        @kit.rule("TEL-TEST-NEW", "telemetry")
+        def new_rule(ev):
+            """TEL-TEST-NEW: every judged interval (a test)."""
+            lim = ev.thresholds.raw["new_limit"]
+            return [evidence.finding("TEL-TEST-NEW", "soft", iv.end.at, iv.observed, float(lim.value), "mL", "test", lim)
+                    for iv in ev.intervals]
+
+        table, _ = parse(MONTH)
+        from pumpsim.io.records import parse_records
+        rec = reconcile(table, parse_records(HEADER + "2027-02-02T10:00:00,refill,6.0,,,\n"))
+        assert [(v.rule, v.limit, v.source) for v in rec.violations] == [("TEL-TEST-NEW", 3.0, "a test")]
+    finally:
+        kit._REGISTRY.pop(("telemetry", "TEL-TEST-NEW"), None)
+        evidence.thresholds.cache_clear()

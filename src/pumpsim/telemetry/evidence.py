@@ -79,9 +79,17 @@ _KINDS = {"match_window": units.TIME, "estimate_tolerance": units.VOLUME, "small
 
 
 def _sourced(e: dict, kind: str | None) -> Sourced:
+    """One entry of the data file: a plain number (``kind`` None), a duration [s] or a quantity in base units."""
     v = (float(e["value"]) if kind is None else units.parse_duration(e["value"]) if kind == units.TIME
          else units.parse_quantity(e["value"], kind))
     return Sourced(v, e["source"], bool(e["verified"]), str(e["value"]))
+
+
+def _any(e: dict) -> Sourced:
+    """An entry no field names: a plain number, or a quantity of any dimension in base units."""
+    v = e["value"]
+    return Sourced(float(v) if isinstance(v, (int, float)) else units.parse(v).value, e["source"],
+                   bool(e["verified"]), str(v))
 
 
 @functools.cache
@@ -89,6 +97,10 @@ def thresholds() -> Thresholds:
     """The TEL-* thresholds of ``data/telemetry.toml``, each :class:`Sourced`."""
     raw = tomllib.loads(resources.files("pumpsim.data").joinpath("telemetry.toml").read_text(encoding="utf-8"))
     vals = {key: _sourced(raw[key], kind) for key, kind in _KINDS.items()}
+    # every other sourced entry too, so that a new rule's threshold is one entry of the data file
+    # (read as ``thresholds().raw["key"]``)
+    vals.update({key: _any(e) for key, e in raw.items()
+                 if key not in vals and isinstance(e, dict) and {"value", "source", "verified"} <= set(e)})
     by_model = {m: _sourced(e, None) for m, e in raw.get("sd_by_model", {}).items()}
     return Thresholds(float(vals["match_window"].value), vals["estimate_tolerance"], vals["small_reservoir_max"],
                       vals["discrepancy_small"], vals["discrepancy_large"], vals["sd"], vals["z_hard"],
