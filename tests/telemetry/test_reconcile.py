@@ -162,54 +162,109 @@ def test_zero_aspirated_is_empty_and_under_infusion_is_not_judged(tmp_path, caps
     assert over["value"] == pytest.approx(10 / 8) and over["limit"] == pytest.approx(1.145)
 
 
-def test_under_infusion_message_in_words(tmp_path, capsys):
-    # 20 mL, 0.5 mL/day for 28 days asks 14.0 mL; 8.8 mL aspirated: 11.2 mL delivered (80 %)
-    table = BASE.replace('horizon = "30 day"', 'horizon = "60 day"') + """
-    [[session]]
-    at = 2027-01-05T10:00:00
-    refill = { volume = "20 mL", mix = { morphine = "5 mg/mL" } }
-    rate = "0.5 mL/day"
+# 20 mL, 0.5 mL/day for 28 days: 14.0 mL asked, 6.0 mL left at the refill of Feb 2.
+MONTH = BASE.replace('horizon = "30 day"', 'horizon = "60 day"') + """
+[[session]]
+at = 2027-01-05T10:00:00
+refill = { volume = "20 mL", mix = { morphine = "5 mg/mL" } }
+rate = "0.5 mL/day"
 
-    [[session]]
-    at = 2027-02-02T10:00:00
-    refill = { volume = "20 mL", mix = { morphine = "5 mg/mL" } }
-    """
-    status, rep = run(tmp_path, table, "2027-02-02T10:00:00,refill,8.8,,,\n", capsys)
+[[session]]
+at = 2027-02-02T10:00:00
+refill = { volume = "20 mL", mix = { morphine = "5 mg/mL" } }
+"""
+SD, Z_HARD, Z_PRED = 0.077, 3.5, 2.576  # the data's values for a SynchroMed II (asserted below)
+HARD_HI, HARD_LO = math.exp(Z_HARD * SD), math.exp(-Z_HARD * SD)  # 1.309310, 0.763761
+
+
+def test_tier_values_are_data_with_sources():
+    thr = thresholds()
+    sd = thr.spread("synchromed-ii-20")
+    assert (float(sd.value), float(thr.z_hard.value), float(thr.z_prediction.value)) == (SD, Z_HARD, Z_PRED)
+    assert "1240-1246" in sd.source and sd.verified
+    assert thr.spread("prometra-ii-20") is thr.sd and not thr.sd.verified  # no source for that model
+    assert float(thr.drift_hard_threshold.value) > float(thr.drift_threshold.value)
+    assert round(HARD_HI, 6) == 1.30931 and round(HARD_LO, 6) == 0.763761
+
+
+def severities(report: dict, rule: str) -> list[tuple[str, float, float]]:
+    return [(v["severity"], v["value"], v["limit"]) for v in report["violations"] if v["rule"] == rule]
+
+
+@pytest.mark.parametrize("aspirated, expect", [
+    (3.97, []),  # 16.03 / 14 = 1.145: at the band, not beyond
+    (3.96, [("soft", 16.04 / 14, 1.145)]),  # one step past: outside the device band
+    (1.67, [("soft", 18.33 / 14, 1.145)]),  # 1.309286: within exp(3.5 sd) = 1.309310
+    (1.66, [("hard", 18.34 / 14, HARD_HI)]),  # 1.31: beyond both, the limit that of the hard tier
+])
+def test_over_infusion_tiers_at_their_limits(tmp_path, capsys, aspirated, expect):
+    status, rep = run(tmp_path, MONTH, f"2027-02-02T10:00:00,refill,{aspirated},,,\n", capsys)
+    got = severities(rep, "TEL-OVER-INFUSION")
+    assert [(s, pytest.approx(v), pytest.approx(lim, abs=1e-6)) for s, v, lim in expect] == got
+    assert rep["intervals"][0]["hard_band"] == [round(HARD_LO, 6), round(HARD_HI, 6)]
+    assert rep["intervals"][0]["band"] == [0.855, 1.145]
+    assert status == (1 if expect and expect[0][0] == "hard" else 0)
+
+
+@pytest.mark.parametrize("aspirated, expect", [
+    (8.03, []),  # 11.97 / 14 = 0.855: at the band
+    (8.04, [("soft", 11.96 / 14, 0.855)]),
+    (9.30, [("soft", 10.70 / 14, 0.855)]),  # 0.764286: within exp(-3.5 sd) = 0.763761
+    (9.31, [("hard", 10.69 / 14, HARD_LO)]),  # 0.763571: beyond both
+])
+def test_under_infusion_tiers_at_their_limits(tmp_path, capsys, aspirated, expect):
+    status, rep = run(tmp_path, MONTH, f"2027-02-02T10:00:00,refill,{aspirated},,,\n", capsys)
+    got = severities(rep, "TEL-UNDER-INFUSION")
+    assert [(s, pytest.approx(v), pytest.approx(lim, abs=1e-6)) for s, v, lim in expect] == got
+    assert status == (1 if expect and expect[0][0] == "hard" else 0)
+
+
+def test_under_infusion_message_in_words(tmp_path, capsys):
+    # 8.8 mL aspirated: 11.2 mL delivered of 14.0 (80 %): outside the band, within the spread: soft
+    status, rep = run(tmp_path, MONTH, "2027-02-02T10:00:00,refill,8.8,,,\n", capsys)
     under = next(v for v in rep["violations"] if v["rule"] == "TEL-UNDER-INFUSION")
+    assert under["severity"] == "soft"
     assert under["value"] == pytest.approx(11.2 / 14.0) and under["limit"] == pytest.approx(0.855)
     assert ("Between the refills of 5 Jan 2027 and 2 Feb 2027 the pump delivered 11.2 mL where the program asked "
-            "14.0 mL (80.0 %, below the 85.5 % the device tolerance allows): check for a motor stall or catheter "
-            "occlusion, and for withdrawal") in under["message"]
+            "14.0 mL (80.0 %, below the 85.5 % the device tolerance allows but within the 76.4 % a working pump's "
+            "spread explains): evaluate and measure again at the next refill; look for a motor stall") in under["message"]
     assert "14.5 %" in under["source"]
-    # 8.8 mL aspirated where 6.0 mL remain: 2.8 mL more than the range, beyond 1 mL (20 mL reservoir)
+    # 8.8 mL aspirated where 6.0 mL remain: 2.8 mL more, beyond 1 mL (20 mL reservoir) and beyond the
+    # 99 % range's top, 20 - 14 x exp(-2.576 x 0.077) = 8.519 mL
     disc = next(v for v in rep["violations"] if v["rule"] == "TEL-DISCREPANCY")
     assert disc["severity"] == "soft" and disc["value"] == pytest.approx(8.8 - 6.0) and disc["limit"] == 1.0
-    assert "Maino" in disc["source"]
-    assert status == 1
-    # text report: verdict first, the same sentence
+    assert "Maino" in disc["source"] and "8.52 mL" in disc["message"]
+    assert status == 0 and rep["verdict"] == "warn"
+    # text report: verdict first, the same sentence, both bands
     main(["reconcile", str(tmp_path / "t.toml"), str(tmp_path / "r.csv")])
     text = capsys.readouterr().out
-    assert text.startswith("FAIL") and "delivered 11.2 mL where the program asked 14.0 mL" in text
+    assert text.startswith("WARN") and "delivered 11.2 mL where the program asked 14.0 mL" in text
+    assert "Hard band: 0.764 to 1.309" in text
+    # 10.5 mL delivered (75 %): beyond the spread too: hard, its limit exp(-3.5 sd), sourced from the spread
+    status, rep = run(tmp_path, MONTH, "2027-02-02T10:00:00,refill,9.5,,,\n", capsys)
+    (under,) = [v for v in rep["violations"] if v["rule"] == "TEL-UNDER-INFUSION"]
+    assert under["severity"] == "hard" and under["limit"] == pytest.approx(HARD_LO, abs=1e-6) and status == 1
+    assert "1240-1246" in under["source"] and "below both the 85.5 %" in under["message"]
+    main(["reconcile", str(tmp_path / "t.toml"), str(tmp_path / "r.csv")])
+    assert capsys.readouterr().out.startswith("FAIL")
 
 
-def test_discrepancy_within_the_band(tmp_path, capsys):
-    # 14.0 mL asked, residual 6.0 mL expected; 7.2 mL aspirated: ratio 12.8 / 14 = 0.914 (in the
-    # band) but 1.2 mL off the residual: a soft TEL-DISCREPANCY only; 6.9 mL (0.9 off): nothing
-    table = BASE.replace('horizon = "30 day"', 'horizon = "60 day"') + """
-    [[session]]
-    at = 2027-01-05T10:00:00
-    refill = { volume = "20 mL", mix = { morphine = "5 mg/mL" } }
-    rate = "0.5 mL/day"
-
-    [[session]]
-    at = 2027-02-02T10:00:00
-    refill = { volume = "20 mL", mix = { morphine = "5 mg/mL" } }
-    """
-    status, rep = run(tmp_path, table, "2027-02-02T10:00:00,refill,7.2,,,\n", capsys)
-    assert rules(rep) == {"TEL-DISCREPANCY"} and status == 0 and rep["verdict"] == "warn"
-    assert rep["violations"][0]["value"] == pytest.approx(1.2)
-    status, rep = run(tmp_path, table, "2027-02-02T10:00:00,refill,6.9,,,\n", capsys)
-    assert rep["violations"] == [] and status == 0
+def test_discrepancy_needs_the_volume_and_the_99_percent_range(tmp_path, capsys):
+    # 14 mL asked: the 99 % range of the aspirate is 20 - 14 x exp(+/-2.576 x 0.077) = 2.929 to 8.519 mL,
+    # wider than 1 mL around the 6.0 mL left: the range binds
+    top = 20 - 14 * math.exp(-Z_PRED * SD)
+    assert top == pytest.approx(8.5189, abs=1e-4)
+    status, rep = run(tmp_path, MONTH, "2027-02-02T10:00:00,refill,8.51,,,\n", capsys)  # 2.51 mL off, inside
+    assert severities(rep, "TEL-DISCREPANCY") == []
+    status, rep = run(tmp_path, MONTH, "2027-02-02T10:00:00,refill,8.53,,,\n", capsys)  # outside both
+    assert severities(rep, "TEL-DISCREPANCY") == [("soft", pytest.approx(2.53), 1.0)]
+    # 0.1 mL/day: 2.8 mL asked, 17.2 mL left; the 99 % range tops at 20 - 2.8 x 0.8201 = 17.704 mL,
+    # nearer than 1 mL: the volume binds (18.2 mL)
+    slow = MONTH.replace('rate = "0.5 mL/day"', 'rate = "0.1 mL/day"')
+    status, rep = run(tmp_path, slow, "2027-02-02T10:00:00,refill,18.15,,,\n", capsys)  # outside the range, 0.95 off
+    assert severities(rep, "TEL-DISCREPANCY") == []
+    status, rep = run(tmp_path, slow, "2027-02-02T10:00:00,refill,18.25,,,\n", capsys)  # 1.05 off
+    assert severities(rep, "TEL-DISCREPANCY") == [("soft", pytest.approx(1.05), 1.0)]
 
 
 def test_bolus_excess_counts_the_greedy_maximum(tmp_path, capsys):
@@ -240,33 +295,41 @@ def test_drift_cusum_hand_derived():
     # ratio 0.92 every refill: z = ln(0.92) / 0.077 = -1.083 sd; the lower sum grows by |z| - 0.5
     # = 0.583 per refill and passes h = 5 at the 9th (8 x 0.583 = 4.66, 9 x 0.583 = 5.25)
     thr = thresholds()
-    z = -math.log(0.92) / float(thr.drift_sigma.value) - float(thr.drift_reference.value)
+    z = -math.log(0.92) / float(thr.sd.value) - float(thr.drift_reference.value)
     n = math.floor(float(thr.drift_threshold.value) / z) + 1
     assert n == 9
     assert cusum_alarms([0.92] * 12) == [n - 1]
+    # the hard tier, 6 sd on sums only it restarts: 10 x 0.583 = 5.83, 11 x 0.583 = 6.41: the 11th
+    n_hard = math.floor(float(thr.drift_hard_threshold.value) / z) + 1
+    assert n_hard == 11 and cusum_alarms([0.92] * 12, hard=True) == [n_hard - 1]
+    assert cusum_alarms([0.92] * 10, hard=True) == []
     # a single refill at 0.87 (inside the band) does not alarm; nor does noise around 1
     assert cusum_alarms([0.87]) == [] and cusum_alarms([1.05, 0.95] * 20) == []
-    # 1.2 every refill: z = 2.37, +1.87 per refill: the 3rd refill
-    assert cusum_alarms([1.2] * 4) == [2]
+    # 1.2 every refill: z = 2.37, +1.87 per refill: the 3rd refill (soft, 5.61) and the 4th (hard, 7.48)
+    assert cusum_alarms([1.2] * 4) == [2] and cusum_alarms([1.2] * 4, hard=True) == [3]
 
 
 def test_drift_through_reconcile(tmp_path, capsys):
-    # ten 28-day intervals at 0.4 mL/day (11.2 mL asked) each delivering 0.92 x 11.2 = 10.304 mL:
-    # every refill within the band and within 1 mL of its residual, TEL-DRIFT at the 9th
+    # twelve 28-day intervals at 0.4 mL/day (11.2 mL asked) each delivering 0.92 x 11.2 = 10.304 mL:
+    # every refill within the band and within 1 mL of its residual; TEL-DRIFT soft at the 9th
+    # (the soft sums restart), hard at the 11th
     start = dt.datetime(2027, 1, 5, 10)
     sessions = ""
     rows = ""
-    for k in range(11):
+    for k in range(13):
         at = start + dt.timedelta(days=28 * k)
         sessions += f'\n[[session]]\nat = {at.isoformat()}\nrefill = {{ volume = "20 mL", mix = {{ morphine = "5 mg/mL" }} }}\n'
         if k == 0:
             sessions += 'rate = "0.4 mL/day"\n'
         else:
             rows += f"{at.isoformat()},refill,{20 - 0.92 * 11.2:.3f},,,\n"
-    table = BASE.replace('horizon = "30 day"', 'horizon = "300 day"') + sessions
+    table = BASE.replace('horizon = "30 day"', 'horizon = "370 day"') + sessions
     status, rep = run(tmp_path, table, rows, capsys)
-    assert [v["rule"] for v in rep["violations"]] == ["TEL-DRIFT"] and status == 0
-    assert rep["violations"][0]["at"] == (start + dt.timedelta(days=28 * 9)).isoformat()
+    got = [(v["rule"], v["severity"], v["at"], v["limit"]) for v in rep["violations"]]
+    assert got == [("TEL-DRIFT", "soft", (start + dt.timedelta(days=28 * 9)).isoformat(), 5.0),
+                   ("TEL-DRIFT", "hard", (start + dt.timedelta(days=28 * 11)).isoformat(), 6.0)]
+    assert status == 1
+    assert rep["drift"]["hard_upper"] == [0.0] * 12 and rep["drift"]["hard_lower"][9] > rep["drift"]["lower"][9]
 
 
 @pytest.mark.parametrize("csv, where, what", [
@@ -361,3 +424,165 @@ def test_report_with_bad_records_writes_nothing(tmp_path, capsys):
     out = tmp_path / "report.html"
     assert main(["report", str(t), "-o", str(out), "--records", str(r)]) == 2
     assert "did you mean 'interrogation'" in capsys.readouterr().err and not out.exists()
+
+
+def test_first_refill_row_bounds_no_stretch(tmp_path, capsys):
+    # basal 0.5 mL/day for 10 days = 5.0 mL; boluses of 0.1 mL, lockout 12 h, 2 per 24 h: in the closed
+    # [Jan 5 10:00, Jan 15 10:00] 21 grants (every 12 h, the first at the refill instant): 2.1 mL.
+    # The first refill's own row bounds no stretch, and its count (4) belongs to the earlier fill.
+    table = BASE + """
+    [[session]]
+    at = 2027-01-05T10:00:00
+    refill = { volume = "20 mL", mix = { morphine = "5 mg/mL" } }
+    rate = "0.5 mL/day"
+    bolus = { volume = "0.1 mL", lockout = "12 h", max_per_24h = 2 }
+
+    [[session]]
+    at = 2027-01-15T10:00:00
+    refill = { volume = "20 mL", mix = { morphine = "5 mg/mL" } }
+    """
+    # 9.25 mL delivered: 9.25 / 7.1 = 1.303 (soft); with 7.0 it would be 1.321, hard
+    csv = "2027-01-05T10:00:00,refill,3.0,,4,\n2027-01-15T10:00:00,refill,10.75,,,\n"
+    status, rep = run(tmp_path, table, csv, capsys)
+    (iv,) = rep["intervals"]
+    assert iv["delivered_expected_low"] == pytest.approx(5.0) and iv["delivered_expected_high"] == pytest.approx(7.1)
+    assert severities(rep, "TEL-OVER-INFUSION") == [("soft", pytest.approx(9.25 / 7.1), 1.145)]
+    assert severities(rep, "TEL-BOLUS-EXCESS") == []  # 4 at the refill instant: not this fill's
+    # counted instead: 21 on the closing row is the most the stretch allows, 22 is one too many
+    for n, excess in ((21, []), (22, [("hard", 22, 21)])):
+        csv = f"2027-01-05T10:00:00,refill,3.0,,4,\n2027-01-15T10:00:00,refill,10.75,,{n},\n"
+        status, rep = run(tmp_path, table, csv, capsys)
+        assert rep["intervals"][0]["delivered_expected"] == pytest.approx(5.0 + n * 0.1)
+        assert severities(rep, "TEL-BOLUS-EXCESS") == excess
+
+
+def test_count_where_the_bolus_is_off_adds_nothing(tmp_path, capsys):
+    # boluses on until Jan 6 10:00, then off; 3 counted over (Jan 7 10:00, Jan 8 10:00], all off:
+    # nothing expected for them, and TEL-BOLUS-EXCESS (3 where 0 are allowed)
+    table = BASE + """
+    [[session]]
+    at = 2027-01-05T10:00:00
+    refill = { volume = "20 mL", mix = { morphine = "5 mg/mL" } }
+    rate = "0.5 mL/day"
+    bolus = { volume = "50 uL", lockout = "6 h", max_per_24h = 3 }
+
+    [[session]]
+    at = 2027-01-06T10:00:00
+    bolus = "off"
+
+    [[session]]
+    at = 2027-01-08T10:00:00
+    refill = { volume = "20 mL", mix = { morphine = "5 mg/mL" } }
+    """
+    csv = "2027-01-07T10:00:00,interrogation,,,2,\n2027-01-08T10:00:00,refill,18.4,,3,\n"
+    status, rep = run(tmp_path, table, csv, capsys)
+    iv = rep["intervals"][0]
+    # the 2 of [Jan 5 10:00, Jan 7 10:00] count (the policy is on for its first day); the 3 add nothing
+    assert iv["delivered_expected_low"] == pytest.approx(1.5 + 2 * 0.05)
+    assert iv["delivered_expected_high"] == pytest.approx(1.5 + 2 * 0.05)
+    assert severities(rep, "TEL-BOLUS-EXCESS") == [("hard", 3, 0)] and status == 1
+
+
+def test_count_over_an_unrecorded_refill_holds_at_least_the_excess_before_it(tmp_path, capsys):
+    # as the split test above, 8 counted over (Jan 6 10:00, Jan 9 10:00] (9 allowed there): before the
+    # unrecorded Jan 8 refill at most 6, so at least 8 - 6 = 2 after it; at most min(8, 4) = 4
+    table = BOLUS + """
+    [[session]]
+    at = 2027-01-11T10:00:00
+    refill = { volume = "20 mL", mix = { morphine = "5 mg/mL" } }
+    """
+    csv = """
+    2027-01-06T10:00:00,interrogation,,19.4,2,
+    2027-01-09T10:00:00,interrogation,,,8,
+    2027-01-11T10:00:00,refill,18.2,,3,
+    """
+    status, rep = run(tmp_path, table, csv, capsys)
+    iv = rep["intervals"][0]
+    assert iv["delivered_expected_low"] == pytest.approx(1.5 + (2 + 3) * 0.05)
+    assert iv["delivered_expected_high"] == pytest.approx(1.5 + (4 + 3) * 0.05)
+    assert severities(rep, "TEL-BOLUS-EXCESS") == []
+
+
+@pytest.mark.parametrize("transform, where, what", [
+    (lambda t: t.replace("\n", "\r"), None, None),  # CR line endings (old Mac): read as lines
+    (lambda t: t.replace("\n", "\r\n"), None, None),  # CRLF
+    (lambda t: t.replace("19.4,2,", '19.4,2,"a quoted\rnote"'), None, None),  # a CR inside quotes is text
+    (lambda t: t.replace("19.4,2,", "19.4,2,a bare\rCR"), "row 1 (line 2)", "carriage return (CR) inside an unquoted"),
+    (lambda t: t.replace("19.4,2,", "19.4,2," + "x" * 131_073), "row 1 (line 2)", "longer than 131,072 characters"),
+])
+def test_records_csv_line_endings_and_huge_fields(tmp_path, capsys, transform, where, what):
+    t = tmp_path / "t.toml"
+    t.write_text(textwrap.dedent(BOLUS))
+    r = tmp_path / "r.csv"
+    r.write_bytes(transform(HEADER + "2027-01-06T10:00:00,interrogation,,19.4,2,\n2027-01-08T10:00:00,refill,18.3,,,\n")
+                  .encode())
+    status = main(["reconcile", str(t), str(r), "--format", "json"])
+    out, err = capsys.readouterr()
+    if where is None:
+        assert status == 0 and json.loads(out)["intervals"][0]["delivered_observed"] == pytest.approx(1.7)
+        return
+    assert status == 2 and f"{r}: {where}: " in err and what in err and "Traceback" not in err
+
+
+def test_greedy_closed_form_equals_the_grant_by_grant_count():
+    # one policy over the stretch: the closed form of Timeline.greedy against its definition, on
+    # lockouts that do and do not let the 24 h maximum bind, stretches from 0 to 3 days, both ends
+    import random
+
+    from pumpsim.telemetry.evidence import Timeline
+    from tests.conftest import parse
+
+    rnd = random.Random(7)
+    checked = 0
+    for lockout, most in ((6 * 3600, 3), (4 * 3600, 4), (8 * 3600, 3), (10 * 3600, 3), (1800, 48), (3600, 2)):
+        table, _ = parse(BASE.replace('horizon = "30 day"', 'horizon = "60 day"') + f"""
+        [[session]]
+        at = 2027-01-05T10:00:00
+        refill = {{ volume = "20 mL", mix = {{ morphine = "5 mg/mL" }} }}
+        rate = "0.5 mL/day"
+        bolus = {{ volume = "30 uL", lockout = "{lockout // 60} min", max_per_24h = {most} }}
+        """)
+        tl = Timeline(table, [0])
+        assert tl._greedy_one_policy(0, 86400, False) is not None  # the closed form applies here
+        for _ in range(150):
+            a = rnd.choice([0, rnd.randrange(0, 5 * 86400)])
+            b = a + rnd.choice([0, lockout, 86400, 2 * 86400, rnd.randrange(0, 3 * 86400)])
+            for a_open in (False, True):
+                for b_open in (False, True):
+                    assert tl.greedy(a, b, a_open, b_open) == tl._greedy_loop(a, b, a_open, b_open), (lockout, most, a, b)
+                    checked += 1
+    assert checked == 6 * 150 * 4
+
+
+def test_a_new_tel_rule_is_one_data_entry_and_one_function(monkeypatch):
+    # the registry runs every telemetry rule the catalogue names and a function registers; a new
+    # threshold of data/telemetry.toml is readable without code (thresholds().raw)
+    from pumpsim.rules import kit
+    from pumpsim.rules.kit import RuleInfo
+    from pumpsim.telemetry import evidence
+    from pumpsim.telemetry.reconcile import reconcile
+    from tests.conftest import parse
+
+    cat = dict(kit.catalogue())
+    cat["TEL-TEST-NEW"] = RuleInfo("TEL-TEST-NEW", "telemetry", "soft", "records", "every interval", "a test", ("telemetry",))
+    monkeypatch.setattr(kit, "catalogue", lambda: cat)
+    text = evidence.resources.files("pumpsim.data").joinpath("telemetry.toml").read_text(encoding="utf-8")
+    extra = 'new_limit = { value = "3 mL", source = "a test", verified = false }\n'
+    real = evidence.tomllib.loads
+    monkeypatch.setattr(evidence.tomllib, "loads", lambda t: real(extra + t if t == text else t))
+    evidence.thresholds.cache_clear()
+    try:
+        @kit.rule("TEL-TEST-NEW", "telemetry")
+        def new_rule(ev):
+            """TEL-TEST-NEW: every judged interval (a test)."""
+            lim = ev.thresholds.raw["new_limit"]
+            return [evidence.finding("TEL-TEST-NEW", "soft", iv.end.at, iv.observed, float(lim.value), "mL", "test", lim)
+                    for iv in ev.intervals]
+
+        table, _ = parse(MONTH)
+        from pumpsim.io.records import parse_records
+        rec = reconcile(table, parse_records(HEADER + "2027-02-02T10:00:00,refill,6.0,,,\n"))
+        assert [(v.rule, v.limit, v.source) for v in rec.violations] == [("TEL-TEST-NEW", 3.0, "a test")]
+    finally:
+        kit._REGISTRY.pop(("telemetry", "TEL-TEST-NEW"), None)
+        evidence.thresholds.cache_clear()

@@ -100,11 +100,11 @@ def test_same_seed_same_records(tmp_path):
 
 
 @pytest.mark.parametrize("fault, rule", [
-    ("over:1.3@2027-02-05", "TEL-OVER-INFUSION"),  # 1.3 x 14 mL: ratio 1.3 > 1.145
+    ("over:1.5@2027-02-05", "TEL-OVER-INFUSION"),  # 1.5 x 14 mL: ratio about 1.5 > exp(3.5 x 0.077) = 1.309
     ("under:0.7@2027-02-05", "TEL-UNDER-INFUSION"),
     ("stall@2027-02-10T10:00/10day", "TEL-UNDER-INFUSION"),  # 10 of 28 days without delivery: about 0.64
     ("occlusion@2027-03-05", "TEL-UNDER-INFUSION"),
-    ("pocket:3mL@2027-02-02", "TEL-OVER-INFUSION"),  # 17 mL in the reservoir: 3 mL aspirated, 17 delivered
+    ("pocket:6mL@2027-02-02", "TEL-OVER-INFUSION"),  # 14 mL in the reservoir: 6 mL more delivered than left, ratio >= 1.39
     ("program:1.3@2027-02-02", "TEL-PROGRAM-MISMATCH"),  # the display falls 30 % faster than the table's
 ])
 def test_each_injected_fault_fires_its_rule(tmp_path, capsys, fault, rule):

@@ -65,11 +65,37 @@ def field(line: int, column: str) -> str:
     return f"{where}, column {column}"
 
 
+#: The longest field the csv module reads (its default limit) [characters].
+FIELD_LIMIT = 131_072
+
+
+def _rows(reader, name: str):
+    """The reader's rows; a row the csv module cannot read is an input error naming its row."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            line = reader.line_num
+            if "field larger" in str(e):
+                what, fix = f"a field longer than {FIELD_LIMIT:,} characters", "shorten the field (a note is a few words)"
+            elif "new-line" in str(e):
+                what, fix = ("a carriage return (CR) inside an unquoted field",
+                             "remove it, or quote the field (\"...\"); end lines with LF or CRLF")
+            else:
+                what, fix = f"the CSV cannot be read ({e})", "quote a field that holds a comma, a quote or a line break"
+            where = "header (line 1)" if line <= 1 else f"row {line - 1} (line {line})"
+            raise InputError([Problem(name, where, what, fix)]) from None
+
+
 def parse_records(text: str, name: str = "<records>") -> list[Record]:
     probs = Problems(name)
-    reader = csv.reader(io.StringIO(text))
+    # LF or CRLF line endings; a file of CR line endings (no LF at all) is read with CR as the end of line
+    reader = csv.reader(io.StringIO(text, newline="\n" if "\n" in text else ""))
+    rows = _rows(reader, name)
     try:
-        header = next(reader)
+        header = next(rows)
     except StopIteration:
         raise InputError([Problem(name, "", "the file is empty", "start with the header " + ",".join(COLUMNS))]) from None
     header = [h.strip() for h in header]
@@ -82,7 +108,7 @@ def parse_records(text: str, name: str = "<records>") -> list[Record]:
     out: list[Record] = []
     previous: dt.datetime | None = None
     refill_rows = False
-    for k, row in enumerate(reader):
+    for k, row in enumerate(rows):
         line = k + 2
         if not any(c.strip() for c in row):
             continue  # a blank line

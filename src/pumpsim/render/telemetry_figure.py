@@ -21,26 +21,36 @@ def figure(rec: Reconciliation):
     ax, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     lo, hi = rec.band
     ax.axhspan(lo, hi, color=OKABE_ITO["sky"], alpha=0.2, linewidth=0,
-               label=f"band of one refill: {lo:.3f}-{hi:.3f} (pump accuracy)")
+               label=f"band of one refill: {lo:.3f}-{hi:.3f} (pump accuracy; outside: a warning)")
+    hlo, hhi = rec.hard_band
+    for y in (hlo, hhi):
+        ax.axhline(y, color=OKABE_ITO["vermillion"], linewidth=0.9, linestyle="--",
+                   label=f"hard band: {hlo:.3f}-{hhi:.3f} (beyond a working pump's spread)" if y == hlo else None)
     ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle=":")
-    flagged = {v.at for v in rec.violations if v.rule in ("TEL-OVER-INFUSION", "TEL-UNDER-INFUSION", "TEL-EMPTY")}
-    ok_x, ok_y, bad_x, bad_y = [], [], [], []
+    rules = ("TEL-OVER-INFUSION", "TEL-UNDER-INFUSION", "TEL-EMPTY")
+    flagged = {v.at for v in rec.violations if v.rule in rules}
+    hard = {v.at for v in rec.violations if v.rule in rules and v.severity == "hard"}
+    ok_x, ok_y, bad_x, bad_y, hard_x, hard_y = [], [], [], [], [], []
     for iv in rec.intervals:
         if iv.ratio_low is None or iv.ratio_high is None:
             continue
         mid = 0.5 * (iv.ratio_low + iv.ratio_high)
-        bad = iv.end.at.isoformat(timespec="seconds") in flagged
-        (bad_x if bad else ok_x).append(iv.end.at)
-        (bad_y if bad else ok_y).append(mid)
+        at = iv.end.at.isoformat(timespec="seconds")
+        xs, ys_ = (hard_x, hard_y) if at in hard else (bad_x, bad_y) if at in flagged else (ok_x, ok_y)
+        xs.append(iv.end.at)
+        ys_.append(mid)
         if iv.ratio_high - iv.ratio_low > 1e-9:  # uncounted boluses: the range of the ratio
             ax.vlines(iv.end.at, iv.ratio_low, iv.ratio_high, color="0.35", linewidth=1.2)
     ax.plot(ok_x, ok_y, linestyle="none", marker="o", color=OKABE_ITO["blue"], label="observed / programmed, within")
     if bad_x:
-        ax.plot(bad_x, bad_y, linestyle="none", marker="X", markersize=9, color=OKABE_ITO["vermillion"],
-                label="flagged (over, under or dry)")
-    ys = ok_y + bad_y + [iv.ratio_low for iv in rec.intervals if iv.ratio_low is not None] + \
+        ax.plot(bad_x, bad_y, linestyle="none", marker="D", markersize=7, color=OKABE_ITO["orange"],
+                label="warning (outside the band)")
+    if hard_x:
+        ax.plot(hard_x, hard_y, linestyle="none", marker="X", markersize=9, color=OKABE_ITO["vermillion"],
+                label="hard (beyond the hard band, or dry)")
+    ys = ok_y + bad_y + hard_y + [iv.ratio_low for iv in rec.intervals if iv.ratio_low is not None] + \
         [iv.ratio_high for iv in rec.intervals if iv.ratio_high is not None]
-    ax.set_ylim(min([lo - 0.06] + [y - 0.03 for y in ys]), max([hi + 0.06] + [y + 0.03 for y in ys]))
+    ax.set_ylim(min([hlo - 0.04] + [y - 0.03 for y in ys]), max([hhi + 0.04] + [y + 0.03 for y in ys]))
     ax.set_ylabel("delivered / programmed [-]")
     ranged = any(iv.ratio_low is not None and iv.ratio_high is not None and iv.ratio_high - iv.ratio_low > 1e-9
                  for iv in rec.intervals)
@@ -48,17 +58,27 @@ def figure(rec: Reconciliation):
                  + (" (bar: the range the uncounted boluses allow)" if ranged else ""))
     ax.legend(loc="best", fontsize=8, framealpha=0.9)
     ax.grid(alpha=0.3)
-    h = float(thresholds().drift_threshold.value)
+    h, h2 = float(thresholds().drift_threshold.value), float(thresholds().drift_hard_threshold.value)
     d = rec.drift
     if d.at:
         ax2.plot(d.at, d.upper, color=OKABE_ITO["orange"], marker="^", label="CUSUM upwards (delivers more)")
         ax2.plot(d.at, d.lower, color=OKABE_ITO["green"], marker="v", linestyle="--",
                  label="CUSUM downwards (delivers less)")
+        if d.hard_upper != d.upper or d.hard_lower != d.lower:  # the hard tier's sums, where they differ
+            ax2.plot(d.at, d.hard_upper, color=OKABE_ITO["orange"], linestyle=":", linewidth=1,
+                     label="upwards, the hard tier's sum")
+            ax2.plot(d.at, d.hard_lower, color=OKABE_ITO["green"], linestyle=":", linewidth=1,
+                     label="downwards, the hard tier's sum")
         for k in d.alarms:
             ax2.plot([d.at[k]], [max(d.upper[k], d.lower[k])], marker="X", markersize=10, color=OKABE_ITO["vermillion"],
                      linestyle="none", label="TEL-DRIFT (the sums restart at 0)" if k == d.alarms[0] else None)
-    ax2.axhline(h, color=OKABE_ITO["black"], linestyle="-.", linewidth=1, label=f"threshold h = {h:g} sd")
-    ax2.set_ylim(bottom=0, top=max([h * 1.3] + [x * 1.1 for x in d.upper + d.lower]))
+        for k in d.hard_alarms:
+            ax2.plot([d.at[k]], [max(d.hard_upper[k], d.hard_lower[k])], marker="*", markersize=12,
+                     color=OKABE_ITO["vermillion"], linestyle="none",
+                     label="TEL-DRIFT hard (the sums that only it restarts)" if k == d.hard_alarms[0] else None)
+    ax2.axhline(h, color=OKABE_ITO["black"], linestyle="-.", linewidth=1, label=f"threshold h = {h:g} sd (warning)")
+    ax2.axhline(h2, color=OKABE_ITO["vermillion"], linestyle="--", linewidth=1, label=f"hard threshold {h2:g} sd")
+    ax2.set_ylim(bottom=0, top=max([h2 * 1.2] + [x * 1.1 for x in d.upper + d.lower + d.hard_upper + d.hard_lower]))
     ax2.set_ylabel("drift statistic [sd]")
     ax2.set_xlabel("date of the refill")
     ax2.legend(loc="upper left", fontsize=8, framealpha=0.9)

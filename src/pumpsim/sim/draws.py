@@ -36,3 +36,39 @@ def request_times(seed: int, run: int, rate: float, horizon: float, clock0: floa
 
     weights = np.ones(24) if hourly is None else np.asarray(hourly, dtype=np.float64)
     return draw_requests(stream(seed, run), rate, horizon, weights, clock0)
+
+
+def telemetry_conditions(table, seed: int, run: int = 0):
+    """The drawn conditions of one pump whose records are simulated (``pumpsim telemetry --records``).
+
+    The draws of run ``run`` of seed ``seed`` by the kernels' own routine (``draw_conditions``,
+    the Monte-Carlo runs' draws): the accuracy factor (one per run, or one per refill interval),
+    the refill delays (capped at the next scheduled session) and the bolus request times. Missed
+    refills, MRI stalls and fevers are not drawn for records (a record file writes a refill row at
+    every refill; stalls are injected as faults).
+
+    Parameters
+    ----------
+    table : Table
+        The table, with its ``[variability]``.
+    seed, run : int
+        The stream.
+
+    Returns
+    -------
+    Scenario
+        The run's conditions: accuracy factor [-], request times [s since the first session],
+        session delays [s] (None when none), per-session factors [-] (None unless per refill).
+    """
+    from pumpsim.kernels.draws import draw_conditions
+    from pumpsim.model.results import Scenario
+    from pumpsim.sim.lower import lower_table
+    from pumpsim.sim.montecarlo import variation
+
+    var = variation(table)._replace(miss_p=0.0, stall_rate=0.0, fever_rate=0.0)
+    sess, pump = lower_table(table)
+    c = draw_conditions(seed, run, sess, pump, var)
+    delays = c.t_eff - sess.t
+    return Scenario(float(c.factor[0]), "requests" if len(c.requests) else "none", c.requests.copy(),
+                    delays if delays.any() else None, None,
+                    session_factors=c.factor.copy() if var.acc_per_refill else None)

@@ -1,8 +1,8 @@
 """Simulated telemetry records (``pumpsim telemetry TABLE --records``): what a pump would report.
 
 One run of the table through the public :func:`pumpsim.sim.engine.simulate` interface, with the
-table's ``[variability]`` drawn once (numpy generator seeded with ``--seed``; a stream of its
-own, not the stream of ``simulate``'s runs) and faults injected (``--fault SPEC``):
+table's ``[variability]`` drawn once by the kernels' draw routine (run 0 of the stream of
+``--seed``, :func:`pumpsim.sim.draws.telemetry_conditions`) and faults injected (``--fault SPEC``):
 
 =========================================  =====================================================
 SPEC                                        effect
@@ -42,10 +42,11 @@ from pumpsim.io.tables import resolve_programs
 from pumpsim.model import units
 from pumpsim.model.errors import InputError, Problem
 from pumpsim.model.results import EV_BOLUS_GRANTED, EV_LOW_ALARM, EV_SESSION, Scenario, SimResult
-from pumpsim.model.table import Distribution, Step, Table
-from pumpsim.sim import engine
+from pumpsim.model.table import Step, Table
+from pumpsim.model.timebase import DAY
+from pumpsim.sim import draws, engine
 from pumpsim.telemetry.eventlog import volumes_after
-from pumpsim.telemetry.reconcile import duration, instant, moment, span, thresholds
+from pumpsim.telemetry.evidence import duration, instant, moment, span, thresholds
 
 KINDS = ("over", "under", "stall", "mri", "occlusion", "pocket", "program")
 _SPEC = re.compile(r"^(?P<kind>[a-z]+)(?::(?P<value>[^@]+))?@(?P<when>[^/]+)(?:/(?P<dur>.+))?$")
@@ -139,31 +140,6 @@ def parse_faults(specs: Sequence[str], table: Table) -> list[Fault]:
 
 
 # --------------------------------------------------------------------------- the run
-def _draw_factor(rng: np.random.Generator, d: Distribution, accuracy: float) -> float:
-    p = d.params
-    clip = float(p.get("clip", accuracy))
-    x = float(p.get("mean", 0.0)) + float(p["sd"]) * rng.standard_normal()
-    return 1.0 + min(max(x, -clip), clip)
-
-
-def _requests(rng: np.random.Generator, table: Table, per_day: float) -> np.ndarray:
-    """Poisson requests over the horizon [model time], thinned by the hourly weights if any."""
-    total = moment(table, table.horizon) - table.start
-    hourly = table.variability.hourly if table.variability and table.variability.hourly else None
-    wmax = 1.0 if hourly is None else max(hourly) / (sum(hourly) / 24.0)
-    n = rng.poisson(per_day * (total / dt.timedelta(days=1)) * wmax)
-    secs = np.sort(rng.uniform(0.0, total.total_seconds(), n))
-    keep = []
-    for s in secs:
-        when = table.start + dt.timedelta(seconds=float(s))
-        if hourly is not None:
-            w = hourly[when.hour] / (sum(hourly) / 24.0)
-            if rng.uniform() * wmax >= w:
-                continue
-        keep.append(instant(table, when))
-    return np.array(keep, dtype=np.float64)
-
-
 def _merge(rows: list[tuple[float, float, float]]) -> np.ndarray | None:
     """Non-overlapping (start, end, factor) rows: the product of the factors on each piece."""
     if not rows:
@@ -187,9 +163,9 @@ def _merge(rows: list[tuple[float, float, float]]) -> np.ndarray | None:
 def _nearest_refill(table: Table, when: dt.datetime, spec: str) -> int:
     refills = [i for i, s in enumerate(table.sessions) if s.refill is not None]
     best = min(refills, key=lambda i: abs(table.sessions[i].at - when))
-    if abs(table.sessions[best].at - when) > thresholds().match_window:
+    if span(abs(table.sessions[best].at - when)) > thresholds().match_window:
         raise InputError([Problem("command line", "--fault", f"{spec!r}: no refill of the table within "
-                                  f"{thresholds().match_window / dt.timedelta(days=1):g} days of {when.isoformat()}",
+                                  f"{thresholds().match_window / DAY:g} days of {when.isoformat()}",
                                   "give the date of a refill session")])
     return best
 
@@ -225,41 +201,12 @@ def transform(table: Table, faults: list[Fault]) -> tuple[Table, dict[int, float
 
 
 def scenario(table: Table, faults: list[Fault], seed: int) -> tuple[Scenario, list[dt.datetime]]:
-    """The run's scenario (draws of [variability], faults as modifiers) and the sessions' effective times."""
-    rng = np.random.default_rng(seed)
-    v = table.variability
-    acc = float(table.device.accuracy.value)
+    """The run's scenario (draws of [variability] by the kernels' routine, faults as modifiers) and the
+    sessions' effective times."""
+    drawn = draws.telemetry_conditions(table, seed)
     end = table.horizon
-    n = len(table.sessions)
-    # refill delays, capped at the next session's scheduled time (docs/FORMAT.md §4)
-    delays = np.zeros(n)
-    effective = [s.at for s in table.sessions]
-    per_refill = v is not None and v.pump_accuracy is not None and v.pump_accuracy_per == "refill"
-    factor = 1.0
-    if v is not None and v.pump_accuracy is not None and not per_refill:
-        factor = _draw_factor(rng, v.pump_accuracy, acc)
-    if v is not None and v.refill_delay is not None:
-        d = v.refill_delay
-        for i in range(1, n):
-            if table.sessions[i].refill is None:
-                continue
-            if d.dist == "uniform":
-                x = rng.uniform(d.params["low"], d.params["high"])
-            else:
-                x = float(rng.choice(np.array(d.params["values"]), p=np.array(d.params["p"])))
-            eff = table.sessions[i].at + duration(x)
-            if i + 1 < n:
-                eff = min(eff, table.sessions[i + 1].at)
-            effective[i] = eff
-            delays[i] = span(eff - table.sessions[i].at)
-    session_factors = None
-    if per_refill:  # a new factor from each refill on, basal and boluses alike (the kernel's own mechanism)
-        session_factors = np.ones(n)
-        g = 1.0
-        for i, s in enumerate(table.sessions):
-            if s.refill is not None:
-                g = _draw_factor(rng, v.pump_accuracy, acc)
-            session_factors[i] = g
+    delays = drawn.session_delays
+    effective = [s.at if delays is None else moment(table, s.t + float(delays[i])) for i, s in enumerate(table.sessions)]
     mods: list[tuple[float, float, float]] = []
     for f in faults:
         if f.kind in ("pocket", "program"):
@@ -268,12 +215,7 @@ def scenario(table: Table, faults: list[Fault], seed: int) -> tuple[Scenario, li
         b = end if f.length is None else min(instant(table, f.when + f.length), end)
         g = {"over": f.value, "under": f.value}.get(f.kind, 0.0)
         mods.append((a, b, float(g)))
-    requests = np.empty(0)
-    if v is not None and v.bolus_requests is not None:
-        requests = _requests(rng, table, float(v.bolus_requests.params["per_day"]))
-    sc = Scenario(factor, "requests" if len(requests) else "none", requests,
-                  delays if delays.any() else None, _merge(mods), session_factors=session_factors)
-    return sc, effective
+    return dataclasses.replace(drawn, modifiers=_merge(mods)), effective
 
 
 def _before(r: SimResult, t: float) -> tuple[float, float]:
