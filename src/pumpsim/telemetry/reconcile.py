@@ -143,8 +143,14 @@ def render_text(rec: Reconciliation) -> str:
         ok = ""
         if iv.empty:
             ok = "  reservoir dry at the refill"
-        elif iv.ratio_low is not None and iv.ratio_high is not None and lo <= iv.ratio_high and iv.ratio_low <= hi:
-            ok = "  within the band"
+        elif iv.ratio_low is not None and iv.ratio_high is not None:
+            hlo, hhi = rec.hard_band
+            if lo <= iv.ratio_high and iv.ratio_low <= hi:
+                ok = "  within the band"
+            elif hlo <= iv.ratio_high and iv.ratio_low <= hhi:
+                ok = "  OUTSIDE the band (evaluate)"
+            else:
+                ok = "  BEYOND the hard band (act)"
         out.append(f"  {when(iv.start.at)} -> {when(iv.end.at)}: {iv.observed:.2f} mL / {asked(iv)}; "
                    f"ratio {ratio}; aspirated {iv.end.aspirated:.2f} mL{ok}")
     if rec.estimates:
