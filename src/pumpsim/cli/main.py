@@ -582,6 +582,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "overrides the program data)")
     pg.add_argument("--format", choices=("text", "json"), default="text")
     pg.set_defaults(func=cmd_program)
+
+    from pumpsim.cli import fleet
+
+    fleet.add_parser(sub)
     return p
 
 
