@@ -105,9 +105,11 @@ class GroupFault:
     name: str
     spec: str  # the telemetry --fault SPEC
     text: str
+    index: int  # 1-based position on the command line
 
 
-def parse_group_faults(specs: list[str], lots: set[str], models: set[str]) -> list[GroupFault]:
+def parse_group_faults(specs: list[str], lots: set[str], models: set[str]) -> tuple[list[GroupFault], list[Problem]]:
+    """The group faults and the problems of their GROUP=NAME part (the SPEC is checked on the tables)."""
     problems, out = [], []
     for n, text in enumerate(specs, 1):
         where = f"--fault[{n}]"
@@ -124,10 +126,8 @@ def parse_group_faults(specs: list[str], lots: set[str], models: set[str]) -> li
                                     f"the {group}s are {', '.join(sorted(known, key=lambda s: (len(s), s))[:8])}"
                                     f"{', ...' if len(known) > 8 else ''}"))
             continue
-        out.append(GroupFault(group, name, spec.strip(), text))
-    if problems:
-        raise InputError(problems)
-    return out
+        out.append(GroupFault(group, name, spec.strip(), text, n))
+    return out, problems
 
 
 def _work(job: tuple) -> int:
@@ -156,7 +156,7 @@ def simulate_fleet(outdir: str | Path, pumps: int, years: float, seed: int = 0, 
     rng = np.random.default_rng(seed)
     nlots = math.ceil(pumps / lot_size)
     lot_model = {f"L{j + 1}": str(models[int(rng.integers(len(models)))]) for j in range(nlots)}
-    gfaults = parse_group_faults(list(faults or []), set(lot_model), set(models))
+    gfaults, problems = parse_group_faults(list(faults or []), set(lot_model), set(models))
     tau = float(fleet_data()["between_pump_sd"]["value"])
     texts: dict[str, str] = {}
     plan = []
@@ -174,13 +174,12 @@ def simulate_fleet(outdir: str | Path, pumps: int, years: float, seed: int = 0, 
         plan.append((pump_id, tname, mean, specs, pseed))
         manifest.append(f"{pump_id},{model},{lot},tables/{tname},records/{pump_id}.csv")
     # every SPEC checked on every table it applies to before anything is written
-    problems = []
     for f in gfaults:
         for tname in sorted({p[1] for p in plan if f.spec in p[3]}):
             try:
                 parse_faults([f.spec], parse_table_bytes(texts[tname].encode("utf-8"), f"tables/{tname}")[0])
             except InputError as e:
-                problems += [dataclasses.replace(p, field=f"--fault[{gfaults.index(f) + 1}]") for p in e.problems]
+                problems += [dataclasses.replace(p, field=f"--fault[{f.index}]") for p in e.problems]
     if problems:
         raise InputError(problems)
     out = Path(outdir)
