@@ -148,36 +148,46 @@ class FleetStore:
                 self.con.executemany("INSERT INTO tables VALUES (?, ?, ?, ?)",
                                      [(sha, model, text, now) for sha, (model, text) in tables.items()])
             if pumps:
-                self.con.executemany("INSERT INTO pumps VALUES (?, ?, ?)", pumps)
+                self._bulk("pumps", PUMP_COLUMNS, pumps)
             if pump_tables:
                 seq0 = self.con.execute("SELECT coalesce(max(seq), 0) FROM pump_tables").fetchone()[0]
-                self.con.executemany("INSERT INTO pump_tables VALUES (?, ?, ?, ?)",
-                                     [(p, sha, seq0 + k + 1, now) for k, (p, sha) in enumerate(pump_tables)])
+                self._bulk("pump_tables", PUMP_TABLE_COLUMNS,
+                           [(p, sha, seq0 + k + 1, now) for k, (p, sha) in enumerate(pump_tables)])
             if rows:
-                self._bulk_records(rows)
+                self._bulk("records", RECORD_COLUMNS, rows)
             self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", [FLEET_DB_SCHEMA])
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
 
-    def _bulk_records(self, rows: list[Row]) -> None:
-        """Rows through a temporary CSV file read by DuckDB (row-by-row inserts are ~100x slower)."""
+    def _bulk(self, table: str, columns: tuple[tuple[str, str], ...], rows: Sequence[tuple]) -> None:
+        """Rows through a temporary CSV file read by DuckDB (executemany is ~100x slower there)."""
         fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="pumpsim-fleet-")
         try:
             with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
                 # strings quoted (an empty note stays ''), absent numbers bare empty cells (NULL)
-                for p, t, ev, note, vol, est, bol, line in rows:
-                    f.write(f"{_q(p)},{t.isoformat(sep=' ')},{_q(ev)},{_q(note)},{'' if vol is None else repr(float(vol))},"
-                            f"{'' if est is None else repr(float(est))},{'' if bol is None else int(bol)},{int(line)}\n")
-            self.con.execute(
-                "INSERT INTO records SELECT * FROM read_csv(?, header=false, quote='\"', escape='\"', "
-                "columns={'pump_id': 'VARCHAR', 'time': 'TIMESTAMP', 'event': 'VARCHAR', 'note': 'VARCHAR', "
-                "'volume_mL': 'DOUBLE', 'estimate_mL': 'DOUBLE', 'boluses': 'INTEGER', 'line': 'INTEGER'}, "
-                "nullstr='', allow_quoted_nulls=false)", [tmp])
+                f.writelines(",".join(_cell(v) for v in row) + "\n" for row in rows)
+            spec = ", ".join(f"'{name}': '{kind}'" for name, kind in columns)
+            self.con.execute(f"INSERT INTO {table} SELECT * FROM read_csv(?, header=false, quote='\"', escape='\"', "
+                             f"columns={{{spec}}}, nullstr='', allow_quoted_nulls=false)", [tmp])
         finally:
             os.unlink(tmp)
 
 
-def _q(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
+PUMP_COLUMNS = (("pump_id", "VARCHAR"), ("model", "VARCHAR"), ("lot", "VARCHAR"))
+PUMP_TABLE_COLUMNS = (("pump_id", "VARCHAR"), ("sha256", "VARCHAR"), ("seq", "BIGINT"), ("ingested_at", "TIMESTAMP"))
+RECORD_COLUMNS = (("pump_id", "VARCHAR"), ("time", "TIMESTAMP"), ("event", "VARCHAR"), ("note", "VARCHAR"),
+                  ("volume_mL", "DOUBLE"), ("estimate_mL", "DOUBLE"), ("boluses", "INTEGER"), ("line", "INTEGER"))
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return '"' + v.replace('"', '""') + '"'
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, float):
+        return repr(v)
+    return str(int(v))
