@@ -50,7 +50,7 @@ def lite(rows, pumps, tmp: Path) -> dict:
         "CREATE TABLE pumps (pump_id TEXT PRIMARY KEY, model TEXT, lot TEXT);"
         "CREATE TABLE pump_tables (pump_id TEXT, sha256 TEXT, seq INTEGER, ingested_at TIMESTAMP);"
         "CREATE TABLE records (pump_id TEXT, time TIMESTAMP, event TEXT, note TEXT, volume_mL REAL, estimate_mL REAL, "
-        "boluses INTEGER, line INTEGER, PRIMARY KEY (pump_id, time, event, note));")
+        "boluses INTEGER, line INTEGER);")  # no key index, as the fleet store
 
     def insert():
         with con:
