@@ -227,6 +227,8 @@ def test_scan_gives_the_same_json_with_and_without_dask_local(faulty_db, capsys)
     plain = capsys.readouterr().out
     assert main(["fleet", "scan", str(faulty_db), "--format", "json", "--dask", "local"]) == 1
     assert capsys.readouterr().out == plain
+    assert main(["fleet", "scan", str(faulty_db), "--format", "json", "--workers", "1"]) == 1
+    assert capsys.readouterr().out == plain
     doc = json.loads(plain)
     assert doc["schema"] == "pumpsim.fleet/1" and [g["value"] for g in doc["groups"] if g["signal"]] == ["L2"]
     assert {"pump_id", "verdict", "rules", "last_refill"} <= set(doc["pumps"][0])

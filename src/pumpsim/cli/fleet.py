@@ -55,7 +55,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.plot and Path(args.plot).exists() and not Path(args.plot).is_dir():
         print(f"pumpsim: {args.plot}: --plot must be a folder (fix: give a folder for the figures)", file=sys.stderr)
         return EXIT_INPUT
-    report = scan(args.db, by=args.by, since=args.since, dask=args.dask)
+    report = scan(args.db, by=args.by, since=args.since, dask=args.dask, workers=args.workers)
     if args.plot:
         from pumpsim.io.output import check_destination, write_atomic
         from pumpsim.render.fleet_figure import group_figures
@@ -104,6 +104,7 @@ def add_parser(sub) -> None:
     sc.add_argument("--dask", metavar="ADDRESS", help="reconcile the pumps on a Dask cluster (`local`: two worker "
                     "processes here; or tcp://SCHEDULER:8786); the same JSON as without")
     sc.add_argument("--plot", metavar="DIR", help="write a figure of each signalling group's pooled ratio over time")
+    sc.add_argument("--workers", type=_positive, help="without --dask: processes reconciling the pumps here (default 2)")
     sc.set_defaults(func=cmd_scan)
 
     sm = fsub.add_parser("simulate", help="write a synthetic fleet (manifest, tables, records) with known truths")

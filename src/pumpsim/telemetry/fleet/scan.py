@@ -8,13 +8,16 @@ intervals that end on or after DATE and the findings dated so (histories are rec
 an interval needs the fill that starts it).
 
 With ``--dask ADDRESS`` the pumps are reconciled in chunks on a Dask cluster (``local``: two
-worker processes on this machine) through :func:`pumpsim.sim.cluster.map_chunks`; the groups
-are tested here, on the outcomes in pump order, so the JSON is the same with or without Dask.
+worker processes on this machine) through :func:`pumpsim.sim.cluster.map_chunks`; without it, in
+``--workers`` processes here (default 2). The groups are tested here, on the outcomes in pump
+order, so the JSON is the same with or without Dask and whatever the number of workers.
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import datetime as dt
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +142,8 @@ def _judge_chunk(plan, first: int, n: int) -> tuple[int, list[adapter.PumpOutcom
 
 
 def scan(db: str | Path, by: str = "lot", since: dt.datetime | None = None, dask: str | None = None,
-         chunk: int = 250) -> FleetReport:
+         chunk: int = 250, workers: int | None = None) -> FleetReport:
+    """Reconcile every pump (on ``dask``, else in ``workers`` processes here, default 2) and test the groups."""
     if by not in BY:
         raise ValueError(by)
     with FleetStore.open_existing(db) as store:
@@ -151,6 +155,7 @@ def scan(db: str | Path, by: str = "lot", since: dt.datetime | None = None, dask
     ids = sorted(pumps)
     items = [(p, pumps[p].sha256, rows.get(p, [])) for p in ids]
     plan = (tables, items, since)
+    chunk = max(1, min(chunk, math.ceil(len(items) / 8)))  # a small fleet still spreads over the workers
     chunks = [(i, min(chunk, len(items) - i)) for i in range(0, len(items), chunk)]
     results: dict[int, list[adapter.PumpOutcome]] = {}
     if dask:
@@ -159,8 +164,16 @@ def scan(db: str | Path, by: str = "lot", since: dt.datetime | None = None, dask
         for first, out in map_chunks(dask, _judge_chunk, plan, chunks):
             results[first] = out
     else:
-        for first, n in chunks:
-            results[first] = _judge_chunk(plan, first, n)[1]
+        workers = workers or min(2, os.cpu_count() or 1)
+        if workers > 1 and len(chunks) > 1:
+            # each process gets its chunk's pumps only (and the tables), not the whole fleet
+            jobs = [((tables, items[first:first + n], since), 0, n) for first, n in chunks]
+            with cf.ProcessPoolExecutor(workers) as ex:
+                for (first, _), (_, out) in zip(chunks, ex.map(_judge_chunk, *zip(*jobs))):
+                    results[first] = out
+        else:
+            for first, n in chunks:
+                results[first] = _judge_chunk(plan, first, n)[1]
     outcomes = [o for first in sorted(results) for o in results[first]]
     params = parameters(adapter.per_refill_sd())
     info = {p: PumpInfo(p, pumps[p].model, pumps[p].lot) for p in ids}
