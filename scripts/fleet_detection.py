@@ -93,21 +93,32 @@ def judge(rows, params):
     return (None if first is None else rows[first][0]), statistics.median(r[3] for r in rows)
 
 
-def model_table(fleets: int, pumps: int, years: float, seed: int, h: float | None) -> None:
+def model_table(fleets: int, pumps: int, years: float, seed: int, h: float | None, by_model_too: bool = False,
+                false_only: bool = False) -> None:
     params = parameters(adapter.per_refill_sd())
     if h is not None:
         params = params.__class__(params.sigma, params.tau, params.k, params.h.__class__(h, "", False, str(h)))
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
-    false, groups = 0, 0
+    false, groups, mfalse, mgroups = 0, 0, 0, 0
     for _ in range(fleets):
-        for _, rows in fleet_rows(rng, pumps, 100, years, None):
+        by_model: dict[str, list] = {}
+        for model, rows in fleet_rows(rng, pumps, 100, years, None):
             groups += 1
             false += judge(rows, params)[0] is not None
+            if by_model_too:
+                by_model.setdefault(model, []).extend(rows)
+        for rows in by_model.values():
+            mgroups += 1
+            mfalse += judge(rows, params)[0] is not None
     fy = fleets * years
     print(f"false group signals: {false} in {fleets} fault-free fleets of {pumps} pumps x {years:g} years "
           f"({groups} lot groups of 100): {false / fy:.3f} per fleet-year  (k {params.k.value:g}, h {params.h.value:g}; "
           f"{time.perf_counter() - t0:.0f} s)")
+    if by_model_too:
+        print(f"  --by model: {mfalse} in the same fleets ({mgroups} model groups): {mfalse / fy:.3f} per fleet-year")
+    if false_only:
+        return
     sd = float(params.sigma.value)
     print("\n| fault | lot of | signalled | delay, median [refill cycles] | (p10-p90) | limit [cycles] |")
     print("|---|---|---|---|---|---|")
@@ -162,13 +173,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--h", type=float, help="try another threshold than the data's")
     ap.add_argument("--pipeline", type=int, metavar="PUMPS")
+    ap.add_argument("--by-model", action="store_true", help="also count false signals of the model groups")
+    ap.add_argument("--false-only", action="store_true", help="the false-alarm count alone")
     a = ap.parse_args()
     if a.pipeline:
         pipeline(a.pipeline, 2.0, a.seed)
     elif a.quick:
         model_table(1, 1000, 1.0, a.seed, a.h)
     else:
-        model_table(a.fleets, a.pumps, a.years, a.seed, a.h)
+        model_table(a.fleets, a.pumps, a.years, a.seed, a.h, a.by_model, a.false_only)
 
 
 if __name__ == "__main__":
