@@ -58,6 +58,7 @@ def lite(rows, pumps, tmp: Path) -> dict:
             con.executemany("INSERT INTO pump_tables VALUES (?, ?, ?, ?)", [(p, "x" * 64, k, dt.datetime(2027, 1, 1))
                                                                            for k, p in enumerate(pumps)])
             con.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            con.execute("CREATE INDEX pump_tables_seq ON pump_tables (pump_id, seq)")  # SQLite's latest-table query needs it
 
     timed("insert", insert, out)
     q = "SELECT * FROM records ORDER BY pump_id, time, line"
