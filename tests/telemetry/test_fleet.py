@@ -249,3 +249,12 @@ def test_the_text_report_leads_with_the_signalling_groups_then_hard_pumps(faulty
 def test_scan_of_a_missing_database_is_exit_2(tmp_path, capsys):
     assert main(["fleet", "scan", str(tmp_path / "none.duckdb")]) == 2
     assert "no fleet database at this path" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_a_fleet_database_is_exit_2(tmp_path, capsys):
+    bad = tmp_path / "notes.duckdb"
+    bad.write_text("not a database\n")
+    assert main(["fleet", "scan", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "fleet database" in err
+    assert bad.read_text() == "not a database\n"
