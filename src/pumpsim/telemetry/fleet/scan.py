@@ -17,6 +17,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import datetime as dt
 import math
+import multiprocessing
 import os
 import re
 from dataclasses import dataclass
@@ -168,7 +169,8 @@ def scan(db: str | Path, by: str = "lot", since: dt.datetime | None = None, dask
         if workers > 1 and len(chunks) > 1:
             # each process gets its chunk's pumps only (and the tables), not the whole fleet
             jobs = [((tables, items[first:first + n], since), 0, n) for first, n in chunks]
-            with cf.ProcessPoolExecutor(workers) as ex:
+            # spawned, not forked: the parent has had DuckDB's threads, which a fork must not copy
+            with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
                 for (first, _), (_, out) in zip(chunks, ex.map(_judge_chunk, *zip(*jobs))):
                     results[first] = out
         else:
