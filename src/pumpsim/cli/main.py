@@ -34,7 +34,8 @@ __all__ = ["EXIT_ENVIRONMENT", "EXIT_INPUT", "EXIT_OK", "build_parser", "main", 
 def _writes(args: argparse.Namespace) -> bool:
     """Whether the command was asked to write a file (``-o``, ``--plot``, ``regress --update``): only
     then does an error say that nothing was written."""
-    return bool(getattr(args, "output", None) or getattr(args, "plot", None) or getattr(args, "update", False))
+    return bool(getattr(args, "output", None) or getattr(args, "plot", None) or getattr(args, "update", False)
+                or getattr(args, "writes", False))  # a command whose positional argument is written (fleet ingest)
 
 
 def _print_problems(err: InputError, end: str) -> None:
