@@ -1,4 +1,6 @@
 """Numba kernels of pumpsim: small, pure, arrays in and arrays out, no I/O.
 
-Installed as ``pumpsim.kernels``; imported only by the simulation layer (:mod:`pumpsim.engine`).
+Installed as ``pumpsim.kernels``; imported only by the simulation layer. They import nothing
+from pumpsim; ``kernels/events.py`` (the event codes) imports nothing at all, so the Python
+side can read the codes without starting Numba.
 """

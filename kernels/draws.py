@@ -14,7 +14,11 @@ starts, uniform lengths), and, when the accuracy varies per refill, one more fac
 session after the first. An episode that starts before the previous one ends is dropped, so
 modifiers never overlap.
 
-Units: seconds [s]; rates of Poisson processes per second [1/s].
+Units: seconds [s]; rates of Poisson processes per second [1/s]; the wall-clock day of the
+hourly weights is ``Pump.day`` [s].
+
+Nothing here can raise: no slice assignment (whose shape check would compile Numba's error
+formatting) and no library sort (the episodes of a run are a handful: an insertion sort).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from .rng import exponential, normal, stream, uniform
-from .structs import BOLUS_NONE, BOLUS_REQUESTS, DAY, Conditions
+from .structs import BOLUS_NONE, BOLUS_REQUESTS, Conditions
 
 HOUR = 3600.0
 
@@ -58,10 +62,30 @@ def cap_delays(t, delays, out):
 
 
 @njit(cache=True)
-def draw_requests(s, rate, horizon, hourly, clock0):
-    """Poisson request times on [0, horizon) [s], sorted. ``hourly`` (24 weights, mean 1)
-    makes the rate ``rate x hourly[h]`` in wall-clock hour h (thinning of a process at the
-    peak rate)."""
+def draw_requests(s, rate, horizon, hourly, clock0, day_len):
+    """Poisson request times on [0, horizon) [s], sorted.
+
+    Parameters
+    ----------
+    s : numpy.ndarray
+        The run's stream (``kernels/rng.py``), advanced in place.
+    rate : float
+        Mean rate of requests [1/s].
+    horizon : float
+        End of the horizon [s].
+    hourly : numpy.ndarray
+        (24,) relative weights of the wall-clock hours, mean 1: the rate is ``rate x hourly[h]``
+        in hour h (thinning of a process at the peak rate).
+    clock0 : float
+        Wall-clock time of t = 0 [s after midnight].
+    day_len : float
+        Length of a day [s].
+
+    Returns
+    -------
+    numpy.ndarray
+        The request instants [s], sorted.
+    """
     peak = 0.0
     low = np.inf
     for h in range(24):
@@ -78,7 +102,7 @@ def draw_requests(s, rate, horizon, hourly, clock0):
     while t < horizon:
         keep = flat
         if not flat:
-            y = (clock0 + t) * (1.0 / DAY)
+            y = (clock0 + t) * (1.0 / day_len)
             h = int((y - np.floor(y)) * 24.0)  # the wall-clock hour
             if h > 23:
                 h = 23
@@ -86,7 +110,8 @@ def draw_requests(s, rate, horizon, hourly, clock0):
         if keep:
             if n == out.shape[0]:
                 bigger = np.empty(2 * out.shape[0])
-                bigger[:n] = out[:n]
+                for i in range(n):
+                    bigger[i] = out[i]
                 out = bigger
             out[n] = t
             n += 1
@@ -113,8 +138,16 @@ def draw_episodes(s, rate, low, high, factor, horizon, starts, ends, factors, n)
 
 @njit(cache=True)
 def merge_episodes(starts, ends, factors, n):
-    """Sort episodes by start; one starting before the previous ends is dropped (no overlap)."""
-    order = np.argsort(starts[:n], kind="mergesort")
+    """Sort episodes by start (stable); one starting before the previous ends is dropped (no
+    overlap)."""
+    order = np.empty(n, np.int64)
+    for i in range(n):  # insertion sort: a run has a handful of episodes
+        order[i] = i
+        a = i
+        while a > 0 and starts[order[a - 1]] > starts[i]:
+            order[a] = order[a - 1]
+            a -= 1
+        order[a] = i
     ms = np.empty(n)
     me = np.empty(n)
     mf = np.empty(n)
@@ -170,7 +203,7 @@ def draw_conditions(seed, run, sess, pump, var):
                 skip[i] = 1
     mode = BOLUS_NONE
     if var.req_rate > 0.0:
-        requests = draw_requests(s, var.req_rate, horizon, var.hourly, pump.clock0)
+        requests = draw_requests(s, var.req_rate, horizon, var.hourly, pump.clock0, pump.day)
         mode = BOLUS_REQUESTS
     else:
         requests = np.empty(0)

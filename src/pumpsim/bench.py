@@ -47,7 +47,7 @@ def scenarios(n: int, days: int, seed: int = 0) -> list[Scenario]:
 
     flat = np.ones(24)
     return [Scenario(1.0, "requests", draw_requests(stream(seed, r), REQUESTS_PER_DAY / DAY, float(days * DAY), flat,
-                                                    0.375 * DAY))
+                                                    0.375 * DAY, float(DAY)))
             for r in range(n)]
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import math
 
 from pumpsim.kernels.pump import simulate_sized
-from pumpsim.kernels.structs import DAY, capacity, new_work
+from pumpsim.kernels.structs import capacity, new_work
 from pumpsim.kernels.window import max_window
 
 from .lower import lower
-from .model import Table
+from .model import DAY, Table
 from .results import Scenario, SimResult
 
-WINDOW = DAY  # [s]: the rolling window of DOSE-MAX
+WINDOW = float(DAY)  # [s]: the rolling window of DOSE-MAX
 PLATEAU_RTOL = 1e-9  # candidates this close to the maximum count as reaching it (earliest wins)
 
 

@@ -13,20 +13,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# Telemetry event codes (SimResult.event_code); names are what the telemetry CSV prints.
-EV_SESSION = 0
-EV_REFILL = 1
-EV_BOLUS_GRANTED = 2
-EV_BOLUS_DENIED_LOCKOUT = 3
-EV_BOLUS_DENIED_MAX24H = 4
-EV_BOLUS_DENIED_EMPTY = 5
-EV_LOW_ALARM = 6  # the pump's own alarm: its *estimated* volume reached the low-alarm volume
-EV_EMPTY = 7  # the true reservoir reached 0: delivery stops
-EV_STALL = 8
-EV_STALL_RECOVERED = 9
-EV_END = 10
-EV_BOLUS_DENIED_OFF = 11  # a request while bolus is off (dropped)
-EV_BOLUS_DENIED_STALL = 12  # a request while the motor is stalled (MRI)
+# Telemetry event codes (SimResult.event_code): defined once, in kernels/events.py (the kernel
+# writes them); re-exported here. Their names are what the telemetry CSV prints.
+from pumpsim.kernels.events import (  # noqa: E402, F401  (re-exported)
+    EV_BOLUS_DENIED_EMPTY,
+    EV_BOLUS_DENIED_LOCKOUT,
+    EV_BOLUS_DENIED_MAX24H,
+    EV_BOLUS_DENIED_OFF,
+    EV_BOLUS_DENIED_STALL,
+    EV_BOLUS_GRANTED,
+    EV_EMPTY,
+    EV_END,
+    EV_LOW_ALARM,
+    EV_REFILL,
+    EV_SESSION,
+    EV_STALL,
+    EV_STALL_RECOVERED,
+)
+
 EVENT_NAMES = {
     EV_SESSION: "session",
     EV_REFILL: "refill",
