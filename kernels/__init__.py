@@ -1,6 +1,7 @@
 """Numba kernels of pumpsim: small, pure, arrays in and arrays out, no I/O.
 
 Installed as ``pumpsim.kernels``; imported only by the simulation layer. They import nothing
-from pumpsim; ``kernels/events.py`` (the event codes) imports nothing at all, so the Python
-side can read the codes without starting Numba.
+from pumpsim. Every module that defines a kernel imports ``kernels/cache.py`` first, which keys
+the compiled cache to the kernels' sources; ``kernels/events.py`` (the event codes) imports
+nothing at all, so the Python side can read the codes without starting Numba.
 """

@@ -27,6 +27,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
 from .rng import exponential, normal, stream, uniform
 from .structs import BOLUS_NONE, BOLUS_REQUESTS, Conditions
 

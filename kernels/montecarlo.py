@@ -18,6 +18,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
 from .draws import draw_conditions
 from .events import EV_EMPTY
 from .pump import simulate_pump

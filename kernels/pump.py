@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
 from .events import (
     EV_BOLUS_DENIED_EMPTY,
     EV_BOLUS_DENIED_LOCKOUT,

@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
+from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
+
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 MIX2 = np.uint64(0x94D049BB133111EB)

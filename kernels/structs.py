@@ -24,6 +24,8 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
+
 #: The lowered table: one row per session (all sessions, in time order, the first at 0).
 Sessions = namedtuple("Sessions", [
     "t",  # (n,) scheduled instant [s]

@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
+
 
 @njit(cache=True)
 def left_value(t, f, x):
