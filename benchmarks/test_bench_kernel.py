@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pumpsim import bench, engine, reference
+from pumpsim.dev import bench
+from pumpsim.io.tables import read_table
 from pumpsim.kernels.pump import simulate_pump
 from pumpsim.kernels.structs import OK, new_work
-from pumpsim.lower import lower
-from pumpsim.model import DAY
-from pumpsim.results import Scenario
-from pumpsim.tableio import read_table
-from pumpsim.validate import validate
+from pumpsim.model.results import Scenario
+from pumpsim.model.timebase import DAY
+from pumpsim.rules.validate import validate
+from pumpsim.sim import engine, reference
+from pumpsim.sim.lower import lower
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -75,7 +76,7 @@ def test_validate_latency(benchmark):
 def test_montecarlo_365_days(benchmark):
     """Monte-Carlo end to end in-process (both cores): the workload of the Monte-Carlo issue,
     benchmarks/tables/mc-365.toml, 2000 runs per round (scale x5 for the issue's 10,000)."""
-    from pumpsim import montecarlo
+    from pumpsim.sim import montecarlo
 
     table, profile = read_table(REPO / "benchmarks" / "tables" / "mc-365.toml")
     montecarlo.run(table, profile, runs=100, seed=1)  # compile / load the cache
@@ -91,7 +92,7 @@ def test_montecarlo_kernel_10000_runs(benchmark):
     ``extra_info`` holds scenario-days per second and the CPU time per run."""
     import time
 
-    from pumpsim import montecarlo
+    from pumpsim.sim import montecarlo
 
     table, profile = read_table(REPO / "benchmarks" / "tables" / "mc-365.toml")
     plan = montecarlo.make_plan(table, profile, 1, None)

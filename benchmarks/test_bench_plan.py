@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pumpsim.plan import plan
-from pumpsim.tableio import read_table
+from pumpsim.io.tables import read_table
+from pumpsim.planning.plan import plan
 
 REPO = Path(__file__).resolve().parent.parent
 

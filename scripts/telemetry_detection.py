@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pumpsim.reconcile import reconcile, thresholds
-from pumpsim.tableio import read_table
-from pumpsim.telrecords import Fault, records
+from pumpsim.io.tables import read_table
+from pumpsim.telemetry.reconcile import reconcile, thresholds
+from pumpsim.telemetry.synthetic import Fault, records
 
 TABLE = Path(__file__).resolve().parent.parent / "benchmarks" / "tables" / "telemetry-year.toml"
 NOISY = ("TEL-DISCREPANCY",)  # fires on a third of fault-free refills: not counted as detection (see the doc)
@@ -148,7 +148,7 @@ def drift_run_lengths(n: int, seed: int, biases=(0.0, 0.05, 0.10, 0.20, -0.05, -
                       cap: int = 20000) -> dict:
     """Run length of the drift test alone (refills to its first alarm), in closed form: ln(ratio) per
     refill ~ normal(ln(1 + bias), sigma), sigma the published spread; no table, no simulation."""
-    from pumpsim.reconcile import cusum_alarms
+    from pumpsim.telemetry.reconcile import cusum_alarms
 
     thr = thresholds()
     sigma = float(thr.drift_sigma.value)

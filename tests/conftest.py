@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pumpsim.tableio import parse_table_bytes
+from pumpsim.io.tables import parse_table_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "scenarios" / "example.toml"

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from pumpsim.cli import build_parser, main
-from pumpsim.rules import catalogue
+from pumpsim.cli.main import build_parser, main
+from pumpsim.rules.kit import catalogue
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"

@@ -55,7 +55,7 @@ for drug, dose in result.doses.items():
 figure = pumpsim.plots.reservoir_figure(result)
 png = FOLDER / "reservoir.png"
 figure.savefig(png, dpi=100)
-print(f"figure: {png.name}, {png.stat().st_size} bytes")
+print(f"figure: {png}, {png.stat().st_size} bytes")
 
 # %% [markdown]
 # ## Monte-Carlo runs over the [variability] section

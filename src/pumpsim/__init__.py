@@ -10,10 +10,7 @@ numpy, Numba, SciPy nor matplotlib; each function imports what it needs when cal
 >>> result = pumpsim.validate(table)                           # doctest: +SKIP
 >>> result.verdict, result.violations[0].at                    # doctest: +SKIP
 """
-import sys as _sys
-import types as _types
-
-__version__ = "0.1.0"
+from pumpsim._version import __version__
 
 #: The public API (pumpsim.api), resolved on first use.
 API = ("load_table", "validate", "simulate", "plan", "ValidateResult", "SimulateResult", "ViolationRecord",
@@ -24,7 +21,7 @@ __all__ = ["__version__", "plots", *API]
 
 def __getattr__(name: str):
     if name in API:
-        from . import api
+        from pumpsim import api
 
         value = getattr(api, name)
         globals()[name] = value
@@ -32,25 +29,9 @@ def __getattr__(name: str):
     if name in ("plots", "figures"):  # the figure functions (matplotlib is imported when one is called)
         import importlib
 
-        return importlib.import_module(".plots", __name__)
+        return importlib.import_module("pumpsim.render.figures")
     raise AttributeError(f"module 'pumpsim' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
     return sorted({k for k in globals() if not k.startswith("_") or k == "__version__"} | set(API) | {"plots"})
-
-
-class _Package(_types.ModuleType):
-    """The package module: two API functions share their names with modules (``pumpsim.validate``,
-    ``pumpsim.plan``). Importing those modules must not replace the functions on the package, so
-    the import system's ``setattr(pumpsim, "validate", <module>)`` is ignored for API names; the
-    modules stay importable as ``from pumpsim.validate import ...`` or ``importlib.import_module``
-    (through ``sys.modules``); ``import pumpsim.plan as m`` gives the function."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if name in API and isinstance(value, _types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-_sys.modules[__name__].__class__ = _Package

@@ -2,14 +2,14 @@
 
 Four functions do what the commands of the same names do, and return objects instead of text:
 :func:`load_table`, :func:`validate`, :func:`simulate` and :func:`plan`. The figure functions
-are in :mod:`pumpsim.plots` (each takes a result and returns a :class:`matplotlib.figure.Figure`).
+are in :mod:`pumpsim.render.figures` (each takes a result and returns a :class:`matplotlib.figure.Figure`).
 The command line (:mod:`pumpsim.cli`) is a thin layer over these functions: it prints what they
 return and turns errors into exit statuses.
 
 Units: times are seconds since the table's first session [s] inside the results (``t``), with
 the matching date-times (``at``, :class:`datetime.datetime`, naive, the table's wall clock);
 volumes in mL, rates in mL/day, doses in each drug's dose unit (mg, mcg), daily doses in dose
-unit/day. Bad input raises :class:`pumpsim.errors.InputError` whose ``problems`` name the file,
+unit/day. Bad input raises :class:`pumpsim.model.errors.InputError` whose ``problems`` name the file,
 the field and the fix (the command line prints them and exits with status 2).
 
 This module imports nothing heavy at import time: numpy, Numba, SciPy and matplotlib are loaded
@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .model import Profile, Table
-    from .montecarlo import MonteCarlo
-    from .plan import PlanResult
-    from .report import Report
-    from .results import SimResult
+    from pumpsim.model.results import SimResult
+    from pumpsim.model.table import Profile, Table
+    from pumpsim.planning.plan import PlanResult
+    from pumpsim.rules.report import Report
+    from pumpsim.sim.stats import MonteCarlo
 
 # the profile each table was loaded with (load_table's ``profile``), by the table's id while it lives
 _PROFILES: dict[int, Profile] = {}
@@ -58,17 +58,17 @@ def load_table(source: str | Path, profile: str | None = None) -> Table:
 
     Returns
     -------
-    pumpsim.model.Table
+    pumpsim.model.table.Table
         The table in base units: instants [s since the first session], volumes [mL], rates
         [mL/day], concentrations [dose unit/mL]. :func:`validate` judges it against the profile
         chosen here unless given another.
 
     Raises
     ------
-    pumpsim.errors.InputError
+    pumpsim.model.errors.InputError
         Every problem of the file at once, each naming the field and the fix.
     """
-    from .tableio import parse_table_bytes, read_table
+    from pumpsim.io.tables import parse_table_bytes, read_table
 
     if isinstance(source, str) and _looks_like_toml(source):
         table, prof = parse_table_bytes(source.encode("utf-8"), "<table>", profile)
@@ -79,8 +79,8 @@ def load_table(source: str | Path, profile: str | None = None) -> Table:
 
 
 def _profile(table: Table, profile: str | Profile | None) -> Profile:
-    from .library import load_profile
-    from .model import Profile
+    from pumpsim.io.library import load_profile
+    from pumpsim.model.table import Profile
 
     if isinstance(profile, Profile):
         return profile
@@ -187,12 +187,12 @@ class ReservoirSummary:
 class ValidateResult:
     """Everything :func:`validate` found, and the simulations it found it in.
 
-    The text and JSON reports (:meth:`text`, :meth:`as_json`), the figures (:mod:`pumpsim.plots`)
+    The text and JSON reports (:meth:`text`, :meth:`as_json`), the figures (:mod:`pumpsim.render.figures`)
     and the HTML report render what this object holds: nothing simulates again.
 
     Attributes
     ----------
-    report : pumpsim.report.Report
+    report : pumpsim.rules.report.Report
         The report the commands print (FORMAT.md §3).
     """
 
@@ -231,7 +231,7 @@ class ValidateResult:
 
     @property
     def nominal(self) -> SimResult:
-        """The nominal case (exact pump, no bolus): :class:`pumpsim.results.SimResult`."""
+        """The nominal case (exact pump, no bolus): :class:`pumpsim.model.results.SimResult`."""
         return self.report.cases.nominal
 
     @property
@@ -277,7 +277,7 @@ class ValidateResult:
 
     def text(self) -> str:
         """The text report of ``pumpsim validate``: verdict first, in plain words."""
-        from .report import render_text
+        from pumpsim.rules.report import render_text
 
         return render_text(self.report)
 
@@ -288,9 +288,9 @@ def validate(table: Table, profile: str | Profile | None = None) -> ValidateResu
 
     Parameters
     ----------
-    table : pumpsim.model.Table
+    table : pumpsim.model.table.Table
         A table from :func:`load_table`.
-    profile : str or pumpsim.model.Profile, optional
+    profile : str or pumpsim.model.table.Profile, optional
         A shipped profile name, a profile file's path, or a loaded profile. None: the profile
         :func:`load_table` chose (the table's own, or the one given there).
 
@@ -307,7 +307,7 @@ def validate(table: Table, profile: str | Profile | None = None) -> ValidateResu
     allows it; programmed, an exact pump with every bolus. The 24 h maxima are exact over all
     rolling windows (docs/SIMULATION.md, "the rolling 24 h maximum").
     """
-    from .validate import validate as _validate
+    from pumpsim.rules.validate import validate as _validate
 
     return ValidateResult(_validate(table, _profile(table, profile)))
 
@@ -321,7 +321,7 @@ class SimulateResult:
     ----------
     validation : ValidateResult
         The checks of :func:`validate` (the report carries the risks too).
-    montecarlo : pumpsim.montecarlo.MonteCarlo
+    montecarlo : pumpsim.sim.stats.MonteCarlo
         Counts, proportions with their Wilson intervals, and histograms over the runs.
     """
 
@@ -368,11 +368,11 @@ def simulate(table: Table | ValidateResult, profile: str | Profile | None = None
 
     Parameters
     ----------
-    table : pumpsim.model.Table or ValidateResult
+    table : pumpsim.model.table.Table or ValidateResult
         A table from :func:`load_table` (without ``[variability]``, every run is the nominal one),
         or what :func:`validate` returned for it: then its cases are reused, not simulated again,
         and the risks are added to its report.
-    profile : str or pumpsim.model.Profile, optional
+    profile : str or pumpsim.model.table.Profile, optional
         As in :func:`validate` (ignored with a ValidateResult).
     runs : int, optional
         Number of runs [-] (default: the table's ``variability.runs``, else 10000).
@@ -400,14 +400,15 @@ def simulate(table: Table | ValidateResult, profile: str | Profile | None = None
     .. [1] E. B. Wilson, "Probable inference, the law of succession, and statistical
        inference", Journal of the American Statistical Association 22 (158), 209-212, 1927.
     """
-    from . import montecarlo
+    from pumpsim.render import montecarlo as montecarlo_words
+    from pumpsim.sim import montecarlo
 
     v = table if isinstance(table, ValidateResult) else validate(table, profile)
     worst = {d: s.max_24h_worst for d, s in v.doses.items()}
     mc = montecarlo.run(v.table, v.profile, runs=runs, seed=seed, workers=workers, progress=progress,
                         worst_max=worst, dask=dask, engine=engine)
     v.report.risk = mc.risk_json(v.table)
-    v.report.risk_text = montecarlo.describe(mc, v.table)
+    v.report.risk_text = montecarlo_words.describe(mc, v.table)
     return SimulateResult(v, mc)
 
 
@@ -419,9 +420,9 @@ def plan(table: Table, profile: str | Profile | None = None, *, p_low_alarm: flo
 
     Parameters
     ----------
-    table : pumpsim.model.Table
+    table : pumpsim.model.table.Table
         A table from :func:`load_table` whose last session holds the refill to plan.
-    profile : str or pumpsim.model.Profile, optional
+    profile : str or pumpsim.model.table.Profile, optional
         As in :func:`validate`.
     p_low_alarm : float, optional
         With ``[variability]``: the largest allowed share of runs reaching the low alarm before
@@ -434,14 +435,14 @@ def plan(table: Table, profile: str | Profile | None = None, *, p_low_alarm: flo
 
     Returns
     -------
-    pumpsim.plan.PlanResult
+    pumpsim.planning.plan.PlanResult
         ``interval_days`` [day] (None when no plan satisfies the hard rules), ``refill_at``
         (date-time), ``fill_volume`` [mL], ``concentrations`` [dose unit/mL], ``daily_doses``
         [dose unit/day], the binding limit and its source.
 
     Raises
     ------
-    pumpsim.errors.InputError
+    pumpsim.model.errors.InputError
         When the last session holds no refill.
 
     References
@@ -449,9 +450,9 @@ def plan(table: Table, profile: str | Profile | None = None, *, p_low_alarm: flo
     .. [1] R. P. Brent, "Algorithms for Minimization without Derivatives", Prentice-Hall, 1973,
        chapter 4 (the root finder of the interval search).
     """
-    from .errors import InputError, Problem
-    from .plan import DEFAULT_P_LOW_ALARM
-    from .plan import plan as _plan
+    from pumpsim.model.errors import InputError, Problem
+    from pumpsim.planning.plan import DEFAULT_P_LOW_ALARM
+    from pumpsim.planning.plan import plan as _plan
 
     last = table.sessions[-1]
     if last.refill is None:

@@ -22,9 +22,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from pumpsim.errors import InputError  # noqa: E402
-from pumpsim.tableio import parse_table_bytes  # noqa: E402
-from pumpsim.validate import validate  # noqa: E402
+from pumpsim.io.tables import parse_table_bytes  # noqa: E402
+from pumpsim.model.errors import InputError  # noqa: E402
+from pumpsim.rules.validate import validate  # noqa: E402
 
 TOKENS = [b"mL", b"uL", b"mg", b"mcg", b"g", b"h", b"min", b"day", b"week", b"month", b"%", b"/", b"-", b"0",
           b"1e308", b"nan", b"inf", b"00:00", b"23:59", b"24:00", b"morphine", b"ziconotide", b"ketamine",

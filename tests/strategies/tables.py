@@ -51,7 +51,7 @@ def dur(x_day: float, alt: bool) -> str:
 def clock_dur(x_day: float, alt: bool) -> str:
     """A lockout or bolus duration: a whole number of minutes, written exactly ("4 h", "135 min"),
     as people type them (FORMAT.md §4: time is exact on what the table types)."""
-    from pumpsim.units import format_duration
+    from pumpsim.model.units import format_duration
 
     minutes = round(x_day * 1440)
     if abs(minutes - x_day * 1440) > 1e-6:

@@ -1,0 +1,67 @@
+"""Hardening: inputs that once gave a traceback give exit 2 with the file, the field and the fix."""
+from __future__ import annotations
+
+import pytest
+
+from pumpsim.cli.main import main
+from tests.conftest import EXAMPLE
+
+DEEP = 500  # nesting that exhausted Python's stack in tomllib and in the readers
+
+
+@pytest.mark.parametrize("command", ["validate", "pathway", "program"])
+def test_toml_nested_500_deep_is_bad_input_in_every_reader(tmp_path, capsys, command):
+    f = tmp_path / "deep.toml"
+    f.write_text('schema = "pumpsim.table/1"\nx = ' + "[" * DEEP + "]" * DEEP + "\n")
+    assert main([command, str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "nested more than" in err and str(f) in err and "Traceback" not in err
+
+
+def test_a_profile_file_nested_too_deep_is_bad_input(tmp_path, capsys):
+    prof = tmp_path / "p.toml"
+    prof.write_text("x = " + "[" * DEEP + "]" * DEEP + "\n")
+    assert main(["validate", str(EXAMPLE), "--profile", str(prof)]) == 2
+    assert "nested more than" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["a" * 300, "a" * 300 + ".toml"])
+def test_a_profile_name_longer_than_a_file_name_can_be_is_bad_input(capsys, name):
+    assert main(["validate", str(EXAMPLE), "--profile", name]) == 2
+    err = capsys.readouterr().err
+    assert "--profile" in err and "Traceback" not in err
+
+
+def test_a_missing_profile_file_names_the_table_and_the_field_that_asked_for_it(tmp_path, capsys):
+    t = tmp_path / "t.toml"
+    t.write_text(EXAMPLE.read_text().replace('profile = "fr-ait-2020"', 'profile = "hospital/chu-x.toml"'))
+    assert 'profile = "hospital/chu-x.toml"' in t.read_text()
+    assert main(["validate", str(t)]) == 2
+    err = capsys.readouterr().err
+    assert f"{t}: profile: profile file hospital/chu-x.toml not found" in err
+
+
+def test_a_dollar_in_a_file_name_does_not_break_the_figures(tmp_path, capsys):
+    t = tmp_path / "cost$5$.toml"
+    t.write_text(EXAMPLE.read_text())
+    out = tmp_path / "figs"
+    assert main(["plot", str(t), "-o", str(out)]) in (0, 1)
+    assert (out / "reservoir.png").stat().st_size > 0 and (out / "doses.svg").stat().st_size > 0
+
+
+@pytest.mark.parametrize("year", ["9999", "1899"])
+def test_a_session_date_outside_the_supported_range_is_bad_input(tmp_path, capsys, year):
+    t = tmp_path / "t.toml"
+    t.write_text(EXAMPLE.read_text().replace("2026-", f"{year}-").replace("2027-", f"{year}-"))
+    assert f"{year}-" in t.read_text()
+    assert main(["validate", str(t)]) == 2
+    err = capsys.readouterr().err
+    assert "outside the dates pumpsim supports (1900-01-01 to 2200-12-31)" in err and "session[1].at" in err
+
+
+@pytest.mark.parametrize("command", [["validate"], ["plan"], ["telemetry", "-o", "{out}.csv"], ["report", "-o", "{out}"]])
+def test_a_table_at_the_end_of_the_supported_range_runs_every_command(tmp_path, command):
+    t = tmp_path / "t.toml"
+    t.write_text(EXAMPLE.read_text().replace("2026-", "2199-").replace("2027-", "2200-"))
+    argv = [c.replace("{out}", str(tmp_path / "r.html")) for c in command]
+    assert main([argv[0], str(t), *argv[1:]]) in (0, 1)
