@@ -49,7 +49,7 @@ Variation = namedtuple("Variation", [
 ])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def cap_delays(t, delays, out):
     """Effective session instants: scheduled plus delay, never past the next scheduled session
     (the first session is never delayed). One rule for drawn and given delays."""
@@ -62,7 +62,7 @@ def cap_delays(t, delays, out):
         out[i] = e
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def draw_requests(s, rate, horizon, hourly, clock0, day_len):
     """Poisson request times on [0, horizon) [s], sorted.
 
@@ -120,7 +120,7 @@ def draw_requests(s, rate, horizon, hourly, clock0, day_len):
     return out[:n]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def draw_episodes(s, rate, low, high, factor, horizon, starts, ends, factors, n):
     """Append Poisson episodes on [0, horizon) of uniform length to the modifier rows."""
     if rate <= 0.0:
@@ -137,7 +137,7 @@ def draw_episodes(s, rate, low, high, factor, horizon, starts, ends, factors, n)
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def merge_episodes(starts, ends, factors, n):
     """Sort episodes by start (stable); one starting before the previous ends is dropped (no
     overlap)."""
@@ -164,7 +164,7 @@ def merge_episodes(starts, ends, factors, n):
     return ms[:k], me[:k], mf[:k]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def draw_factor(s, var):
     x = var.acc_mean + var.acc_sd * normal(s)
     if x > var.acc_clip:
@@ -174,7 +174,7 @@ def draw_factor(s, var):
     return 1.0 + x
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def draw_conditions(seed, run, sess, pump, var):
     """The conditions of run ``run``: session instants, missed visits, accuracy factors,
     bolus requests and outflow modifiers (:class:`~kernels.structs.Conditions`)."""

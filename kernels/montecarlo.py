@@ -37,7 +37,7 @@ Outputs = namedtuple("Outputs", [
 ])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sample_grid(bp_t, bp_v, nbp, grid, out, row):
     """The piecewise-linear volume (breakpoints bp_t, bp_v; the first nbp rows) at the sorted
     instants ``grid``, into out[row, :]. At an instant that is a breakpoint the value is that of
@@ -55,7 +55,7 @@ def sample_grid(bp_t, bp_v, nbp, grid, out, row):
             out[row, j] = bp_v[k] + (bp_v[k + 1] - bp_v[k]) * ((g - t0) / (bp_t[k + 1] - t0))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def fold_grid(values, lo, hi, counts):
     """Add runs x instants of ``values`` to ``counts`` (instants x bins): bins of equal width
     over [lo, hi], values outside clamped to the end bins (as ``Histogram.add`` does)."""
@@ -71,7 +71,7 @@ def fold_grid(values, lo, hi, counts):
             counts[j, b] += 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def one_run(run, seed, sess, pump, var, grid, out, row, work):
     """Draw and simulate run ``run``; write its summary in row ``row`` of ``out``. Returns
     the work buffers (grown if the run needed more).
@@ -117,7 +117,7 @@ def one_run(run, seed, sess, pump, var, grid, out, row, work):
     return work
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def run_block(first, lo, hi, seed, sess, pump, var, grid, out):
     """Runs ``first + lo`` .. ``first + hi - 1`` into rows ``lo`` .. ``hi - 1`` of ``out``.
 
