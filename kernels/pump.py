@@ -405,6 +405,7 @@ def simulate_pump(sess, pump, cond, work):
     day = 0.0
     k = 0
     rate = 0.0
+    t_step = next_step_time(day, k, s_starts, prog, s_nsteps[prog], clock0, day_len)  # the next step change [s]
 
     # boluses
     ng = 0
@@ -481,6 +482,7 @@ def simulate_pump(sess, pump, cond, work):
             prog = s
             day, k = locate_step(t, s_starts, prog, s_nsteps[prog], clock0, day_len)
             rate = s_rates[prog, k]
+            t_step = next_step_time(day, k, s_starts, prog, s_nsteps[prog], clock0, day_len)
 
         # 4. boluses
         bol_on = prog >= 0 and s_bolus[prog] == 1
@@ -572,7 +574,6 @@ def simulate_pump(sess, pump, cond, work):
         t_sess = s_t[i_sess] if i_sess < n_sess else INF
         if t_sess < tn:
             tn = t_sess
-        t_step = next_step_time(day, k, s_starts, prog, s_nsteps[prog], clock0, day_len)
         if t_step < tn:
             tn = t_step
         if im < n_mod:
@@ -620,9 +621,10 @@ def simulate_pump(sess, pump, cond, work):
         if qe > 0.0:
             vest = advance_estimate(tn, t, qe, vest, t_e0, t_pl, low_alarm)
         t = tn
-        if prog >= 0:
+        if prog >= 0 and t_step <= t:
             day, k = step_after(t, day, k, s_starts, prog, s_nsteps[prog], clock0, day_len)
             rate = s_rates[prog, k]
+            t_step = next_step_time(day, k, s_starts, prog, s_nsteps[prog], clock0, day_len)
 
     nev = log_event(ev_t, ev_code, ev_val, nev, horizon, EV_END, 0.0)
     if nev > cap_ev or nirr >= cap_irr:
