@@ -212,7 +212,8 @@ def draw_conditions(seed, run, sess, pump, var):
     m_s = np.empty(cap_mod)
     m_e = np.empty(cap_mod)
     m_f = np.empty(cap_mod)
-    n_mod = draw_episodes(s, var.stall_rate, var.stall_low, var.stall_high, 0.0, horizon, m_s, m_e, m_f, 0)
+    # np.int64(0), not the literal 0: one compiled version of draw_episodes, not two
+    n_mod = draw_episodes(s, var.stall_rate, var.stall_low, var.stall_high, 0.0, horizon, m_s, m_e, m_f, np.int64(0))
     n_mod = draw_episodes(s, var.fever_rate, var.fever_low, var.fever_high, var.fever_factor, horizon,
                           m_s, m_e, m_f, n_mod)
     mod_start, mod_end, mod_factor = merge_episodes(m_s, m_e, m_f, n_mod)
