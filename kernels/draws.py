@@ -177,7 +177,23 @@ def draw_factor(s, var):
 @njit(cache=True, error_model="numpy")
 def draw_conditions(seed, run, sess, pump, var):
     """The conditions of run ``run``: session instants, missed visits, accuracy factors,
-    bolus requests and outflow modifiers (:class:`~kernels.structs.Conditions`)."""
+    bolus requests and outflow modifiers.
+
+    Parameters
+    ----------
+    seed, run : int
+        The stream of the run (``kernels/rng.py``): its numbers depend on these two only [-].
+    sess, pump : Sessions, Pump
+        The lowered table (``kernels/structs.py``; instants [s], the day ``pump.day`` [s]).
+    var : Variation
+        The lowered variability (durations [s], Poisson rates [1/s], probabilities [-]).
+
+    Returns
+    -------
+    Conditions
+        Effective session instants [s], skipped sessions, accuracy factor from each session on
+        [-], the bolus mode and request instants [s], the outflow modifiers ([s], [s], [-]).
+    """
     s = stream(seed, run)
     n = sess.t.shape[0]
     horizon = pump.horizon

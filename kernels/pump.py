@@ -636,7 +636,20 @@ def simulate_pump(sess, pump, cond, work):
 
 @njit(cache=True, error_model="numpy")
 def simulate_sized(sess, pump, cond, work):
-    """:func:`simulate_pump`, growing ``work`` until everything fits: (outcome, work used)."""
+    """:func:`simulate_pump`, growing ``work`` until everything fits.
+
+    Parameters
+    ----------
+    sess, pump, cond, work : Sessions, Pump, Conditions, Work
+        As :func:`simulate_pump` takes them (instants [s], volumes [mL], flows [mL/s]).
+
+    Returns
+    -------
+    outcome : Outcome
+        As :func:`simulate_pump` returns it, ``status`` OK.
+    work : Work
+        The buffers that hold the outputs: ``work`` itself, or larger ones if it was too small.
+    """
     while True:
         out = simulate_pump(sess, pump, cond, work)
         if out.status == OK:

@@ -109,6 +109,18 @@ def capacity(sess, pump, n_requests, n_mods):
     Per day, at most one breakpoint and one event per flex step, plus a few for alarms; per
     session a refill, a mix change and their events; per request or modifier a grant (two
     breakpoints) and its event.
+
+    Parameters
+    ----------
+    sess, pump : Sessions, Pump
+        The lowered table (horizon and day [s]).
+    n_requests, n_mods : int
+        Bolus requests and outflow modifiers of the run [-].
+
+    Returns
+    -------
+    int
+        Rows of every buffer of :data:`Work` [-].
     """
     k = sess.starts.shape[1]
     days = pump.horizon / pump.day

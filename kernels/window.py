@@ -116,6 +116,23 @@ def max_window_sweep_columns(t, f, m, width, out, irr, nirr):
     with no irregular instant within a day on either side is skipped before its slopes are
     computed (the slope on its left is computed from the row before when needed, in the same
     arithmetic as the slope on the right of the knot before).
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        Breakpoint instants [s], non-decreasing (the first ``m`` rows are read).
+    f : numpy.ndarray
+        (rows, columns) cumulative doses at the breakpoints [dose unit], non-decreasing.
+    m : int
+        Rows to read [-].
+    width : float
+        The window [s] (24 h: ``Pump.day``).
+    out : numpy.ndarray
+        (columns,) written: each column's maximum dose in any window [dose unit].
+    irr : numpy.ndarray
+        Sorted instants where a slope may change other than by the daily schedule [s].
+    nirr : int
+        Instants of ``irr`` to read [-].
     """
     nd = f.shape[1]
     for d in range(nd):
