@@ -14,7 +14,11 @@ starts, uniform lengths), and, when the accuracy varies per refill, one more fac
 session after the first. An episode that starts before the previous one ends is dropped, so
 modifiers never overlap.
 
-Units: seconds [s]; rates of Poisson processes per second [1/s].
+Units: seconds [s]; rates of Poisson processes per second [1/s]; the wall-clock day of the
+hourly weights is ``Pump.day`` [s].
+
+Nothing here can raise: no slice assignment (whose shape check would compile Numba's error
+formatting) and no library sort (the episodes of a run are a handful: an insertion sort).
 """
 from __future__ import annotations
 
@@ -23,8 +27,9 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
 from .rng import exponential, normal, stream, uniform
-from .structs import BOLUS_NONE, BOLUS_REQUESTS, DAY, Conditions
+from .structs import BOLUS_NONE, BOLUS_REQUESTS, Conditions
 
 HOUR = 3600.0
 
@@ -44,7 +49,7 @@ Variation = namedtuple("Variation", [
 ])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def cap_delays(t, delays, out):
     """Effective session instants: scheduled plus delay, never past the next scheduled session
     (the first session is never delayed). One rule for drawn and given delays."""
@@ -57,11 +62,31 @@ def cap_delays(t, delays, out):
         out[i] = e
 
 
-@njit(cache=True)
-def draw_requests(s, rate, horizon, hourly, clock0):
-    """Poisson request times on [0, horizon) [s], sorted. ``hourly`` (24 weights, mean 1)
-    makes the rate ``rate x hourly[h]`` in wall-clock hour h (thinning of a process at the
-    peak rate)."""
+@njit(cache=True, error_model="numpy")
+def draw_requests(s, rate, horizon, hourly, clock0, day_len):
+    """Poisson request times on [0, horizon) [s], sorted.
+
+    Parameters
+    ----------
+    s : numpy.ndarray
+        The run's stream (``kernels/rng.py``), advanced in place.
+    rate : float
+        Mean rate of requests [1/s].
+    horizon : float
+        End of the horizon [s].
+    hourly : numpy.ndarray
+        (24,) relative weights of the wall-clock hours, mean 1: the rate is ``rate x hourly[h]``
+        in hour h (thinning of a process at the peak rate).
+    clock0 : float
+        Wall-clock time of t = 0 [s after midnight].
+    day_len : float
+        Length of a day [s].
+
+    Returns
+    -------
+    numpy.ndarray
+        The request instants [s], sorted.
+    """
     peak = 0.0
     low = np.inf
     for h in range(24):
@@ -78,7 +103,7 @@ def draw_requests(s, rate, horizon, hourly, clock0):
     while t < horizon:
         keep = flat
         if not flat:
-            y = (clock0 + t) * (1.0 / DAY)
+            y = (clock0 + t) * (1.0 / day_len)
             h = int((y - np.floor(y)) * 24.0)  # the wall-clock hour
             if h > 23:
                 h = 23
@@ -86,7 +111,8 @@ def draw_requests(s, rate, horizon, hourly, clock0):
         if keep:
             if n == out.shape[0]:
                 bigger = np.empty(2 * out.shape[0])
-                bigger[:n] = out[:n]
+                for i in range(n):
+                    bigger[i] = out[i]
                 out = bigger
             out[n] = t
             n += 1
@@ -94,7 +120,7 @@ def draw_requests(s, rate, horizon, hourly, clock0):
     return out[:n]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def draw_episodes(s, rate, low, high, factor, horizon, starts, ends, factors, n):
     """Append Poisson episodes on [0, horizon) of uniform length to the modifier rows."""
     if rate <= 0.0:
@@ -111,10 +137,18 @@ def draw_episodes(s, rate, low, high, factor, horizon, starts, ends, factors, n)
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def merge_episodes(starts, ends, factors, n):
-    """Sort episodes by start; one starting before the previous ends is dropped (no overlap)."""
-    order = np.argsort(starts[:n], kind="mergesort")
+    """Sort episodes by start (stable); one starting before the previous ends is dropped (no
+    overlap)."""
+    order = np.empty(n, np.int64)
+    for i in range(n):  # insertion sort: a run has a handful of episodes
+        order[i] = i
+        a = i
+        while a > 0 and starts[order[a - 1]] > starts[i]:
+            order[a] = order[a - 1]
+            a -= 1
+        order[a] = i
     ms = np.empty(n)
     me = np.empty(n)
     mf = np.empty(n)
@@ -130,7 +164,7 @@ def merge_episodes(starts, ends, factors, n):
     return ms[:k], me[:k], mf[:k]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def draw_factor(s, var):
     x = var.acc_mean + var.acc_sd * normal(s)
     if x > var.acc_clip:
@@ -140,10 +174,26 @@ def draw_factor(s, var):
     return 1.0 + x
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def draw_conditions(seed, run, sess, pump, var):
     """The conditions of run ``run``: session instants, missed visits, accuracy factors,
-    bolus requests and outflow modifiers (:class:`~kernels.structs.Conditions`)."""
+    bolus requests and outflow modifiers.
+
+    Parameters
+    ----------
+    seed, run : int
+        The stream of the run (``kernels/rng.py``): its numbers depend on these two only [-].
+    sess, pump : Sessions, Pump
+        The lowered table (``kernels/structs.py``; instants [s], the day ``pump.day`` [s]).
+    var : Variation
+        The lowered variability (durations [s], Poisson rates [1/s], probabilities [-]).
+
+    Returns
+    -------
+    Conditions
+        Effective session instants [s], skipped sessions, accuracy factor from each session on
+        [-], the bolus mode and request instants [s], the outflow modifiers ([s], [s], [-]).
+    """
     s = stream(seed, run)
     n = sess.t.shape[0]
     horizon = pump.horizon
@@ -170,7 +220,7 @@ def draw_conditions(seed, run, sess, pump, var):
                 skip[i] = 1
     mode = BOLUS_NONE
     if var.req_rate > 0.0:
-        requests = draw_requests(s, var.req_rate, horizon, var.hourly, pump.clock0)
+        requests = draw_requests(s, var.req_rate, horizon, var.hourly, pump.clock0, pump.day)
         mode = BOLUS_REQUESTS
     else:
         requests = np.empty(0)
@@ -178,7 +228,8 @@ def draw_conditions(seed, run, sess, pump, var):
     m_s = np.empty(cap_mod)
     m_e = np.empty(cap_mod)
     m_f = np.empty(cap_mod)
-    n_mod = draw_episodes(s, var.stall_rate, var.stall_low, var.stall_high, 0.0, horizon, m_s, m_e, m_f, 0)
+    # np.int64(0), not the literal 0: one compiled version of draw_episodes, not two
+    n_mod = draw_episodes(s, var.stall_rate, var.stall_low, var.stall_high, 0.0, horizon, m_s, m_e, m_f, np.int64(0))
     n_mod = draw_episodes(s, var.fever_rate, var.fever_low, var.fever_high, var.fever_factor, horizon,
                           m_s, m_e, m_f, n_mod)
     mod_start, mod_end, mod_factor = merge_episodes(m_s, m_e, m_f, n_mod)

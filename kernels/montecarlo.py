@@ -1,7 +1,9 @@
 """Monte-Carlo runs of one table: each run draws its own conditions (``kernels/draws.py``,
-keyed by the seed and the run's index) and is simulated by ``kernels/pump.py``; runs are spread
-over the cores with ``prange`` in blocks that each reuse one set of buffers. A run's numbers
-depend on (seed, run index) only, never on the number of threads or the chunking.
+keyed by the seed and the run's index) and is simulated by ``kernels/pump.py``. The entry point
+:func:`run_block` computes a block of runs with one set of buffers and releases the GIL
+(``nogil``): the caller spreads blocks over threads (Numba's ``parallel=True`` cost about 8 s of
+compilation for the same thing). A run's numbers depend on (seed, run index) only, never on the
+number of threads or the blocks.
 
 Per run the kernel keeps a handful of numbers, not trajectories (:data:`Outputs`, row ``r``
 for run ``first + r``): the accuracy factor of the first session, the first empty and
@@ -14,11 +16,13 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
 from .draws import draw_conditions
-from .pump import EV_EMPTY, simulate_sized
-from .structs import DAY, capacity, new_work
+from .events import EV_EMPTY
+from .pump import simulate_pump
+from .structs import OK, capacity, grown, new_work
 from .window import max_window_sweep_columns
 
 #: Per-run results of a chunk (one row per run).
@@ -33,7 +37,7 @@ Outputs = namedtuple("Outputs", [
 ])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sample_grid(bp_t, bp_v, nbp, grid, out, row):
     """The piecewise-linear volume (breakpoints bp_t, bp_v; the first nbp rows) at the sorted
     instants ``grid``, into out[row, :]. At an instant that is a breakpoint the value is that of
@@ -51,7 +55,7 @@ def sample_grid(bp_t, bp_v, nbp, grid, out, row):
             out[row, j] = bp_v[k] + (bp_v[k + 1] - bp_v[k]) * ((g - t0) / (bp_t[k + 1] - t0))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def fold_grid(values, lo, hi, counts):
     """Add runs x instants of ``values`` to ``counts`` (instants x bins): bins of equal width
     over [lo, hi], values outside clamped to the end bins (as ``Histogram.add`` does)."""
@@ -67,12 +71,19 @@ def fold_grid(values, lo, hi, counts):
             counts[j, b] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def one_run(run, seed, sess, pump, var, grid, out, row, work):
     """Draw and simulate run ``run``; write its summary in row ``row`` of ``out``. Returns
-    the work buffers (grown if the run needed more)."""
+    the work buffers (grown if the run needed more).
+
+    Inlined into :func:`run_block` (Numba re-optimises the machine code of every callee at
+    each level of calls it compiles: one level less is about 1.5 s less on the first run)."""
     cond = draw_conditions(seed, run, sess, pump, var)
-    res, work = simulate_sized(sess, pump, cond, work)
+    while True:
+        res = simulate_pump(sess, pump, cond, work)
+        if res.status == OK:
+            break
+        work = grown(work)
     n = sess.t.shape[0]
     nbp = res.nbp
     t_eff = cond.t_eff
@@ -92,7 +103,7 @@ def one_run(run, seed, sess, pump, var, grid, out, row, work):
                     nxt = i
                     break
             out.dry[row, nxt] = 1
-    max_window_sweep_columns(work.bp_t, work.bp_dose, nbp, DAY, out.max24[row], work.irr_t, res.nirr)
+    max_window_sweep_columns(work.bp_t, work.bp_dose, nbp, pump.day, out.max24[row], work.irr_t, res.nirr)
     # the true volume just before each refill (at its effective instant), NaN if not reached
     k = 0
     for i in range(n):
@@ -106,19 +117,34 @@ def one_run(run, seed, sess, pump, var, grid, out, row, work):
     return work
 
 
-@njit(cache=True, parallel=True)
-def run_chunk(first, n_runs, seed, sess, pump, var, grid, out, n_blocks):
-    """Runs first .. first + n_runs - 1, in parallel; row r of ``out`` holds run first + r.
+@njit(cache=True, nogil=True, error_model="numpy")
+def run_block(first, lo, hi, seed, sess, pump, var, grid, out):
+    """Runs ``first + lo`` .. ``first + hi - 1`` into rows ``lo`` .. ``hi - 1`` of ``out``.
 
-    The runs are cut into ``n_blocks`` blocks (one per thread); each block allocates its
-    buffers once and reuses them run after run. Blocks change nothing in the numbers.
+    Parameters
+    ----------
+    first : int
+        Index of the run written in row 0 of ``out`` [-].
+    lo, hi : int
+        The rows of this block [-]; blocks of one ``out`` may run at once on several threads
+        (the GIL is released), each writes only its rows.
+    seed : int
+        The simulation's seed [-]: run r draws from the stream keyed by (seed, r).
+    sess, pump : Sessions, Pump
+        The lowered table (``kernels/structs.py``; instants [s], volumes [mL], flows [mL/s]).
+    var : Variation
+        The lowered variability (``kernels/draws.py``; [s], [1/s]).
+    grid : numpy.ndarray
+        Sorted instants of the fan chart [s].
+    out : Outputs
+        Per-run results, one row per run (instants [s], doses [dose unit], volumes [mL]).
+
+    Notes
+    -----
+    One set of buffers serves the whole block (grown when a run needs more); the block changes
+    nothing in the numbers.
     """
-    n_blocks = max(1, min(n_runs, n_blocks))
     cap = capacity(sess, pump, int(var.req_rate * pump.horizon * 1.5) + 8, 0)
-    nd = pump.conc.shape[1]
-    for b in prange(n_blocks):
-        lo = (n_runs * b) // n_blocks
-        hi = (n_runs * (b + 1)) // n_blocks
-        work = new_work(cap, nd)
-        for r in range(lo, hi):
-            work = one_run(first + r, seed, sess, pump, var, grid, out, r, work)
+    work = new_work(cap, pump.conc.shape[1])
+    for r in range(lo, hi):
+        work = one_run(first + r, seed, sess, pump, var, grid, out, r, work)

@@ -10,6 +10,9 @@ them as records, Python code reads them by name.
 Units inside the kernels: time in seconds [s] (instants since the first session, float64
 holding whole numbers wherever the table typed whole seconds, so sums of typed durations are
 exact); volume [mL]; flow [mL/s]; dose in each drug's dose unit; concentration [dose unit/mL].
+The length of a day (the rolling window of DOSE-MAX, the period of a flex schedule, the wall
+clock of the hourly request weights) is not a constant here: it is ``Pump.day``, set by the
+lowering from the model's ``DAY``, its one owner.
 
 :func:`capacity` is the one owner of buffer sizing: the engine and the Monte-Carlo runs both
 start from it and both grow buffers with :func:`grown` when a kernel reports an overflow.
@@ -21,7 +24,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-DAY = 86400.0  # [s]: the rolling window of DOSE-MAX and the period of a flex schedule
+from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
 
 #: The lowered table: one row per session (all sessions, in time order, the first at 0).
 Sessions = namedtuple("Sessions", [
@@ -46,6 +49,7 @@ Pump = namedtuple("Pump", [
     "horizon",  # [s]
     "low_alarm",  # [mL], NaN when the device has none
     "dead_volume",  # [mL]
+    "day",  # [s]: the rolling window of DOSE-MAX and the period of a flex schedule (the model's DAY)
 ])
 
 #: The conditions of one run (drawn by ``kernels/draws.py`` or set by :mod:`pumpsim.lower`).
@@ -98,27 +102,39 @@ BOLUS_GREEDY = 1
 BOLUS_REQUESTS = 2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def capacity(sess, pump, n_requests, n_mods):
     """Rows a simulation is likely to need: a first guess, doubled on overflow (:func:`grown`).
 
     Per day, at most one breakpoint and one event per flex step, plus a few for alarms; per
     session a refill, a mix change and their events; per request or modifier a grant (two
     breakpoints) and its event.
+
+    Parameters
+    ----------
+    sess, pump : Sessions, Pump
+        The lowered table (horizon and day [s]).
+    n_requests, n_mods : int
+        Bolus requests and outflow modifiers of the run [-].
+
+    Returns
+    -------
+    int
+        Rows of every buffer of :data:`Work` [-].
     """
     k = sess.starts.shape[1]
-    days = pump.horizon / DAY
+    days = pump.horizon / pump.day
     return 64 + int(days * (8.0 + 2.0 * k)) + 4 * sess.t.shape[0] + 3 * n_requests + 4 * n_mods
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def new_work(cap, n_drugs):
     return Work(np.empty(cap), np.empty((cap, n_drugs)), np.empty(cap), np.empty(cap),
                 np.empty(cap), np.empty(cap, np.int64), np.empty(cap), np.empty(cap),
                 np.empty(cap), np.empty(cap, np.int64), np.empty(cap))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def grown(work):
     """Fresh buffers twice as large (after an overflow: the run is simply redone)."""
     return new_work(2 * work.bp_t.shape[0], work.bp_dose.shape[1])

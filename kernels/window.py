@@ -23,8 +23,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
 
-@njit(cache=True)
+
+@njit(cache=True, error_model="numpy")
 def left_value(t, f, x):
     """F⁻(x): the left limit of F at x."""
     m = t.shape[0]
@@ -39,7 +41,7 @@ def left_value(t, f, x):
     return f[a] + (f[i] - f[a]) * ((x - t[a]) / (t[i] - t[a]))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def right_value(t, f, x):
     """F⁺(x): the right limit of F at x."""
     m = t.shape[0]
@@ -54,7 +56,7 @@ def right_value(t, f, x):
     return f[i] + (f[b] - f[i]) * ((x - t[i]) / (t[b] - t[i]))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def max_window(t, f, width, rtol):
     """(sup over s of F⁻(s + width) - F⁻(s), earliest start reaching it within rtol)."""
     m = t.shape[0]
@@ -91,7 +93,7 @@ def max_window(t, f, width, rtol):
     return best, (at if at > lo else lo)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def max_window_sweep_columns(t, f, m, width, out, irr, nirr):
     """The same suprema as :func:`max_window` (without the starts) for every column of ``f``
     over its first ``m`` rows, into ``out`` (n_columns,), in one linear sweep shared by all
@@ -110,7 +112,27 @@ def max_window_sweep_columns(t, f, m, width, out, irr, nirr):
     Between two of them the slopes repeat every ``width`` (24 h, the period of the schedule):
     so when no such instant lies in [p, p + w], the slope change at p recurs at p + w and G is
     linear through p (a window starting there is no candidate), and likewise for [p - w, p].
-    This leaves the jumps (boluses) and the knots near an irregular instant.
+    This leaves the jumps (boluses) and the knots near an irregular instant; a knot of one row
+    with no irregular instant within a day on either side is skipped before its slopes are
+    computed (the slope on its left is computed from the row before when needed, in the same
+    arithmetic as the slope on the right of the knot before).
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        Breakpoint instants [s], non-decreasing (the first ``m`` rows are read).
+    f : numpy.ndarray
+        (rows, columns) cumulative doses at the breakpoints [dose unit], non-decreasing.
+    m : int
+        Rows to read [-].
+    width : float
+        The window [s] (24 h: ``Pump.day``).
+    out : numpy.ndarray
+        (columns,) written: each column's maximum dose in any window [dose unit].
+    irr : numpy.ndarray
+        Sorted instants where a slope may change other than by the daily schedule [s].
+    nirr : int
+        Instants of ``irr`` to read [-].
     """
     nd = f.shape[1]
     for d in range(nd):
@@ -119,7 +141,6 @@ def max_window_sweep_columns(t, f, m, width, out, irr, nirr):
         return
     t0 = t[0]
     tl = t[m - 1]
-    s_left = np.zeros(nd)
     ka = 0  # first index with t >= p + w
     kb = 0  # first index with t >= p - w
     ia = 0  # first irregular instant >= p
@@ -130,28 +151,34 @@ def max_window_sweep_columns(t, f, m, width, out, irr, nirr):
         jp = ip
         while jp + 1 < m and t[jp + 1] == p:
             jp += 1
+        while ia < nirr and irr[ia] < p:
+            ia += 1
+        while ib + 1 < nirr and irr[ib + 1] <= p:
+            ib += 1
+        recurs_after = ia < nirr and irr[ia] > p + width  # a slope change at p recurs at p + w
+        recurred = ib < nirr and irr[ib] < p - width  # ... and happened at p - w
+        if jp == ip and recurs_after and recurred:
+            ip = jp + 1  # one row, no jump, and no window can start or end here: skipped
+            continue
         jump = False
         up = False
         down = False
         last = jp + 1 >= m
         inv = 0.0 if last else 1.0 / (t[jp + 1] - p)
+        inv_left = 0.0 if ip == 0 else 1.0 / (p - t[ip - 1])
         for d in range(nd):
             sr = 0.0 if last else (f[jp + 1, d] - f[jp, d]) * inv
+            sl = 0.0 if ip == 0 else (f[ip, d] - f[ip - 1, d]) * inv_left
             if f[jp, d] != f[ip, d]:
                 jump = True
-            elif sr > s_left[d]:
+            elif sr > sl:
                 up = True
-            elif sr < s_left[d]:
+            elif sr < sl:
                 down = True
-            s_left[d] = sr
-        if (up or down) and not jump:
-            while ia < nirr and irr[ia] < p:
-                ia += 1
-            while ib + 1 < nirr and irr[ib + 1] <= p:
-                ib += 1
-            if up and ia < nirr and irr[ia] > p + width:
+        if not jump:
+            if up and recurs_after:
                 up = False  # the same change recurs at p + w
-            if down and ib < nirr and irr[ib] < p - width:
+            if down and recurred:
                 down = False  # the same change happened at p - w
         for direction in range(2):
             if direction == 0:

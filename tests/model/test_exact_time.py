@@ -17,10 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pumpsim.cli.main import main
-from pumpsim.model.results import EV_BOLUS_GRANTED, Scenario
+from pumpsim.model.results import Scenario
 from pumpsim.model.timebase import DAY, HOUR, MINUTE
 from pumpsim.rules import check
 from pumpsim.sim import engine, reference
+from pumpsim.sim.events import EV_BOLUS_GRANTED
 from tests.conftest import parse
 
 # lockouts that divide 24 h, as typed and in seconds

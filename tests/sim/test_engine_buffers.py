@@ -6,8 +6,9 @@ import pytest
 
 from pumpsim.kernels.pump import simulate_pump
 from pumpsim.kernels.structs import OK, new_work
-from pumpsim.model.results import EV_BOLUS_GRANTED, Scenario
+from pumpsim.model.results import Scenario
 from pumpsim.sim import engine, reference
+from pumpsim.sim.events import EV_BOLUS_GRANTED
 from pumpsim.sim.lower import lower
 from tests.conftest import parse
 

@@ -13,12 +13,16 @@ from pumpsim.io.tables import read_table
 from pumpsim.kernels.draws import draw_conditions
 from pumpsim.kernels.pump import simulate_sized
 from pumpsim.kernels.rng import standard_exponential, stream
-from pumpsim.kernels.structs import DAY, OK, capacity, new_work
+from pumpsim.kernels.structs import OK, capacity, new_work
 from pumpsim.kernels.window import max_window, max_window_sweep_columns
-from pumpsim.model.results import EV_BOLUS_DENIED_LOCKOUT, EV_BOLUS_DENIED_MAX24H, EV_BOLUS_GRANTED, Scenario
+from pumpsim.model.results import Scenario
+from pumpsim.model.timebase import DAY as _DAY
 from pumpsim.sim import engine, montecarlo, reference
+from pumpsim.sim.events import EV_BOLUS_DENIED_LOCKOUT, EV_BOLUS_DENIED_MAX24H, EV_BOLUS_GRANTED
 from pumpsim.sim.lower import lower
 from tests.conftest import REPO, parse
+
+DAY = float(_DAY)  # [s], as the kernels take it (Pump.day)
 
 THREE_REFILLS = """
 schema = "pumpsim.table/1"

@@ -196,7 +196,7 @@ def test_hourly_profile_puts_requests_in_their_hours():
     w = np.zeros(24)
     w[2] = 24.0  # every request between 02:00 and 03:00
     day = 86400.0
-    times = draw_requests(stream(5, 0), 3.0 / day, 1000.0 * day, w, 0.25 * day)  # t = 0 is 06:00 [s]
+    times = draw_requests(stream(5, 0), 3.0 / day, 1000.0 * day, w, 0.25 * day, float(day))  # t = 0 is 06:00 [s]
     hours = np.floor(((0.25 * day + times) % day) / 3600.0)
     assert set(hours.tolist()) == {2.0}
     # the daily count keeps its mean: Poisson(3 x 1000) within 4 sd

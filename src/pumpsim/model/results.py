@@ -13,36 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# Telemetry event codes (SimResult.event_code); names are what the telemetry CSV prints.
-EV_SESSION = 0
-EV_REFILL = 1
-EV_BOLUS_GRANTED = 2
-EV_BOLUS_DENIED_LOCKOUT = 3
-EV_BOLUS_DENIED_MAX24H = 4
-EV_BOLUS_DENIED_EMPTY = 5
-EV_LOW_ALARM = 6  # the pump's own alarm: its *estimated* volume reached the low-alarm volume
-EV_EMPTY = 7  # the true reservoir reached 0: delivery stops
-EV_STALL = 8
-EV_STALL_RECOVERED = 9
-EV_END = 10
-EV_BOLUS_DENIED_OFF = 11  # a request while bolus is off (dropped)
-EV_BOLUS_DENIED_STALL = 12  # a request while the motor is stalled (MRI)
-EVENT_NAMES = {
-    EV_SESSION: "session",
-    EV_REFILL: "refill",
-    EV_BOLUS_GRANTED: "bolus granted",
-    EV_BOLUS_DENIED_LOCKOUT: "bolus denied: lockout",
-    EV_BOLUS_DENIED_MAX24H: "bolus denied: max per 24 h",
-    EV_BOLUS_DENIED_EMPTY: "bolus denied: reservoir empty",
-    EV_LOW_ALARM: "low alarm",
-    EV_EMPTY: "empty",
-    EV_STALL: "stall",
-    EV_STALL_RECOVERED: "stall recovered",
-    EV_END: "end",
-    EV_BOLUS_DENIED_OFF: "bolus request dropped: bolus off",
-    EV_BOLUS_DENIED_STALL: "bolus denied: pump stalled",
-}
-
 
 @dataclass(frozen=True)
 class Scenario:
@@ -145,7 +115,8 @@ class SimResult:
     remaining : float
         True reservoir volume at the end of the horizon [mL].
     event_t, event_code, event_value : numpy.ndarray
-        The telemetry log: time [s], code (``EV_*``), a value (bolus volume, refill volume...).
+        The telemetry log: time [s], code (``EV_*`` of :mod:`pumpsim.sim.events`), a value (bolus volume,
+        refill volume...).
     """
 
     drugs: list[str]

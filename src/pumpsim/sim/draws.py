@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pumpsim.model.timebase import DAY
+
 
 def request_times(seed: int, run: int, rate: float, horizon: float, clock0: float,
                   hourly: np.ndarray | None = None) -> np.ndarray:
@@ -35,7 +37,7 @@ def request_times(seed: int, run: int, rate: float, horizon: float, clock0: floa
     from pumpsim.kernels.rng import stream
 
     weights = np.ones(24) if hourly is None else np.asarray(hourly, dtype=np.float64)
-    return draw_requests(stream(seed, run), rate, horizon, weights, clock0)
+    return draw_requests(stream(seed, run), rate, horizon, weights, clock0, float(DAY))
 
 
 def telemetry_conditions(table, seed: int, run: int = 0):

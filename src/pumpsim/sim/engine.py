@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 
 from pumpsim.kernels.pump import simulate_sized
-from pumpsim.kernels.structs import DAY, capacity, new_work
+from pumpsim.kernels.structs import capacity, new_work
 from pumpsim.kernels.window import max_window
 from pumpsim.model.results import Scenario, SimResult
 from pumpsim.model.table import Table
+from pumpsim.model.timebase import DAY
 from pumpsim.sim.lower import lower
 
-WINDOW = DAY  # [s]: the rolling window of DOSE-MAX
+WINDOW = float(DAY)  # [s]: the rolling window of DOSE-MAX
 PLATEAU_RTOL = 1e-9  # candidates this close to the maximum count as reaching it (earliest wins)
 
 

@@ -4,7 +4,8 @@ named records the Numba kernels take (``kernels/structs.py``): :data:`Sessions` 
 table, used by :mod:`pumpsim.sim.engine`, :mod:`pumpsim.sim.montecarlo` and :mod:`pumpsim.planning.plan`.
 
 Units: the model's seconds stay seconds (float64 holding whole numbers where the table typed
-whole seconds); flow rates go from mL/day to mL/s here, and only here.
+whole seconds); flow rates go from mL/day to mL/s here, and only here; the kernels' length of a
+day (``Pump.day``) is :data:`pumpsim.model.timebase.DAY`, set here.
 
 Adding a session field: add it to ``Sessions`` in ``kernels/structs.py``, fill it in
 :func:`lower_table`, read it in ``kernels/pump.py`` (and in :mod:`pumpsim.sim.reference`).
@@ -14,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from pumpsim.kernels.draws import cap_delays
-from pumpsim.kernels.structs import BOLUS_GREEDY, BOLUS_NONE, BOLUS_REQUESTS, DAY, Conditions, Pump, Sessions
+from pumpsim.kernels.structs import BOLUS_GREEDY, BOLUS_NONE, BOLUS_REQUESTS, Conditions, Pump, Sessions
 from pumpsim.model.results import Scenario
 from pumpsim.model.table import Table
+from pumpsim.model.timebase import DAY
 
 BOLUS_MODES = {"none": BOLUS_NONE, "greedy": BOLUS_GREEDY, "requests": BOLUS_REQUESTS}
 
@@ -73,7 +75,7 @@ def lower_table(table: Table) -> tuple[Sessions, Pump]:
                     starts, rates, bolus, bvol, block, bmax, bdur)
     low = table.device.low_alarm
     pump = Pump(conc, float(table.clock0), float(table.horizon),
-                float("nan") if low is None else float(low.value), table.device.dead_volume_mL)
+                float("nan") if low is None else float(low.value), table.device.dead_volume_mL, float(DAY))
     return sess, pump
 
 

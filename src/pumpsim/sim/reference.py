@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pumpsim.model.results import (
+from pumpsim.model.results import Scenario, SimResult
+from pumpsim.model.table import Table
+from pumpsim.model.timebase import DAY
+from pumpsim.sim.events import (
     EV_BOLUS_DENIED_EMPTY,
     EV_BOLUS_DENIED_LOCKOUT,
     EV_BOLUS_DENIED_MAX24H,
@@ -30,11 +33,7 @@ from pumpsim.model.results import (
     EV_SESSION,
     EV_STALL,
     EV_STALL_RECOVERED,
-    Scenario,
-    SimResult,
 )
-from pumpsim.model.table import Table
-from pumpsim.model.timebase import DAY
 
 WINDOW = DAY  # [s]
 PLATEAU_RTOL = 1e-9

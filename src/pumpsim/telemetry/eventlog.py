@@ -13,9 +13,10 @@ import io
 
 import numpy as np
 
-from pumpsim.model.results import EV_BOLUS_GRANTED, EV_REFILL, EVENT_NAMES, SimResult
+from pumpsim.model.results import SimResult
 from pumpsim.model.table import Table
 from pumpsim.model.timebase import DAY
+from pumpsim.sim.events import EV_BOLUS_GRANTED, EV_REFILL, EVENT_NAMES
 
 HEADER = ["time", "day", "event", "value", "value_unit", "reservoir_estimate_mL", "reservoir_true_mL",
           "programmed_rate_mL_per_day"]

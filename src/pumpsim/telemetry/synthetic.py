@@ -41,10 +41,11 @@ from pumpsim.io.records import Record
 from pumpsim.io.tables import resolve_programs
 from pumpsim.model import units
 from pumpsim.model.errors import InputError, Problem
-from pumpsim.model.results import EV_BOLUS_GRANTED, EV_LOW_ALARM, EV_SESSION, Scenario, SimResult
+from pumpsim.model.results import Scenario, SimResult
 from pumpsim.model.table import Step, Table
 from pumpsim.model.timebase import DAY
 from pumpsim.sim import draws, engine
+from pumpsim.sim.events import EV_BOLUS_GRANTED, EV_LOW_ALARM, EV_SESSION
 from pumpsim.telemetry.eventlog import volumes_after
 from pumpsim.telemetry.evidence import duration, instant, moment, span, thresholds
 
