@@ -65,3 +65,51 @@ def test_a_table_at_the_end_of_the_supported_range_runs_every_command(tmp_path, 
     t.write_text(EXAMPLE.read_text().replace("2026-", "2199-").replace("2027-", "2200-"))
     argv = [c.replace("{out}", str(tmp_path / "r.html")) for c in command]
     assert main([argv[0], str(t), *argv[1:]]) in (0, 1)
+
+
+RECORDS_TABLE = EXAMPLE.parents[1] / "benchmarks" / "tables" / "telemetry-year.toml"
+RECORDS = EXAMPLE.parent / "records" / "year-fault-free.csv"
+
+
+@pytest.mark.parametrize("bad, where", [
+    ("9" * 401, "boluses"),            # a 401-digit count: OverflowError in reconcile before
+    ("１２", "boluses"),                # fullwidth digits
+    ("١٢", "boluses"),                  # Arabic-Indic digits
+    ("1_0", "boluses"),                # Python's digit grouping is not a count
+])
+def test_a_bolus_count_out_of_range_or_not_ascii_is_bad_input(tmp_path, capsys, bad, where):
+    lines = RECORDS.read_text().splitlines()
+    head = lines[0].split(",")
+    col = head.index("boluses")
+    row = next(i for i, line in enumerate(lines) if line.split(",")[col] != "" and i > 0)
+    cells = lines[row].split(",")
+    cells[col] = bad
+    lines[row] = ",".join(cells)
+    f = tmp_path / "r.csv"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["reconcile", str(RECORDS_TABLE), str(f)]) == 2
+    err = capsys.readouterr().err
+    assert f"row {row}" in err and where in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("year", ["9999", "9000", "1800"])
+def test_record_times_outside_the_supported_range_are_bad_input_at_once(tmp_path, capsys, year):
+    lines = RECORDS.read_text().splitlines()
+    lines[-1] = year + lines[-1][4:]
+    f = tmp_path / "r.csv"
+    f.write_text("\n".join(lines) + "\n")
+    assert main(["reconcile", str(RECORDS_TABLE), str(f)]) == 2
+    assert "outside the dates pumpsim supports" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, sample, old, new", [
+    ("pathway", EXAMPLE.parent / "patients" / "complete-pass.toml", "2027-", "9999-"),
+    ("program", EXAMPLE.parent / "programs" / "palliative-coanalgesia.toml", "2027-", "9999-"),
+])
+def test_patient_and_program_dates_outside_the_supported_range_are_bad_input(tmp_path, capsys, command, sample, old, new):
+    f = tmp_path / "f.toml"
+    text = sample.read_text()
+    assert old in text
+    f.write_text(text.replace(old, new))
+    assert main([command, str(f)]) == 2
+    assert "outside the dates pumpsim supports" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pumpsim.io import library
+from pumpsim.io import bounds, library
 from pumpsim.io.tables import FileReader, kind_of, load_toml, read_input
 from pumpsim.model import units
 from pumpsim.model.errors import InputError, nearest
@@ -171,6 +171,9 @@ class _Reader(FileReader):
         return v
 
     def day(self, value: Any, field: str) -> Day | None:
+        if isinstance(value, dt.date) and not bounds.date_in_range(value):
+            self.probs.add(field, bounds.out_of_range(value), "check the year")
+            return None
         if isinstance(value, dt.datetime):
             if value.tzinfo is not None:
                 self.probs.add(field, "has a UTC offset; pathway dates are local dates",

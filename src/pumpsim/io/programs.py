@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pumpsim.io import library
+from pumpsim.io import bounds, library
 from pumpsim.io.tables import FileReader, kind_of, load_toml, read_input
 from pumpsim.model import units
 from pumpsim.model.errors import InputError, nearest
@@ -158,6 +158,9 @@ class _Reader(FileReader):
         return v
 
     def date(self, value: Any, field: str, example: str) -> dt.date | None:
+        if isinstance(value, dt.date) and not bounds.date_in_range(value):
+            self.probs.add(field, bounds.out_of_range(value), "check the year")
+            return None
         if isinstance(value, dt.datetime):
             if value.tzinfo is not None:
                 self.probs.add(field, "has a UTC offset; dates are local", f"write {value.date().isoformat()}")
@@ -315,6 +318,9 @@ class _Reader(FileReader):
         return out
 
     def read_at(self, value: Any, field: str) -> dt.datetime | None:
+        if isinstance(value, dt.date) and not bounds.date_in_range(value):
+            self.probs.add(field, bounds.out_of_range(value), "check the year")
+            return None
         if value is None:
             self.probs.add(field, "missing (required)", "add at = 2027-01-05T14:00:00")
         elif isinstance(value, dt.datetime):

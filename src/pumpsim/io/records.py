@@ -17,11 +17,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pumpsim.io import bounds
 from pumpsim.model.errors import InputError, Problem, Problems, nearest
 
 EVENTS = ("refill", "interrogation", "alarm", "mri")
@@ -158,22 +159,34 @@ def _time(text: str, line: int, probs: Problems) -> dt.datetime | None:
         probs.add(field(line, "time"), f"{text!r} has a UTC offset; times are local wall-clock times, as in the table",
                   f"write {when.replace(tzinfo=None).isoformat(timespec='seconds')}")
         return None
+    if not bounds.date_in_range(when):
+        probs.add(field(line, "time"), bounds.out_of_range(when), "check the year")
+        return None
     if len(text) <= 10:
         probs.add(field(line, "time"), f"{text!r} is a date without a time", f"write {text}T09:00:00 (the clock time)")
         return None
     return when
 
 
+#: A plain ASCII decimal: no sign, no underscore, no other script's digits, no exponent.
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+_WHOLE = re.compile(r"[0-9]+")
+#: Beyond these a value is a typing slip, not a record (and would overflow the arithmetic):
+#: no implanted or external reservoir holds 10 L; no pump grants 100,000 boluses between two rows.
+VOLUME_MAX_ML = 10_000.0
+BOLUS_COUNT_MAX = 100_000
+
+
 def _number(text: str, line: int, column: str, probs: Problems) -> float | None:
     if not text:
         return None
-    try:
-        x = float(text)
-    except ValueError:
-        probs.add(field(line, column), f"{text!r} is not a number", "write a volume in mL as a plain number, e.g. 2.35")
+    if not _DECIMAL.fullmatch(text):
+        probs.add(field(line, column), f"{text[:40]!r} is not a plain decimal number",
+                  "write a volume in mL with the digits 0-9 and a decimal point, e.g. 2.35")
         return None
-    if not math.isfinite(x) or x < 0:
-        probs.add(field(line, column), f"{text!r}: a volume is a finite number >= 0", "write e.g. 2.35")
+    x = float(text)
+    if x > VOLUME_MAX_ML:
+        probs.add(field(line, column), f"{text[:40]!r} mL is beyond any reservoir ({VOLUME_MAX_ML:g} mL)", "check the volume")
         return None
     return x
 
@@ -181,14 +194,15 @@ def _number(text: str, line: int, column: str, probs: Problems) -> float | None:
 def _count(text: str, line: int, probs: Problems) -> int | None:
     if not text:
         return None
-    try:
-        n = int(text)
-    except ValueError:
-        n = -1
-    if n < 0:
-        probs.add(field(line, "boluses"), f"{text!r} is not a whole number >= 0", "write the number of boluses granted, e.g. 3")
+    if not _WHOLE.fullmatch(text):
+        probs.add(field(line, "boluses"), f"{text[:40]!r} is not a whole number >= 0 (digits 0-9)",
+                  "write the number of boluses granted, e.g. 3")
         return None
-    return n
+    if len(text) > 6 or int(text) > BOLUS_COUNT_MAX:
+        probs.add(field(line, "boluses"), f"{text[:40]!r} boluses is beyond any pump's count ({BOLUS_COUNT_MAX:,})",
+                  "check the count")
+        return None
+    return int(text)
 
 
 def write_records(rows: Sequence[Record]) -> str:
