@@ -174,6 +174,50 @@ def draw_factor(s, var):
     return 1.0 + x
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def draw_delay(s, var):
+    """One refill delay [s] from the stream ``s``: uniform on [delay_low, delay_high], or one of
+    ``delay_values`` with the cumulative probabilities ``delay_cum`` [-]. One uniform draw."""
+    u = uniform(s)
+    nv = var.delay_values.shape[0]
+    if nv == 0:  # uniform on [low, high]
+        return var.delay_low + (var.delay_high - var.delay_low) * u
+    j = 0  # discrete: values with cumulative probabilities
+    while j + 1 < nv and u >= var.delay_cum[j]:
+        j += 1
+    return var.delay_values[j]
+
+
+@njit(cache=True, error_model="numpy")
+def draw_refill_delays(seed, first_run, n, k, var):
+    """``k`` refill delays for each of ``n`` runs, run ``first_run + r`` from its own stream.
+
+    Parameters
+    ----------
+    seed : int
+        The simulation seed [-].
+    first_run : int
+        The stream index of the first run [-] (a caller keeps its own range of streams).
+    n, k : int
+        Runs, and delays per run [-].
+    var : Variation
+        The lowered variability (delays [s]).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, k)`` delays [s]; zeros when the variability draws no delay.
+    """
+    out = np.zeros((n, k))
+    if not var.delay_on:
+        return out
+    for r in range(n):
+        s = stream(seed, first_run + r)
+        for j in range(k):
+            out[r, j] = draw_delay(s, var)
+    return out
+
+
 @njit(cache=True, error_model="numpy")
 def draw_conditions(seed, run, sess, pump, var):
     """The conditions of run ``run``: session instants, missed visits, accuracy factors,
@@ -200,17 +244,9 @@ def draw_conditions(seed, run, sess, pump, var):
     f0 = draw_factor(s, var) if var.acc_on else 1.0
     delays = np.zeros(n)
     if var.delay_on:
-        nv = var.delay_values.shape[0]
         for i in range(1, n):
             if sess.refill[i] == 1:
-                u = uniform(s)
-                if nv == 0:  # uniform on [low, high]
-                    delays[i] = var.delay_low + (var.delay_high - var.delay_low) * u
-                else:  # discrete: values with cumulative probabilities
-                    j = 0
-                    while j + 1 < nv and u >= var.delay_cum[j]:
-                        j += 1
-                    delays[i] = var.delay_values[j]
+                delays[i] = draw_delay(s, var)
     t_eff = np.empty(n)
     cap_delays(sess.t, delays, t_eff)
     skip = np.zeros(n, np.int64)

@@ -69,12 +69,11 @@ from pumpsim.planning.rounding import rounding_for
 from pumpsim.planning.tablewrite import _duration, _num, planned_toml  # noqa: F401  (re-exported)
 from pumpsim.rules.report import days
 from pumpsim.rules.static import stability_limit
-from pumpsim.sim import montecarlo, simulation, stats
+from pumpsim.sim import draws, montecarlo, simulation, stats
 
 MIN_INTERVAL_DAYS = 1  # FORMAT.md §5: at least 1 day
 DEFAULT_P_LOW_ALARM = 1e-3  # FORMAT.md §5: default P
 GRANULOMA_MARGIN = 1e-6  # "below" the threshold: this relative margin under it (the rule's tolerance is 1e-9)
-DELAY_STREAM = 0x504C414E  # the delays of the planned and next refill come from their own stream ("PLAN")
 MAX_ATTEMPTS = 4  # rounds of the search, each of which may add a dose-ceiling bound
 MAX_FACTOR = 1e3  # without a bound from the data, concentrations move at most 1000-fold either way
 BRENT_XTOL_EXACT = 1e-12  # relative, on k, for the worst case (a continuous tau)
@@ -319,20 +318,12 @@ class _Search:
         return n, n / self.runs
 
     def _delays(self, first_session: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The delays [s] of the planned (d1) and of the next (d2) refill of each run, from their own stream."""
+        """The delays [s] of the planned (d1) and of the next (d2) refill of each run, drawn by the
+        kernels' own routine from the plan's own streams (:func:`pumpsim.sim.draws.refill_delays`)."""
         n = self.runs
-        rd = self.var.refill_delay
-        if rd is None:
+        if self.var.refill_delay is None:
             return np.zeros(n), np.zeros(n)
-        rng = np.random.Generator(np.random.PCG64([self.seed, DELAY_STREAM]))
-        if rd.dist == "uniform":
-            lo, hi = rd.params["low"], rd.params["high"]
-            u = rng.random((n, 2))
-            d = lo + (hi - lo) * u
-        else:
-            values = np.array(rd.params["values"], dtype=float)
-            p = np.array(rd.params["p"], dtype=float)
-            d = values[rng.choice(len(values), size=(n, 2), p=p / p.sum())]
+        d = draws.refill_delays(self.table, self.seed, n, 2)
         d1 = np.zeros(n) if first_session else d[:, 0]  # the first session is never delayed (docs/SIMULATION.md)
         return d1, d[:, 1]
 

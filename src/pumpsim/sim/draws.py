@@ -74,3 +74,32 @@ def telemetry_conditions(table, seed: int, run: int = 0):
     return Scenario(float(c.factor[0]), "requests" if len(c.requests) else "none", c.requests.copy(),
                     delays if delays.any() else None, None,
                     session_factors=c.factor.copy() if var.acc_per_refill else None)
+
+
+#: Streams of the refill delays of ``pumpsim plan``: far beyond any Monte-Carlo run's index, so
+#: that a plan's delays never share a stream with a run of the same seed.
+PLAN_DELAY_STREAMS = 1 << 40
+
+
+def refill_delays(table, seed: int, n: int, k: int = 2) -> np.ndarray:
+    """Refill delays of ``n`` runs, ``k`` per run, drawn by the kernels' own routine from the
+    table's ``[variability]`` ``refill_delay`` (the Monte-Carlo runs' distribution).
+
+    Parameters
+    ----------
+    table : Table
+        The table, with its ``[variability]``.
+    seed : int
+        The seed [-].
+    n, k : int
+        Runs, and delays per run [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, k)`` delays [s]; zeros when the table draws no delay.
+    """
+    from pumpsim.kernels.draws import draw_refill_delays
+    from pumpsim.sim.montecarlo import variation
+
+    return draw_refill_delays(seed, PLAN_DELAY_STREAMS, n, k, variation(table))
