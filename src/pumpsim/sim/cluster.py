@@ -15,8 +15,32 @@ from collections.abc import Callable, Iterator
 
 def map_chunks(address: str, fn: Callable, plan, chunks: list[tuple[int, int]],
                workers: int | None = None) -> Iterator:
-    """Yield ``fn(plan, first, n)`` for every chunk, computed on the cluster at ``address``
-    (``"local"``: a LocalCluster of ``workers`` processes, default 2, one thread each)."""
+    """Yield ``fn(plan, first, n)`` for every chunk, computed on the cluster at ``address``.
+
+    The plan is scattered once to every worker; the results are yielded as they complete
+    (not in chunk order), the cluster closed afterwards.
+
+    Parameters
+    ----------
+    address : str
+        ``"local"`` (a LocalCluster of ``workers`` processes, one thread each) or the address of
+        a Dask scheduler (``tcp://host:8786``).
+    fn : callable
+        ``fn(plan, first, n)``, a pure function of its arguments (e.g.
+        :func:`pumpsim.sim.montecarlo.run_summary`).
+    plan : object
+        Passed to ``fn`` as is, picklable (a :class:`pumpsim.sim.montecarlo.Plan`).
+    chunks : list of tuple of (int, int)
+        (first run index, number of runs) of each chunk [run counts].
+    workers : int or None
+        Worker processes of a local cluster [count]; None: 2. Unused with a scheduler address.
+
+    Returns
+    -------
+    Iterator
+        A generator of ``fn(plan, first, n)`` for each chunk, in order of completion (a
+        :class:`pumpsim.sim.montecarlo.ChunkSummary` of counts [runs] for ``run_summary``).
+    """
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as e:  # pragma: no cover - depends on the installation

@@ -25,7 +25,26 @@ def _opt(x: float) -> float | None:
 
 
 def simulate(table: Table, scenario: Scenario) -> SimResult:
-    """Simulate one pump over the table's horizon."""
+    """Simulate one pump over the table's horizon with the Numba kernel (docs/SIMULATION.md).
+
+    Parameters
+    ----------
+    table : pumpsim.model.table.Table
+        The sessions, programs and device: instants in whole seconds [s] since the table's first
+        session, volumes [mL], flow rates [mL/day], concentrations [dose unit/mL].
+    scenario : pumpsim.model.results.Scenario
+        The conditions of the run: accuracy factor [-], bolus mode and request instants [s],
+        session delays [s], outflow modifiers (start [s], end [s], factor [-]), skipped sessions,
+        per-session accuracy factors [-].
+
+    Returns
+    -------
+    pumpsim.model.results.SimResult
+        Breakpoint instants ``t`` [s], cumulative doses at the catheter tip ``dose`` [dose unit,
+        mg or mcg], true and estimated reservoir volumes [mL], the first low-alarm, empty and
+        pump-alarm instants [s] (None if never), the volumes filled, aspirated, delivered and
+        remaining [mL], and the telemetry events (instant [s], ``EV_*`` code, value).
+    """
     sess, pump, cond = lower(table, scenario)
     work = new_work(capacity(sess, pump, len(cond.requests), len(cond.mod_start)), pump.conc.shape[1])
     out, work = simulate_sized(sess, pump, cond, work)
@@ -39,7 +58,26 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
 
 
 def max_24h(result: SimResult, horizon: float) -> dict[str, tuple[float, float]]:
-    """Each drug's maximum dose in any window [t, t + 24 h) and the start of the worst window [s]."""
+    """Each drug's maximum dose in any window [t, t + 24 h) and the start of the worst window [s].
+
+    Exact, not sampled: the supremum over the candidate windows of docs/SIMULATION.md §6
+    (``kernels/window.max_window``); candidates within 1e-9 relative of the maximum count as
+    reaching it, the earliest wins.
+
+    Parameters
+    ----------
+    result : pumpsim.model.results.SimResult
+        A simulated run: breakpoint instants ``t`` [s] and cumulative doses ``dose`` [dose unit].
+    horizon : float
+        End of the simulation [s since the table's first session]; the start reported is
+        clamped to [0, horizon].
+
+    Returns
+    -------
+    dict of str to tuple of (float, float)
+        Drug name -> (maximum dose delivered in any window [t, t + 24 h) [dose unit, mg or
+        mcg], start t of the earliest worst window [s]).
+    """
     out = {}
     for j, d in enumerate(result.drugs):
         best, at = max_window(result.t, result.dose[:, j].copy(), WINDOW, PLATEAU_RTOL)

@@ -24,7 +24,24 @@ BOLUS_MODES = {"none": BOLUS_NONE, "greedy": BOLUS_GREEDY, "requests": BOLUS_REQ
 
 
 def mixes(table: Table) -> tuple[list[tuple], np.ndarray]:
-    """The distinct mixes of the table (as written) and their concentration matrix."""
+    """The distinct mixes of the table (as written) and their concentration matrix.
+
+    Parameters
+    ----------
+    table : pumpsim.model.table.Table
+        The table: session instants [s since its first session], refill volumes [mL] and mixes
+        [dose unit/mL], flex steps (start [s after midnight], rate [mL/day]), bolus policies
+        (volume [mL], lockout [s], duration [s]), the device (low alarm, dead volume [mL]).
+
+    Returns
+    -------
+    mixes : list of tuple
+        The distinct mixes in order of first refill, each as the table writes it: pairs (drug,
+        concentration [dose unit/mL]).
+    conc : numpy.ndarray, shape (n_mixes, n_drugs)
+        Concentration of each drug (columns in ``table.drugs()`` order) in each mix
+        [dose unit/mL, mg/mL or mcg/mL]; 0 for a drug the mix lacks.
+    """
     drugs = table.drugs()
     seen: list[tuple] = []
     for s in table.sessions:
@@ -38,7 +55,29 @@ def mixes(table: Table) -> tuple[list[tuple], np.ndarray]:
 
 
 def lower_table(table: Table) -> tuple[Sessions, Pump]:
-    """The table's sessions (every one, in time order) and its pump, as kernel records."""
+    """The table's sessions (every one, in time order) and its pump, as kernel records.
+
+    Flow rates go from mL/day to mL/s here; instants stay seconds.
+
+    Parameters
+    ----------
+    table : pumpsim.model.table.Table
+        The table: session instants [s since its first session], refill volumes [mL] and mixes
+        [dose unit/mL], flex steps (start [s after midnight], rate [mL/day]), bolus policies
+        (volume [mL], lockout [s], duration [s]), the device (low alarm, dead volume [mL]).
+
+    Returns
+    -------
+    Sessions
+        One row per session (``kernels/structs.py``): scheduled instant ``t`` [s], refill flag,
+        fill ``volume`` [mL], ``mix`` (row of ``Pump.conc``), flex steps (``starts`` [s after
+        midnight], ``rates`` [mL/s]), bolus policy (``bvol`` [mL], ``block`` lockout [s],
+        ``bmax`` grants per 24 h [count], ``bdur`` duration [s]).
+    Pump
+        ``conc`` [dose unit/mL] (mixes x drugs), ``clock0`` (wall-clock time of t = 0 [s after
+        midnight]), ``horizon`` [s], ``low_alarm`` [mL] (NaN: none), ``dead_volume`` [mL],
+        ``day`` [s].
+    """
     n = len(table.sessions)
     kmax = max(len(p.steps) for p in table.programs)
     seen, conc = mixes(table)
@@ -80,7 +119,23 @@ def lower_table(table: Table) -> tuple[Sessions, Pump]:
 
 
 def conditions(sess: Sessions, scenario: Scenario) -> Conditions:
-    """A scenario's conditions for the kernel (delays capped by the kernels' one rule)."""
+    """A scenario's conditions for the kernel (delays capped by the kernels' one rule).
+
+    Parameters
+    ----------
+    sess : Sessions
+        The lowered sessions (:func:`lower_table`): scheduled instants ``t`` [s].
+    scenario : pumpsim.model.results.Scenario
+        The conditions of the run: accuracy factor(s) [-], bolus mode and request instants [s],
+        session delays [s], skipped sessions, modifiers (start [s], end [s], factor [-]).
+
+    Returns
+    -------
+    Conditions
+        ``t_eff`` (instant each session takes effect [s], delays capped), ``skip`` flags,
+        ``factor`` (accuracy factor in force from each session on [-]), ``bolus_mode``,
+        ``requests`` (request instants [s]), ``mod_start`` and ``mod_end`` [s], ``mod_factor`` [-].
+    """
     n = sess.t.shape[0]
     t_eff = np.empty(n)
     delays = np.zeros(n) if scenario.session_delays is None else np.asarray(scenario.session_delays, dtype=np.float64)
@@ -99,5 +154,33 @@ def conditions(sess: Sessions, scenario: Scenario) -> Conditions:
 
 
 def lower(table: Table, scenario: Scenario) -> tuple[Sessions, Pump, Conditions]:
+    """A table and a scenario lowered to the kernel's records (:func:`lower_table`, :func:`conditions`).
+
+    Parameters
+    ----------
+    table : pumpsim.model.table.Table
+        The table: session instants [s since its first session], refill volumes [mL] and mixes
+        [dose unit/mL], flex steps (start [s after midnight], rate [mL/day]), bolus policies
+        (volume [mL], lockout [s], duration [s]), the device (low alarm, dead volume [mL]).
+    scenario : pumpsim.model.results.Scenario
+        The conditions of the run (accuracy factor [-], request instants [s], delays [s],
+        modifiers [s, s, -]).
+
+    Returns
+    -------
+    Sessions
+        One row per session (``kernels/structs.py``): scheduled instant ``t`` [s], refill flag,
+        fill ``volume`` [mL], ``mix`` (row of ``Pump.conc``), flex steps (``starts`` [s after
+        midnight], ``rates`` [mL/s]), bolus policy (``bvol`` [mL], ``block`` lockout [s],
+        ``bmax`` grants per 24 h [count], ``bdur`` duration [s]).
+    Pump
+        ``conc`` [dose unit/mL] (mixes x drugs), ``clock0`` (wall-clock time of t = 0 [s after
+        midnight]), ``horizon`` [s], ``low_alarm`` [mL] (NaN: none), ``dead_volume`` [mL],
+        ``day`` [s].
+    Conditions
+        ``t_eff`` (instant each session takes effect [s], delays capped), ``skip`` flags,
+        ``factor`` (accuracy factor in force from each session on [-]), ``bolus_mode``,
+        ``requests`` (request instants [s]), ``mod_start`` and ``mod_end`` [s], ``mod_factor`` [-].
+    """
     sess, pump = lower_table(table)
     return sess, pump, conditions(sess, scenario)

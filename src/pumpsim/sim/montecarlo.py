@@ -45,9 +45,25 @@ YEAR = 365.25 * DAY  # [s]: rates given per year (MRI stalls, fevers)
 
 
 def sample_volume(t: np.ndarray, v: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """The piecewise-linear volume (t, v) at the instants ``grid``, by search: the reference
-    path's own version of ``kernels/montecarlo.sample_grid`` (same rule: at a breakpoint instant,
-    the last row there, the state after a refill or bolus; linear in between)."""
+    """The piecewise-linear volume (t, v) at the instants ``grid``, by search.
+
+    The reference path's own version of ``kernels/montecarlo.sample_grid`` (same rule: at a
+    breakpoint instant, the last row there, the state after a refill or bolus; linear in between).
+
+    Parameters
+    ----------
+    t : numpy.ndarray, shape (m,)
+        Breakpoint instants [s since the table's first session], non-decreasing.
+    v : numpy.ndarray, shape (m,)
+        Reservoir volume at each breakpoint [mL].
+    grid : numpy.ndarray
+        The instants to sample [s].
+
+    Returns
+    -------
+    numpy.ndarray
+        The volume at each instant of ``grid`` [mL].
+    """
     k = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 1)
     k1 = np.minimum(k + 1, len(t) - 1)
     t0, t1 = t[k], t[k1]
@@ -57,8 +73,27 @@ def sample_volume(t: np.ndarray, v: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 
 def variation(table: Table) -> Variation:
-    """The table's ``[variability]`` lowered for the kernels (``kernels/draws.py``): durations
-    in seconds, Poisson rates per second. Absent sources are absent (FORMAT.md §1)."""
+    """The table's ``[variability]`` lowered for the kernels (``kernels/draws.py``).
+
+    Durations in seconds, Poisson rates per second. Absent sources are absent (FORMAT.md §1).
+
+    Parameters
+    ----------
+    table : pumpsim.model.table.Table
+        The table: its ``[variability]`` (bolus requests [1/day], MRI stalls and fevers
+        [1/year], refill delays, recoveries and durations [s], accuracy mean, sd and clip [-],
+        missed-refill probability [-], fever flow increase [-], hourly weights [-]) and its
+        device's accuracy [-].
+
+    Returns
+    -------
+    Variation
+        Accuracy draws (``acc_mean``, ``acc_sd``, ``acc_clip`` [-]), request rate ``req_rate``
+        [1/s], ``hourly`` weights [-] (mean 1), refill delays (``delay_low``, ``delay_high``,
+        ``delay_values`` [s], ``delay_cum`` [-]), ``miss_p`` [-], stalls (``stall_rate`` [1/s],
+        ``stall_low``, ``stall_high`` [s]), fevers (``fever_rate`` [1/s], ``fever_low``,
+        ``fever_high`` [s], ``fever_factor`` [-]).
+    """
     v = table.variability
     kw: dict = dict(acc_on=False, acc_mean=0.0, acc_sd=0.0, acc_clip=1.0, acc_per_refill=False, req_rate=0.0,
                     hourly=np.ones(24), delay_on=False, delay_low=0.0, delay_high=0.0, delay_values=np.empty(0),
@@ -121,6 +156,18 @@ class ChunkSummary:
     hist: dict[str, np.ndarray]
 
     def merge(self, other: ChunkSummary) -> ChunkSummary:
+        """The sum of two chunks' counts.
+
+        Parameters
+        ----------
+        other : ChunkSummary
+            Counts of other runs [runs], the same histograms.
+
+        Returns
+        -------
+        ChunkSummary
+            Every count [runs] and histogram count [runs per bin] summed.
+        """
         return ChunkSummary(self.n + other.n, self.n_empty + other.n_empty,
                             [a + b for a, b in zip(self.n_before, other.n_before, strict=True)],
                             {d: self.n_over[d] + other.n_over[d] for d in self.n_over},
@@ -128,14 +175,35 @@ class ChunkSummary:
 
 
 def new_outputs(plan: Plan, n: int) -> Outputs:
-    """Empty per-run outputs for ``n`` runs (``kernels/montecarlo.Outputs``)."""
+    """Empty per-run outputs for ``n`` runs (``kernels/montecarlo.Outputs``).
+
+    Parameters
+    ----------
+    plan : Plan
+        The lowered table (instants [s], volumes [mL], rates [mL/s]), the variability, the seed,
+        the hard limits [dose unit/day] and the histogram ranges (see :func:`make_plan`).
+    n : int
+        Runs [runs].
+
+    Returns
+    -------
+    Outputs
+        Buffers, one row per run: ``factor`` [-], ``empty`` and ``low`` instants [s], ``max24``
+        [dose unit], ``residual`` [mL] (NaN), ``dry`` flags (0), ``fan`` [mL].
+    """
     return Outputs(np.empty(n), np.empty(n), np.empty(n), np.empty((n, len(plan.drugs))),
                    np.full((n, plan.n_sess), np.nan), np.zeros((n, plan.n_sess + 1), np.int8),
                    np.empty((n, len(plan.grid))))
 
 
 def default_threads() -> int:
-    """Threads of this process for the runs: ``NUMBA_NUM_THREADS`` if set, else the usable cores."""
+    """Threads of this process for the runs: ``NUMBA_NUM_THREADS`` if set, else the usable cores.
+
+    Returns
+    -------
+    int
+        Threads [count], at least 1.
+    """
     env = os.environ.get("NUMBA_NUM_THREADS", "")
     if env.isdigit() and int(env) > 0:
         return int(env)
@@ -143,11 +211,42 @@ def default_threads() -> int:
 
 
 def per_run(plan: Plan, first: int, n: int, threads: int | None = None) -> Outputs:
-    """The per-run numbers of runs first .. first + n - 1, named as ``kernels/montecarlo.Outputs``
-    says (instants in seconds), on ``threads`` threads (default :func:`default_threads`).
+    """The per-run numbers of runs first .. first + n - 1, named as ``kernels/montecarlo.Outputs`` says.
 
     The runs are cut into one block per thread; each block is one call of the compiled
-    ``run_block``, which releases the GIL. The blocks change nothing in the numbers."""
+    ``run_block``, which releases the GIL. The blocks change nothing in the numbers: each run
+    draws from its own xoshiro256** stream [1]_ seeded by SplitMix64 [2]_ from (seed, run),
+    exponential gaps by the ziggurat [3]_ (``kernels/rng.py``).
+
+    Parameters
+    ----------
+    plan : Plan
+        The lowered table (instants [s], volumes [mL], rates [mL/s]), the variability, the seed,
+        the hard limits [dose unit/day] and the histogram ranges (see :func:`make_plan`).
+    first : int
+        Index of the first run [runs].
+    n : int
+        Runs [runs].
+    threads : int or None
+        Threads [count]; None: :func:`default_threads`.
+
+    Returns
+    -------
+    Outputs
+        One row per run: accuracy ``factor`` [-], first ``empty`` and ``low`` instants [s] (NaN:
+        never), ``max24`` per drug [dose unit, mg or mcg], ``residual`` volume before each refill
+        [mL] (NaN: not reached), ``dry`` flags per refill period, ``fan`` volumes at the grid [mL].
+
+    References
+    ----------
+    .. [1] D. Blackman and S. Vigna, "Scrambled linear pseudorandom number generators", ACM
+       Transactions on Mathematical Software 47(4), article 36, 2021 (xoshiro256**).
+    .. [2] G. L. Steele Jr., D. Lea and C. H. Flood, "Fast splittable pseudorandom number
+       generators", Proceedings of OOPSLA 2014, ACM SIGPLAN Notices 49(10):453-472, 2014
+       (SplitMix64).
+    .. [3] G. Marsaglia and W. W. Tsang, "The Ziggurat Method for Generating Random Variables",
+       Journal of Statistical Software 5(8), 2000.
+    """
     from pumpsim.kernels.montecarlo import run_block
 
     out = new_outputs(plan, n)
@@ -155,6 +254,13 @@ def per_run(plan: Plan, first: int, n: int, threads: int | None = None) -> Outpu
     cuts = [(n * b) // blocks for b in range(blocks + 1)]
 
     def block(b: int) -> None:
+        """Compute the runs of block ``b`` into ``out``.
+
+        Parameters
+        ----------
+        b : int
+            Index of the block [-], 0 <= b < blocks: runs first + cuts[b] .. first + cuts[b + 1] - 1.
+        """
         run_block(first, cuts[b], cuts[b + 1], plan.seed, plan.sessions, plan.pump, plan.variation, plan.grid, out)
 
     if blocks == 1:
@@ -169,15 +275,63 @@ def per_run(plan: Plan, first: int, n: int, threads: int | None = None) -> Outpu
 
 
 def run_summary(plan: Plan, first: int, n: int, threads: int | None = None) -> ChunkSummary:
-    """Runs first .. first + n - 1 folded into counts (on ``threads`` threads of this process)."""
+    """Runs first .. first + n - 1 folded into counts (on ``threads`` threads of this process).
+
+    Parameters
+    ----------
+    plan : Plan
+        The lowered table (instants [s], volumes [mL], rates [mL/s]), the variability, the seed,
+        the hard limits [dose unit/day] and the histogram ranges (see :func:`make_plan`).
+    first : int
+        Index of the first run [runs].
+    n : int
+        Runs [runs].
+    threads : int or None
+        Threads [count]; None: :func:`default_threads`.
+
+    Returns
+    -------
+    ChunkSummary
+        Runs [runs], runs that ran dry [runs], runs dry before each refill [runs], runs over each
+        drug's hard limit [runs], and histogram counts [runs per bin] by name.
+    """
     return summarize(plan, per_run(plan, first, n, threads))
 
 
 def summarize(plan: Plan, o: Outputs) -> ChunkSummary:
-    """Fold the per-run numbers of a chunk into counts and histogram counts."""
+    """Fold the per-run numbers of a chunk into counts and histogram counts.
+
+    A run is over a drug's hard limit when its maximum 24 h dose exceeds the limit by more than
+    the relative tolerance ``RTOL``.
+
+    Parameters
+    ----------
+    plan : Plan
+        The lowered table (instants [s], volumes [mL], rates [mL/s]), the variability, the seed,
+        the hard limits [dose unit/day] and the histogram ranges (see :func:`make_plan`).
+    o : Outputs
+        Per-run numbers: ``factor`` [-], ``empty`` and ``low`` [s], ``max24`` [dose unit],
+        ``residual`` [mL], ``dry`` flags, ``fan`` [mL].
+
+    Returns
+    -------
+    ChunkSummary
+        Runs [runs], runs that ran dry [runs], runs dry before each refill [runs], runs over each
+        drug's hard limit [runs], and histogram counts [runs per bin] by name.
+    """
     hist = {}
 
     def add(name: str, x: np.ndarray) -> None:
+        """Count ``x`` into the histogram ``name`` over ``plan.ranges[name]``.
+
+        Parameters
+        ----------
+        name : str
+            The histogram (``time_to_empty`` [s], ``factor`` [-], ``max24:DRUG`` [dose unit],
+            ``residual:ROW`` [mL]).
+        x : numpy.ndarray
+            One value per run in that unit; NaN: none.
+        """
         h = Histogram(*plan.ranges[name])
         h.add(x)
         hist[name] = h.counts
@@ -197,8 +351,40 @@ def summarize(plan: Plan, o: Outputs) -> ChunkSummary:
 
 
 def draw_run(plan: Plan, run: int) -> Scenario:
-    """The conditions of one run, drawn by the kernels' own routine (``kernels/draws.py``), as a
-    :class:`Scenario` for the reference engine."""
+    """The conditions of one run, drawn by the kernels' own routine (``kernels/draws.py``), as a :class:`Scenario`.
+
+    For the reference engine: the same draws as the kernel's run, from the run's own
+    xoshiro256** stream [1]_ seeded by SplitMix64 [2]_ (exponential gaps by the ziggurat [3]_,
+    normal draws by Box-Muller [4]_).
+
+    Parameters
+    ----------
+    plan : Plan
+        The lowered table (instants [s], volumes [mL], rates [mL/s]), the variability, the seed,
+        the hard limits [dose unit/day] and the histogram ranges (see :func:`make_plan`).
+    run : int
+        Index of the run [runs].
+
+    Returns
+    -------
+    Scenario
+        Accuracy factor of the first session [-], bolus mode (``"requests"`` when the table
+        draws requests) and request instants [s], session delays [s], modifiers (start [s],
+        end [s], factor [-]), skipped sessions, per-session accuracy factors [-] when drawn
+        per refill.
+
+    References
+    ----------
+    .. [1] D. Blackman and S. Vigna, "Scrambled linear pseudorandom number generators", ACM
+       Transactions on Mathematical Software 47(4), article 36, 2021 (xoshiro256**).
+    .. [2] G. L. Steele Jr., D. Lea and C. H. Flood, "Fast splittable pseudorandom number
+       generators", Proceedings of OOPSLA 2014, ACM SIGPLAN Notices 49(10):453-472, 2014
+       (SplitMix64).
+    .. [3] G. Marsaglia and W. W. Tsang, "The Ziggurat Method for Generating Random Variables",
+       Journal of Statistical Software 5(8), 2000.
+    .. [4] G. E. P. Box and M. E. Muller, "A note on the generation of random normal deviates",
+       Annals of Mathematical Statistics 29(2):610-611, 1958.
+    """
     from pumpsim.kernels.draws import draw_conditions
 
     c = draw_conditions(plan.seed, run, plan.sessions, plan.pump, plan.variation)
@@ -209,7 +395,26 @@ def draw_run(plan: Plan, run: int) -> Scenario:
 
 
 def run_summary_reference(plan: Plan, table: Table, first: int, n: int) -> ChunkSummary:
-    """The same chunk computed by the plain-Python reference engine (``simulate --engine reference``)."""
+    """The same chunk computed by the plain-Python reference engine (``simulate --engine reference``).
+
+    Parameters
+    ----------
+    plan : Plan
+        The lowered table (instants [s], volumes [mL], rates [mL/s]), the variability, the seed,
+        the hard limits [dose unit/day] and the histogram ranges (see :func:`make_plan`).
+    table : pumpsim.model.table.Table
+        The table the plan was made of (instants [s], volumes [mL], rates [mL/day]).
+    first : int
+        Index of the first run [runs].
+    n : int
+        Runs [runs].
+
+    Returns
+    -------
+    ChunkSummary
+        Runs [runs], runs that ran dry [runs], runs dry before each refill [runs], runs over each
+        drug's hard limit [runs], and histogram counts [runs per bin] by name.
+    """
     from pumpsim.sim import reference
     from pumpsim.sim.events import EV_EMPTY
 
@@ -240,6 +445,31 @@ def run_summary_reference(plan: Plan, table: Table, first: int, n: int) -> Chunk
 
 
 def make_plan(table: Table, profile: Profile, seed: int, worst_max: dict[str, float] | None) -> Plan:
+    """Everything the runs need (:class:`Plan`): the lowered table, the draws, the limits and the histogram ranges.
+
+    Parameters
+    ----------
+    table : pumpsim.model.table.Table
+        The table (instants [s], volumes [mL], rates [mL/day], concentrations [dose unit/mL])
+        and its ``[variability]``.
+    profile : pumpsim.model.table.Profile
+        The drug profile: each drug's ``daily_hard`` limit on the 24 h dose [dose unit/day].
+    seed : int
+        Seed of the runs' random streams [-].
+    worst_max : dict of str to float or None
+        Drug -> maximum 24 h dose of the worst case [dose unit], the top of the ``max24``
+        histograms (widened by 5 %, and by the ratio of a clip wider than the device's
+        tolerance); None: simulated here.
+
+    Returns
+    -------
+    Plan
+        The lowered sessions and pump (instants [s], rates [mL/s]), the :class:`Variation`
+        (rates [1/s], durations [s]), the seed, the sessions [count], the drugs, the refill rows,
+        the hard limits [dose unit/day] (None: none), the histogram ranges (``time_to_empty`` [s],
+        ``factor`` [-], ``max24:DRUG`` [dose unit], ``residual:ROW`` and ``fan`` [mL]) and the
+        fan chart's grid [s].
+    """
     var = variation(table)
     sess, pump = lower_table(table)
     n_sess = len(sess.t)
@@ -283,7 +513,56 @@ def run(table: Table, profile: Profile, runs: int | None = None, seed: int | Non
     processes) or the address of a Dask scheduler (``tcp://host:8786``); every worker must have
     pumpsim installed. The result is the same in all three cases for the same seed.
     ``engine="reference"`` computes every run with the plain-Python reference (same draws, same
-    numbers, about a hundred times slower): a check of the kernel on any table.
+    numbers, about a hundred times slower): a check of the kernel on any table. Each run draws
+    from its own xoshiro256** stream [1]_ seeded by SplitMix64 [2]_ from (seed, run index),
+    exponential gaps by the ziggurat [3]_.
+
+    Parameters
+    ----------
+    table : pumpsim.model.table.Table
+        The table (instants [s], volumes [mL], rates [mL/day], concentrations [dose unit/mL])
+        and its ``[variability]``.
+    profile : pumpsim.model.table.Profile
+        The drug profile: each drug's ``daily_hard`` limit on the 24 h dose [dose unit/day].
+    runs : int or None
+        Runs [runs]; None: the table's ``runs``, else ``DEFAULT_RUNS``.
+    seed : int or None
+        Seed [-]; None: the table's ``seed``, else ``DEFAULT_SEED``.
+    workers : int or None
+        Threads of this process [count], or worker processes of a local Dask cluster; None:
+        :func:`default_threads` (2 for a local cluster).
+    chunk : int
+        Runs per chunk [runs].
+    progress : callable or None
+        ``progress(done, total)`` [runs], called after each chunk.
+    worst_max : dict of str to float or None
+        Drug -> maximum 24 h dose of the worst case [dose unit] (see :func:`make_plan`); None:
+        simulated here.
+    dask : str or None
+        None, ``"local"`` or a scheduler address (above).
+    engine : str
+        ``"numba"`` (the kernel) or ``"reference"``.
+
+    Returns
+    -------
+    MonteCarlo
+        Runs [runs] and seed; the probability of running dry, before each refill (with its
+        scheduled instant [s]) and over each drug's hard limit, as proportions [-] with 95 %
+        Wilson intervals [4]_; histograms of the residual volume before each refill [mL], the
+        time to empty [s], each drug's maximum 24 h dose [dose unit, mg or mcg] and the accuracy
+        factor [-]; the fan chart of the true volume [mL] at instants [s].
+
+    References
+    ----------
+    .. [1] D. Blackman and S. Vigna, "Scrambled linear pseudorandom number generators", ACM
+       Transactions on Mathematical Software 47(4), article 36, 2021 (xoshiro256**).
+    .. [2] G. L. Steele Jr., D. Lea and C. H. Flood, "Fast splittable pseudorandom number
+       generators", Proceedings of OOPSLA 2014, ACM SIGPLAN Notices 49(10):453-472, 2014
+       (SplitMix64).
+    .. [3] G. Marsaglia and W. W. Tsang, "The Ziggurat Method for Generating Random Variables",
+       Journal of Statistical Software 5(8), 2000.
+    .. [4] E. B. Wilson, "Probable inference, the law of succession, and statistical
+       inference", Journal of the American Statistical Association 22(158):209-212, 1927.
     """
     var = table.variability
     runs = runs if runs is not None else (var.runs if var and var.runs else DEFAULT_RUNS)
@@ -314,6 +593,19 @@ def run(table: Table, profile: Profile, runs: int | None = None, seed: int | Non
     assert total is not None and total.n == runs
 
     def hist(name: str) -> Histogram:
+        """The summed histogram ``name`` over ``plan.ranges[name]``.
+
+        Parameters
+        ----------
+        name : str
+            The histogram (``time_to_empty`` [s], ``factor`` [-], ``max24:DRUG`` [dose unit],
+            ``residual:ROW`` [mL]).
+
+        Returns
+        -------
+        Histogram
+            Counts [runs per bin] over the range, in that unit.
+        """
         return Histogram(*plan.ranges[name], counts=total.hist[name])
 
     low_t = plan.sessions.t

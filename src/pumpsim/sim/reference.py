@@ -47,7 +47,21 @@ class Line:
     parcels: deque = field(default_factory=deque)  # of [volume, mix dict]
 
     def push(self, volume: float, mix: dict[str, float], dose: dict[str, float]) -> None:
-        """Push ``volume`` of ``mix`` in at the pump; what leaves the tip adds to ``dose``."""
+        """Push ``volume`` of ``mix`` in at the pump; what leaves the tip adds to ``dose``.
+
+        The line's contents stay ``capacity`` [mL]: as much leaves the tip, oldest parcels first.
+
+        Parameters
+        ----------
+        volume : float
+            Volume pushed out of the reservoir [mL].
+        mix : dict of str to float
+            The reservoir's mix: drug -> concentration [dose unit/mL]; the same object for
+            the same fill (parcels are merged by identity).
+        dose : dict of str to float
+            Drug -> cumulative dose delivered at the catheter tip [dose unit, mg or mcg],
+            updated in place.
+        """
         if self.parcels and self.parcels[-1][1] is mix:
             self.parcels[-1][0] += volume
         else:
@@ -65,7 +79,19 @@ class Line:
                 front[0] -= out
 
     def volume_to_next_mix(self, reservoir_mix: dict[str, float]) -> float:
-        """Volume still to leave before the tip receives another mix (inf if it never will)."""
+        """Volume still to leave before the tip receives another mix (inf if it never will).
+
+        Parameters
+        ----------
+        reservoir_mix : dict of str to float
+            The reservoir's mix (drug -> concentration [dose unit/mL]), compared by identity.
+
+        Returns
+        -------
+        float
+            Volume of the oldest parcel when another mix follows it [mL]; ``math.inf`` when the
+            line holds only the reservoir's mix.
+        """
         if len(self.parcels) >= 2 or (self.parcels and self.parcels[0][1] is not reservoir_mix):
             return self.parcels[0][0]
         return math.inf
@@ -89,7 +115,29 @@ def _step_at(steps, clock0: int, t: float) -> tuple[int, float]:
 
 
 def simulate(table: Table, scenario: Scenario) -> SimResult:
-    """Simulate one pump over the horizon, event by event (docs/SIMULATION.md)."""
+    """Simulate one pump over the horizon, event by event (docs/SIMULATION.md).
+
+    The state is held in instants [s] (whole where the table makes them whole), volumes [mL]
+    and rates [mL/s]; the line is a first-in-first-out queue of parcels (:class:`Line`).
+
+    Parameters
+    ----------
+    table : pumpsim.model.table.Table
+        The sessions, programs and device: instants in whole seconds [s] since the table's first
+        session, volumes [mL], flow rates [mL/day], concentrations [dose unit/mL].
+    scenario : pumpsim.model.results.Scenario
+        The conditions of the run: accuracy factor [-], bolus mode and request instants [s],
+        session delays [s], outflow modifiers (start [s], end [s], factor [-]), skipped sessions,
+        per-session accuracy factors [-].
+
+    Returns
+    -------
+    pumpsim.model.results.SimResult
+        Breakpoint instants ``t`` [s], cumulative doses at the catheter tip ``dose`` [dose unit,
+        mg or mcg], true and estimated reservoir volumes [mL], the first low-alarm, empty and
+        pump-alarm instants [s] (None if never), the volumes filled, aspirated, delivered and
+        remaining [mL], and the telemetry events (instant [s], ``EV_*`` code, value).
+    """
     H = table.horizon
     f = scenario.accuracy_factor
     drugs = table.drugs()
@@ -136,12 +184,23 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
     events: list[tuple[float, int, float]] = []
 
     def record() -> None:
+        """Append a breakpoint: the instant [s], the cumulative doses [dose unit], the volumes [mL]."""
         rows_t.append(t)
         rows_dose.append([dose[d] for d in drugs])
         rows_v.append(volume)
         rows_e.append(estimate)
 
     def log(code: int, value: float = 0.0) -> None:
+        """Append a telemetry event at the current instant [s].
+
+        Parameters
+        ----------
+        code : int
+            The event's ``EV_*`` code (:mod:`pumpsim.sim.events`).
+        value : float
+            Its value: bolus or refill volume [mL], the pump's estimate at the low alarm [mL],
+            a stall's duration [s], the 1-based session number; 0 when none.
+        """
         events.append((t, code, value))
 
     while True:
@@ -329,11 +388,43 @@ def max_24h(result: SimResult, horizon: float) -> dict[str, tuple[float, float]]
     The dose in [s, s + W) (W = 24 h = 86,400 s) is G(s) = F⁻(s + W) - F⁻(s) (left limits: a bolus
     at s + W is not in the window, one at s is). Between the candidates {p, p - W : p a
     breakpoint} G is linear, so its supremum is G or its right limit at a candidate; each
-    candidate window keeps its breakpoint as an exact end ([p, p + W) or [p - W, p)).
+    candidate window keeps its breakpoint as an exact end ([p, p + W) or [p - W, p)). Candidates
+    within 1e-9 relative of the maximum count as reaching it.
+
+    Parameters
+    ----------
+    result : pumpsim.model.results.SimResult
+        A simulated run: breakpoint instants ``t`` [s] and cumulative doses ``dose`` [dose unit].
+    horizon : float
+        End of the simulation [s since the table's first session]; the start reported is
+        clamped to [0, horizon].
+
+    Returns
+    -------
+    dict of str to tuple of (float, float)
+        Drug name -> (maximum dose delivered in any window [t, t + 24 h) [dose unit, mg or
+        mcg], start t of the earliest worst window [s]).
     """
     t = list(map(float, result.t))
 
     def value(col: list[float], x: float, left: bool) -> float:
+        """The cumulative dose at ``x``, its left limit F⁻(x) or its right limit F⁺(x).
+
+        Parameters
+        ----------
+        col : list of float
+            One drug's cumulative dose at each breakpoint [dose unit].
+        x : float
+            The instant [s since the table's first session].
+        left : bool
+            True: the left limit (delivered strictly before x); False: the right limit.
+
+        Returns
+        -------
+        float
+            The cumulative dose [dose unit]: 0 before the first breakpoint, the last value after
+            the last, linear in between.
+        """
         if x < t[0] or (left and x == t[0]):
             return 0.0
         if x > t[-1] or (not left and x == t[-1]):

@@ -25,8 +25,24 @@ REFERENCE_MAX_BREAKPOINTS = 10_000
 
 
 def estimated_breakpoints(table: Table, scenario: Scenario) -> int:
-    """An upper estimate of the breakpoints of one simulation: per session interval, one per flex
-    step and day and two per bolus the policy could grant; two per request; a few per session."""
+    """An upper estimate of the breakpoints of one simulation.
+
+    Per session interval, one per flex step and day and two per bolus the policy could grant
+    (greedy mode); two per request; a few per session.
+
+    Parameters
+    ----------
+    table : pumpsim.model.table.Table
+        The table: session instants and horizon [s since the table's first session], bolus
+        lockouts [s] and maximum grants per 24 h [count].
+    scenario : pumpsim.model.results.Scenario
+        The conditions of the run: its bolus mode and request instants [s] count.
+
+    Returns
+    -------
+    int
+        Estimated number of breakpoints [count].
+    """
     total = 16 + 8 * len(table.sessions) + 2 * len(scenario.request_times)
     bounds = [s.t for s in table.sessions] + [table.horizon]
     for i, prog in enumerate(table.programs):
@@ -40,11 +56,45 @@ def estimated_breakpoints(table: Table, scenario: Scenario) -> int:
 
 
 def uses_reference(table: Table, scenario: Scenario) -> bool:
+    """Whether :func:`simulate` sends this simulation to the plain-Python reference.
+
+    Parameters
+    ----------
+    table : pumpsim.model.table.Table
+        The table to simulate (instants [s], volumes [mL], rates [mL/day]).
+    scenario : pumpsim.model.results.Scenario
+        The conditions of the run (bolus mode, request instants [s]).
+
+    Returns
+    -------
+    bool
+        True when :func:`estimated_breakpoints` is at most :data:`REFERENCE_MAX_BREAKPOINTS`
+        [count]; False: the Numba kernel.
+    """
     return estimated_breakpoints(table, scenario) <= REFERENCE_MAX_BREAKPOINTS
 
 
 def simulate(table: Table, scenario: Scenario) -> SimResult:
-    """Simulate one pump over the table's horizon (reference or kernel, see the module text)."""
+    """Simulate one pump over the table's horizon (reference or kernel, see the module text).
+
+    Parameters
+    ----------
+    table : pumpsim.model.table.Table
+        The sessions, programs and device: instants in whole seconds [s] since the table's first
+        session, volumes [mL], flow rates [mL/day], concentrations [dose unit/mL].
+    scenario : pumpsim.model.results.Scenario
+        The conditions of the run: accuracy factor [-], bolus mode and request instants [s],
+        session delays [s], outflow modifiers (start [s], end [s], factor [-]), skipped sessions,
+        per-session accuracy factors [-].
+
+    Returns
+    -------
+    pumpsim.model.results.SimResult
+        Breakpoint instants ``t`` [s], cumulative doses at the catheter tip ``dose`` [dose unit,
+        mg or mcg], true and estimated reservoir volumes [mL], the first low-alarm, empty and
+        pump-alarm instants [s] (None if never), the volumes filled, aspirated, delivered and
+        remaining [mL], and the telemetry events (instant [s], ``EV_*`` code, value).
+    """
     if uses_reference(table, scenario):
         from pumpsim.sim import reference
 
@@ -55,8 +105,25 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
 
 
 def max_24h(result: SimResult, horizon: float) -> dict[str, tuple[float, float]]:
-    """Each drug's exact maximum dose in any window [t, t + 24 h) and the start of the worst
-    window [s], by the implementation that matches the result's size."""
+    """Each drug's exact maximum dose in any window [t, t + 24 h) and the start of the worst window [s].
+
+    By the implementation that matches the result's size: the reference up to
+    :data:`REFERENCE_MAX_BREAKPOINTS` breakpoints, the kernel beyond (the same numbers).
+
+    Parameters
+    ----------
+    result : pumpsim.model.results.SimResult
+        A simulated run: breakpoint instants ``t`` [s] and cumulative doses ``dose`` [dose unit].
+    horizon : float
+        End of the simulation [s since the table's first session]; the start reported is
+        clamped to [0, horizon].
+
+    Returns
+    -------
+    dict of str to tuple of (float, float)
+        Drug name -> (maximum dose delivered in any window [t, t + 24 h) [dose unit, mg or
+        mcg], start t of the earliest worst window [s]).
+    """
     if len(result.t) <= REFERENCE_MAX_BREAKPOINTS:
         from pumpsim.sim import reference
 

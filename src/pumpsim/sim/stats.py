@@ -31,17 +31,17 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     Parameters
     ----------
     k : int
-        Runs in which the event happened (a count, 0 <= k <= n).
+        Runs in which the event happened [runs] (a count, 0 <= k <= n).
     n : int
-        Runs in all (a count); 0 gives the uninformative interval (0, 1).
+        Runs in all [runs] (a count); 0 gives the uninformative interval (0, 1).
     z : float
-        Two-sided standard normal quantile of the confidence level (dimensionless;
+        Two-sided standard normal quantile of the confidence level [-] (dimensionless;
         1.96 for 95 %).
 
     Returns
     -------
     (lo, hi) : tuple of float
-        Bounds of the proportion (fractions of runs, in [0, 1]); exactly 0 when k = 0 and
+        Bounds of the proportion [-] (fractions of runs, in [0, 1]); exactly 0 when k = 0 and
         exactly 1 when k = n, so that rounding never invents a risk.
 
     Notes
@@ -76,6 +76,14 @@ class Histogram:
     counts: np.ndarray = field(default_factory=lambda: np.zeros(HIST_BINS, np.int64))
 
     def add(self, x: np.ndarray) -> None:
+        """Count the values ``x`` into the bins (NaN ignored; values outside clamped to the end bins).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Values in the histogram's unit: [s], [mL], [dose unit] or [-] (time to empty [s], residual volume
+            [mL], 24 h dose [dose unit], accuracy factor [-]); NaN: no value (e.g. never empty).
+        """
         x = x[~np.isnan(x)]
         if x.size == 0:
             return
@@ -86,14 +94,40 @@ class Histogram:
 
     @property
     def n(self) -> int:
+        """The number of values counted.
+
+        Returns
+        -------
+        int
+            Values counted in all bins [runs].
+        """
         return int(self.counts.sum())
 
     @property
     def bin_width(self) -> float:
+        """The width of a bin: each quantile is exact to it.
+
+        Returns
+        -------
+        float
+            (hi - lo) / bins, in the histogram's unit: [s], [mL], [dose unit] or [-].
+        """
         return (self.hi - self.lo) / self.counts.shape[0]
 
     def quantile(self, q: float) -> float | None:
-        """The q-quantile, interpolated inside its bin; None without values."""
+        """The q-quantile, interpolated inside its bin; None without values.
+
+        Parameters
+        ----------
+        q : float
+            The quantile's level [-], in [0, 1] (0.5: the median).
+
+        Returns
+        -------
+        float or None
+            The quantile in the histogram's unit: [s], [mL], [dose unit] or [-], exact to
+            :attr:`bin_width`; None when no value was counted.
+        """
         n = self.n
         if n == 0:
             return None
@@ -109,18 +143,47 @@ class Histogram:
 
 @dataclass
 class Proportion:
+    """k of n runs [runs]: a proportion and its 95 % Wilson interval."""
+
     k: int
     n: int
 
     @property
     def p(self) -> float:
+        """The proportion k / n (0 with no run).
+
+        Returns
+        -------
+        float
+            The fraction of runs [-], in [0, 1].
+        """
         return self.k / self.n if self.n else 0.0
 
     @property
     def ci(self) -> tuple[float, float]:
+        """The 95 % Wilson score interval of the proportion (:func:`wilson`) [1]_.
+
+        Returns
+        -------
+        (lo, hi) : tuple of float
+            Bounds of the proportion [-], in [0, 1].
+
+        References
+        ----------
+        .. [1] E. B. Wilson, "Probable inference, the law of succession, and statistical
+           inference", Journal of the American Statistical Association 22(158):209-212, 1927.
+        """
         return wilson(self.k, self.n)
 
     def as_json(self) -> dict:
+        """The proportion as a JSON object.
+
+        Returns
+        -------
+        dict
+            ``p`` (fraction of runs [-]), ``ci95`` ([lo, hi], its 95 % Wilson interval [-]) and
+            ``runs`` (n [runs]).
+        """
         lo, hi = self.ci
         return {"p": self.p, "ci95": [lo, hi], "runs": self.n}
 
@@ -137,6 +200,22 @@ class FanData:
 
     @staticmethod
     def of(t: np.ndarray, counts: np.ndarray, lo: float, hi: float) -> FanData:
+        """The fan chart of the counts, with the volume at each instant for every level of ``QUANTILES``.
+
+        Parameters
+        ----------
+        t : numpy.ndarray, shape (instants,)
+            The grid: instants [s since the table's first session].
+        counts : numpy.ndarray, shape (instants, FAN_BINS)
+            Runs per volume bin at each instant [runs] (:func:`fan_counts`).
+        lo, hi : float
+            The range of the volume bins [mL] (hi: the reservoir's capacity).
+
+        Returns
+        -------
+        FanData
+            The data, with ``quantiles``: level [-] -> true volume at each instant [mL].
+        """
         fan = FanData(t, counts, lo, hi)
         rows = [Histogram(lo, hi, counts=c) for c in counts]
         fan.quantiles = {q: np.array([h.quantile(q) for h in rows], dtype=np.float64) for q in QUANTILES}
@@ -144,13 +223,33 @@ class FanData:
 
     @property
     def resolution(self) -> float:
-        """The width of a volume bin [mL]: each quantile is exact to it."""
+        """The width of a volume bin [mL]: each quantile is exact to it.
+
+        Returns
+        -------
+        float
+            (hi - lo) / FAN_BINS [mL].
+        """
         return (self.hi - self.lo) / self.counts.shape[1]
 
 
 def fan_counts(out_fan: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Runs x instants of volumes folded into (instants, FAN_BINS) counts over [lo, hi] (values
-    outside clamped to the end bins, as ``Histogram.add`` does)."""
+    """Runs x instants of volumes folded into (instants, FAN_BINS) counts over [lo, hi].
+
+    Values outside are clamped to the end bins, as ``Histogram.add`` does.
+
+    Parameters
+    ----------
+    out_fan : numpy.ndarray, shape (runs, instants)
+        True reservoir volume of each run at each instant of the grid [mL].
+    lo, hi : float
+        The range of the volume bins [mL] (0 and the reservoir's capacity).
+
+    Returns
+    -------
+    numpy.ndarray, shape (instants, FAN_BINS), int64
+        Runs per volume bin at each instant [runs].
+    """
     from pumpsim.kernels.montecarlo import fold_grid
 
     counts = np.zeros((out_fan.shape[1], FAN_BINS), np.int64)
@@ -174,10 +273,42 @@ class MonteCarlo:
     fan: FanData | None = None  # the true volume over time (not in the risk JSON)
 
     def risk_json(self, table: Table) -> dict:
-        """The ``risk`` object of FORMAT.md §3, extended with intervals and distributions: proportions
-        [fraction of runs] with their 95 % Wilson intervals, instants as ISO date-times, residual
-        volumes [mL], the time to empty [day] and the 24 h maxima [dose unit] as quantiles."""
+        """The ``risk`` object of FORMAT.md §3, extended with intervals and distributions.
+
+        Parameters
+        ----------
+        table : pumpsim.model.table.Table
+            The table simulated: its session instants [s] are written as ISO date-times.
+
+        Returns
+        -------
+        dict
+            Proportions [fraction of runs, -] with their 95 % Wilson intervals [-] [1]_,
+            instants as ISO date-times, residual volumes before each refill [mL], the time to
+            empty [day] and the 24 h maxima [dose unit, mg or mcg] as quantiles (p05 ... p95,
+            with the runs counted and the resolution, one bin width, in the same unit).
+
+        References
+        ----------
+        .. [1] E. B. Wilson, "Probable inference, the law of succession, and statistical
+           inference", Journal of the American Statistical Association 22(158):209-212, 1927.
+        """
         def qs(h: Histogram, scale: float = 1.0) -> dict | None:
+            """The quantiles of a histogram as a JSON object, divided by ``scale``.
+
+            Parameters
+            ----------
+            h : Histogram
+                Counts in [s], [mL] or [dose unit].
+            scale : float
+                Divisor of the values (``DAY`` [s/day] turns seconds into days; 1: unchanged).
+
+            Returns
+            -------
+            dict or None
+                ``p05`` ... ``p95`` [the histogram's unit / scale], ``runs`` [runs],
+                ``resolution`` (one bin width [the histogram's unit / scale]); None without values.
+            """
             if h.n == 0:
                 return None
             return ({f"p{int(q * 100):02d}": h.quantile(q) / scale for q in QUANTILES}
