@@ -6,7 +6,7 @@ Directions compared:
 - every rule docs/RULES.md documents for an implemented command is known to the code, except the
   few in ``PENDING_RULES`` (contract rules another branch is adding right now);
 - every JSON key the contract (docs/FORMAT.md §3, §5) shows is emitted, except ``PENDING_KEYS``;
-  every key the code emits is named in docs/FORMAT.md (the contract or its §10 extensions);
+  every key the code emits is named in docs/FORMAT.md (the contract or its §13 extensions);
 - a section is marked "(command in development)" exactly when its command is not in the parser.
 
 On merge (how to extend this test):
@@ -45,12 +45,13 @@ PENDING_KEYS: set[str] = set()
 #: docs/RULES.md section -> the command whose rules it lists.
 RULE_SECTIONS = {4: "validate", 5: "pathway", 6: "program", 7: "reconcile"}
 #: docs/FORMAT.md section -> the command it specifies.
-FORMAT_SECTIONS = {2: "validate", 5: "plan", 6: "reconcile", 7: "pathway", 8: "program", 9: "titrate"}
+FORMAT_SECTIONS = {2: "validate", 5: "plan", 6: "reconcile", 7: "pathway", 8: "program", 9: "titrate", 10: "fleet",
+                   11: "serve"}
 #: keys whose own keys are drug names (or session numbers): compared as "*"
 NAMED_BY_DATA = {"drugs", "p_over_hard_limit", "p_over_hard_limit_ci95", "concentrations", "concentration_unit",
                  "daily_doses", "max_24h_dose", "mix"}
 RULE_ID = re.compile(r"\b[A-Z]{2,}(?:-[A-Z0-9]+)+\b")
-NOT_RULES = {"UTF-8", "MM-HH"}  # an encoding; "HH:MM-HH:MM"
+NOT_RULES = {"UTF-8", "MM-HH", "SHA-256"}  # an encoding; "HH:MM-HH:MM"; a hash
 MARK = "(command in development)"
 
 
