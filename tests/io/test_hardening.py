@@ -113,3 +113,17 @@ def test_patient_and_program_dates_outside_the_supported_range_are_bad_input(tmp
     f.write_text(text.replace(old, new))
     assert main([command, str(f)]) == 2
     assert "outside the dates pumpsim supports" in capsys.readouterr().err
+
+
+def test_a_missing_unit_is_mended_with_a_unit_of_the_fields_kind_and_a_decimal_comma_is_named(tmp_path, capsys):
+    f = tmp_path / "t.toml"
+    f.write_text('schema = "pumpsim.table/1"\nhorizon = "60"\n[pump]\nmodel = "synchromed-ii-20"\n[[session]]\n'
+                 'at = 2027-01-01T09:00:00\nrate = "0.5"\nrefill = { volume = "20", mix = { morphine = "5,5 mg/mL" } }\n'
+                 'bolus = { volume = "0.1 mL", lockout = "6", max_per_24h = 4 }\n')
+    assert main(["validate", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "horizon: '60' has no unit (fix: add the unit, e.g. '60 day' or '60 h')" in err
+    assert "session[1].rate: '0.5' has no unit (fix: add the unit, e.g. '0.5 mL/day')" in err
+    assert "session[1].refill.volume: '20' has no unit (fix: add the unit, e.g. '20 mL')" in err
+    assert "session[1].bolus.lockout: '6' has no unit (fix: add the unit, e.g. '6 day' or '6 h')" in err
+    assert "'5,5 mg/mL' has a decimal comma (fix: write a decimal point: '5.5 mg/mL')" in err

@@ -165,3 +165,21 @@ seed = 4
     assert montecarlo.sample_volume(d.t["nominal"], d.true["nominal"], f.t) == pytest.approx(nominal, abs=1e-9)
     for band in (f.p05, f.p25, f.p50, f.p75, f.p95):
         assert np.abs(band - nominal).max() <= f.resolution
+
+
+def test_plot_all_takes_a_folder_as_text_and_every_legend_stays_inside_its_figure(tmp_path):
+    import pumpsim
+    from pumpsim.render.figures import figures, plot_all
+
+    result = pumpsim.validate(pumpsim.load_table(REPO / "scenarios" / "concentration-change.toml"))
+    written = plot_all(result, str(tmp_path / "figs"))  # a str, as a notebook user types it
+    assert written and all(p.stat().st_size > 0 for p in written)
+    for name, fig in figures(result).items():
+        fig.savefig(tmp_path / f"{name}.png")  # no bbox option: nothing may fall outside
+        renderer = fig._get_renderer()
+        box = fig.bbox
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+        assert legends, name
+        for lg in legends:
+            e = lg.get_window_extent(renderer)
+            assert box.x0 - 1 <= e.x0 and e.x1 <= box.x1 + 1 and box.y0 - 1 <= e.y0 and e.y1 <= box.y1 + 1, (name, e)

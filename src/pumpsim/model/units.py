@@ -189,13 +189,22 @@ def _parse_unit(unit: str) -> tuple[Dimension, float]:
     return dim, factor
 
 
-def parse(text: object) -> Quantity:
+#: The unit a "no unit" message suggests, by the dimension the field takes.
+EXAMPLE_UNIT: dict[Dimension, str] = {TIME: "day", VOLUME: "mL", FLOW: "mL/day", CONCENTRATION: "mg/mL",
+                                     DOSE_RATE: "mg/day", MASS: "mg", FRACTION: "%", CELL_COUNT: "/mm3",
+                                     BODY_WEIGHT: "kg", DOSE_PER_WEIGHT: "mg/kg", DOSE_RATE_PER_WEIGHT: "mg/kg/day"}
+_DECIMAL_COMMA = re.compile(r"^\s*[0-9]+,[0-9]")
+
+
+def parse(text: object, dimension: Dimension | None = None) -> Quantity:
     """Read one quantity string into base units, whatever its dimension.
 
     Parameters
     ----------
     text : object
         The value as the file holds it: a string "number unit" ("0.5 mL/day").
+    dimension : Dimension, optional
+        The dimension the field takes, for the fix of a missing unit ("'60 day'", not "'60 mL'").
 
     Returns
     -------
@@ -221,11 +230,18 @@ def parse(text: object) -> Quantity:
         if text.strip().startswith("-"):
             raise QuantityError(f"{text!r} is negative", "quantities are written without sign and are never negative")
         raise QuantityError(f"{text!r} has a sign", "write the number without '+'")
+    if _DECIMAL_COMMA.match(text):  # "5,5 mg/mL", usual in French: say so rather than guess
+        raise QuantityError(f"{text!r} has a decimal comma", f"write a decimal point: {text.strip().replace(',', '.', 1)!r}")
     m = _QUANTITY_RE.match(text)
     if m is None:
         raise QuantityError(f"cannot read {text!r} as a quantity", "write a number then a unit, e.g. '0.5 mL/day'")
     if m.group("unit") is None:
-        raise QuantityError(f"{text!r} has no unit", f"add the unit, e.g. '{text.strip()} mL'")
+        unit = EXAMPLE_UNIT.get(dimension, "mL") if dimension is not None else "mL"
+        if dimension == TIME:
+            hint = f"'{text.strip()} day' or '{text.strip()} h'"
+        else:
+            hint = f"'{text.strip()} {unit}'"
+        raise QuantityError(f"{text!r} has no unit", f"add the unit, e.g. {hint}")
     number = float(m.group("num").replace("_", ""))
     dim, factor = _parse_unit(m.group("unit"))
     value = number * factor
@@ -260,7 +276,7 @@ def parse_duration(text: object) -> int | float:
     >>> parse_duration("0.001 min")
     0.06
     """
-    q = parse(text)  # the same checks and messages as every other quantity
+    q = parse(text, TIME)  # the same checks and messages as every other quantity
     if q.dimension != TIME:
         got = DIMENSION_NAMES.get(q.dimension, "a quantity of another dimension")
         raise QuantityError(f"{text!r} is {got.split(' (')[0]}, but this field takes a duration",
@@ -346,7 +362,7 @@ def parse_quantity(text: object, dimension: Dimension) -> float:
     >>> parse_quantity("25 mcg/mL", CONCENTRATION)
     0.025
     """
-    q = parse(text)
+    q = parse(text, dimension)
     if q.dimension != dimension:
         got = DIMENSION_NAMES.get(q.dimension, "a quantity of another dimension")
         want = DIMENSION_NAMES.get(dimension, str(dimension))

@@ -189,9 +189,12 @@ def plain_text(text: str) -> str:
 
 
 def _new_figure(**kw):
-    """A Figure built directly: no pyplot, the global backend untouched."""
+    """A Figure built directly: no pyplot, the global backend untouched. The constrained layout
+    keeps every legend and label inside the figure, so ``fig.savefig(path)`` with no option cuts
+    nothing (a legend beside the axes included)."""
     from matplotlib.figure import Figure
 
+    kw.setdefault("layout", "constrained")
     return Figure(**kw)
 
 
@@ -261,7 +264,7 @@ def draw_reservoir(table: Table, data: ReservoirData):
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     ax.set_ylim(bottom=0)
     what = "nominal and worst case" + (", Monte-Carlo bands" if fan is not None else "")
-    ax.set_title(f"Reservoir of {plain_text(Path(table.path).name)} ({table.device.model}): {what}")
+    fig.suptitle(f"Reservoir of {plain_text(Path(table.path).name)} ({table.device.model}): {what}", fontsize=10)
     if fan is None:
         ax.legend(loc="lower left", fontsize=8, framealpha=0.9)  # the reservoir empties towards lower right
     else:  # the bands fill the plot: the legend goes beside it
