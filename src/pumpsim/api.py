@@ -1267,6 +1267,12 @@ class ReportOutcome:
         return worst(*(v for _, v in self.parts))
 
     @property
+    def private(self) -> bool:
+        """The page holds patient data (a care pathway or a pump's telemetry records): a new file
+        of it is created readable by its owner only (0600)."""
+        return self.pathway is not None or self.reconciliation is not None
+
+    @property
     def exit_status(self) -> int:
         """1 when any part fails, else 0."""
         return 1 if self.verdict == "fail" else 0

@@ -297,3 +297,30 @@ def test_every_generated_schedule_validates(day, hour, start, target, profile, n
         assert r.at > prev and r.at.weekday() in clinic.days and clinic.open <= r.at.time() <= clinic.close
         prev = r.at
     assert not res.rows or res.rows[-1].daily_dose == approx(target)
+
+
+def test_a_target_just_below_the_dose_programmed_is_refused_with_digits_that_tell_them_apart(tmp_path, capsys):
+    """1.19999999 is below 1.2 beyond the 1e-9 tolerance (FORMAT.md §4), so it is refused: the message
+    once said "already programmed at 1.2 mcg/day, above the target 1.2 mcg/day"."""
+    src = tmp_path / "t.toml"
+    src.write_text(table(rate="0.048 mL/day"), encoding="utf-8")  # 25 mcg/mL x 0.048 mL/day: 1.2 mcg/day
+    assert main(["titrate", str(src), "--drug", "ziconotide", "--target", "1.19999999 mcg/day"]) == 2
+    err = capsys.readouterr().err
+    assert "--target: ziconotide is already programmed at 1.2 mcg/day, above the target 1.19999999 mcg/day" in err
+    assert "give a target of at least 1.2 mcg/day" in err
+    # within the tolerance it is the dose programmed: nothing to do, not an error
+    status, out = run(tmp_path, table(rate="0.048 mL/day"), "--drug", "ziconotide", "--target", "1.2000000001 mcg/day",
+                      capsys=capsys)
+    assert status == 0 and out["schedule"] == [] and "ziconotide is already programmed at the target" in out["notes"]
+
+
+def test_a_target_just_above_the_hard_ceiling_names_both_numbers_apart(tmp_path, capsys):
+    # fr-ait-2020's hard ceiling is 21.6 mcg/day; 21.6000001 is above it by 4.6e-9, beyond the tolerance
+    status, out = run(tmp_path, table(), "--drug", "ziconotide", "--target", "21.6000001 mcg/day", capsys=capsys)
+    assert status == 1 and out["rule"] == "DOSE-MAX"
+    assert out["violations"][0]["message"].startswith(
+        "the target 21.6000001 mcg/day is above the hard daily ceiling 21.6 mcg/day")
+    assert main(["titrate", str(tmp_path / "t.toml"), "--drug", "ziconotide", "--target", "21.6000001 mcg/day"]) == 1
+    assert capsys.readouterr().out.startswith("NO SCHEDULE: ziconotide cannot be raised to 21.6000001 mcg/day (DOSE-MAX).")
+    status, out = run(tmp_path, table(), "--drug", "ziconotide", "--target", "21.60000000001 mcg/day", capsys=capsys)
+    assert out.get("rule") != "DOSE-MAX"  # within the tolerance: at the ceiling, not above it

@@ -4,12 +4,13 @@ from __future__ import annotations
 import base64
 import dataclasses
 import errno
+import hashlib
 import os
 import re
 import shutil
 import signal
 import subprocess
-from html import escape
+from html import escape, unescape
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -262,3 +263,88 @@ def test_in_headless_chromium_a_figure_that_cannot_be_decoded_is_counted_as_not_
     page = tmp_path / "broken.html"
     page.write_text(htmlreport.render_html(report, good + [("broken", PNG_MAGIC + b"garbage")], "pumpsim report"))
     assert figures_loaded(page, tmp_path / "profile") == (len(good), len(good) + 1) == (2, 3)
+
+
+# --------------------------------------------------------------------------- the page's CSP
+CSP_META = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">')
+SCRIPTS = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.S)
+
+
+def policy(html: str) -> dict[str, list[str]]:
+    """The page's Content-Security-Policy, directive by directive."""
+    metas = CSP_META.findall(html)
+    assert len(metas) == 1
+    out = {}
+    for part in unescape(metas[0]).split(";"):
+        name, *values = part.split()
+        out[name] = values
+    return out
+
+
+def sha256_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def test_the_csp_allows_the_pages_one_script_by_the_hash_of_its_text_and_no_other_inline_script(tmp_path):
+    rc, html = make(CC, tmp_path / "r.html")
+    assert rc == 0
+    csp = policy(html)
+    scripts = SCRIPTS.findall(html)
+    assert len(scripts) == 1 and scripts[0][0] == ""  # one inline script, no src
+    assert csp["script-src"] == [sha256_source(scripts[0][1])]  # that text, and only it
+    assert "'unsafe-inline'" not in csp["script-src"] and "'unsafe-eval'" not in csp["script-src"]
+    assert not {"script-src-elem", "script-src-attr"} & set(csp)  # nothing widens script-src
+    assert csp["default-src"] == ["'none'"] and csp["img-src"] == ["data:"]
+
+
+def test_the_hash_is_computed_from_the_script_rendered(monkeypatch):
+    table, profile = read_table(CC)
+    report = validate(table, profile)
+    monkeypatch.setattr(htmlreport, "SCRIPT", htmlreport.SCRIPT + "/* another text */\n")
+    html = htmlreport.render_html(report, [], "pumpsim report")
+    (attrs, text), = SCRIPTS.findall(html)
+    assert text.endswith("/* another text */\n")
+    assert policy(html)["script-src"] == [sha256_source(text)] != [sha256_source(text.replace("another", "other"))]
+
+
+def test_in_a_browser_the_pages_script_runs_and_an_injected_inline_script_is_refused(tmp_path):
+    """Playwright drives the system's Chromium on the file: the report's own script runs with no CSP
+    message in the console; a script slipped into the same page (what escaping keeps out) is blocked,
+    and the console says so (the watch sees a violation when there is one)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    exe = next((p for p in (shutil.which(n) for n in ("chromium-headless-shell", "chromium", "chromium-browser")) if p),
+               None)
+    if exe is None:
+        pytest.skip("chromium not installed: apt-get install chromium (the browser test of the report's CSP is skipped)")
+    table, profile = read_table(CC)
+    html = htmlreport.render_html(validate(table, profile), htmlreport.build_figures(validate(table, profile)),
+                                  "pumpsim report")
+    page_ok = tmp_path / "report.html"
+    page_ok.write_text(html, encoding="utf-8")
+    injected = '<script>document.documentElement.setAttribute("data-injected", "ran");</script>'
+    page_bad = tmp_path / "injected.html"
+    page_bad.write_text(html.replace("</footer>", "</footer>" + injected, 1), encoding="utf-8")
+
+    def load(page_path: Path) -> tuple[dict[str, str | None], list[str]]:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, timeout=90_000)
+            try:
+                page = browser.new_page()
+                console: list[str] = []
+                page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+                page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+                page.goto(page_path.as_uri(), wait_until="load", timeout=90_000)
+                page.wait_for_function("document.documentElement.hasAttribute('data-figures-total')", timeout=30_000)
+                attrs = page.evaluate("() => ({loaded: document.documentElement.getAttribute('data-figures-loaded'),"
+                                      " total: document.documentElement.getAttribute('data-figures-total'),"
+                                      " injected: document.documentElement.getAttribute('data-injected')})")
+            finally:
+                browser.close()
+        return attrs, console
+
+    attrs, console = load(page_ok)
+    assert attrs == {"loaded": "2", "total": "2", "injected": None}  # the page's own script ran
+    assert console == [], console  # no CSP violation, no error
+    attrs, console = load(page_bad)
+    assert attrs["loaded"] == "2" and attrs["injected"] is None  # the injected script did not run
+    assert any("Content Security Policy" in m for m in console), console

@@ -136,13 +136,14 @@ def shown(dest: Path | str) -> str:
     return "standard output" if dest == STDOUT else str(dest)
 
 
-def write_output(dest: Path | str, data: str) -> None:
-    """Write a command's file atomically, or to standard output for ``-o -``."""
+def write_output(dest: Path | str, data: str, *, private: bool = False) -> None:
+    """Write a command's file atomically, or to standard output for ``-o -``; ``private``: the file
+    holds patient data, so a new one is created 0600 (a replaced file keeps its mode)."""
     if dest == STDOUT:
         sys.stdout.write(data)
         sys.stdout.flush()
     else:
-        write_atomic(dest, data)
+        write_atomic(dest, data, private=private)
 
 
 # --------------------------------------------------------------------------- waits

@@ -40,7 +40,7 @@ from pumpsim.model import units
 from pumpsim.model.errors import InputError, Problem, nearest
 from pumpsim.model.results import Scenario
 from pumpsim.model.table import Profile, Refill, Session, Sourced, Step, Table
-from pumpsim.model.tolerances import RTOL, above
+from pumpsim.model.tolerances import RTOL, above, distinct
 from pumpsim.planning.plan import _duration as _horizon_text
 from pumpsim.planning.plan import _is_flex, _mean_rate, _volume_before
 from pumpsim.rules.kit import Violation, violation
@@ -420,8 +420,9 @@ class _Builder:
                 c = new / _mean_rate(steps)
                 if self.cmax is not None and above(c, self.cmax):
                     u = f"{lib[drug].dose_unit}/mL"
-                    return ("CONC-MAX", f"{drug} at {new:g} {self.unit}/day in this mix needs {c:.4g} {u} at the rate "
-                            f"kept for the other drugs, above the maximum {self.cmax:g} {u}")
+                    cs, cmax = distinct(c, self.cmax)
+                    return ("CONC-MAX", f"{drug} at {new:g} {self.unit}/day in this mix needs {cs} {u} at the rate "
+                            f"kept for the other drugs, above the maximum {cmax} {u}")
                 mix[drug] = c
                 r.refill, r.refill_reason = True, r.refill_reason or "MIX"
             elif drug in mix:
@@ -530,14 +531,16 @@ def titrate(table: Table, profile: Profile, drug: str, target: float, *, pace: s
     d0 = table.programs[-1].daily_dose(drug)
     res = TitrateResult(table, drug, target, pace, clinic, lim, last.at, d0)
     unit = f"{lib[drug].dose_unit}/day"
-    if above(d0, target):
-        raise InputError([Problem(table.path, "--target", f"{drug} is already programmed at {d0:.4g} {unit}, above the "
-                                  f"target {target:g} {unit}: titrate raises a dose", f"give a target of at least {d0:.4g} {unit}")])
+    if above(d0, target):  # beyond the 1e-9 tolerance: printed with the digits that tell the two apart
+        now, asked = distinct(d0, target)
+        raise InputError([Problem(table.path, "--target", f"{drug} is already programmed at {now} {unit}, above the "
+                                  f"target {asked} {unit}: titrate raises a dose", f"give a target of at least {now} {unit}")])
     if lim.ceiling is not None and above(target, float(lim.ceiling.value)):
         res.rule = "DOSE-MAX"
+        asked, ceiling = distinct(target, float(lim.ceiling.value))
         res.violations = [violation(table, "DOSE-MAX", "hard", None, drug, target, lim.ceiling, unit,
-                                    f"the target {target:g} {unit} is above the hard daily ceiling "
-                                    f"{float(lim.ceiling.value):g} {unit} of {profile.name}", None)]
+                                    f"the target {asked} {unit} is above the hard daily ceiling "
+                                    f"{ceiling} {unit} of {profile.name}", None)]
         return res
     token = "ZIC-INTERVAL" if drug == "ziconotide" else "step-interval"
     step_rows = _step_times(table, drug, _doses(d0, target, lim), d0, lim, clinic, token)
@@ -609,7 +612,7 @@ def describe(res: TitrateResult) -> str:
     unit = res.unit
     lines: list[str] = []
     if res.reached_at is None:
-        lines.append(f"NO SCHEDULE: {res.drug} cannot be raised to {res.target:g} {unit} ({res.rule}).")
+        lines.append(f"NO SCHEDULE: {res.drug} cannot be raised to {res.target:.12g} {unit} ({res.rule}).")
         for n in res.notes:
             lines.append(f"  - {n}")
         for v in res.violations:
@@ -618,7 +621,8 @@ def describe(res: TitrateResult) -> str:
                 lines.append(f"    source: {v.source}")
     else:
         refills = sum(r.refill for r in res.rows)
-        lines.append(f"SCHEDULE: {res.drug} from {res.start_dose:.4g} to {res.target:g} {unit}, reached "
+        start, target = distinct(res.start_dose, res.target)
+        lines.append(f"SCHEDULE: {res.drug} from {start} to {target} {unit}, reached "
                      f"{res.reached_at:%a %Y-%m-%d %H:%M}; {len(res.rows)} session(s), {refills} with a refill.")
         lim = res.limits
         assert lim is not None
@@ -679,7 +683,7 @@ def titrated_toml(raw: dict, res: TitrateResult, source_name: str, command: str)
     t = res.titrated
     out["horizon"] = _horizon_text(_when(t, t.horizon) - t.start)
     header = [f"Titrated by pumpsim {__version__} from {source_name}: {command}",
-              f"{res.drug} to {res.target:g} {res.unit}, reached {_iso(res.reached_at)}; {len(res.rows)} session(s) appended, "
+              f"{res.drug} to {res.target:.12g} {res.unit}, reached {_iso(res.reached_at)}; {len(res.rows)} session(s) appended, "
               "horizon at least one day past it.",
               "Decision support for professionals, not a medical device: check before entering it into the pump."]
     return tomlwrite.dumps(out, header)

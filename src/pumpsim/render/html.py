@@ -4,8 +4,10 @@
 :func:`pumpsim.rules.validate.validate` found, and the Monte-Carlo risks if any) and the figures
 into one HTML page, verdict first, in the order of :func:`pumpsim.rules.report.render_text`. The
 page needs no network: figures are embedded as ``data:`` URIs, the CSS and the one small
-script are inline, and a Content-Security-Policy forbids loading anything else. Every piece of
-text that comes from the table or the data is escaped with :func:`html.escape`.
+script are inline, and a Content-Security-Policy forbids loading anything else. The policy
+allows that one script by the SHA-256 hash of its exact text (:func:`csp`), computed when the
+page is rendered, and no other inline script: markup that escaped :func:`html.escape` could not
+run. Every piece of text that comes from the table or the data is escaped with :func:`html.escape`.
 
 The inline script counts the figures the browser could decode and writes the count into
 ``data-figures-loaded`` / ``data-figures-total`` on ``<html>`` (and the document title), so a
@@ -14,6 +16,7 @@ headless browser test can read back that every figure loaded.
 from __future__ import annotations
 
 import base64
+import hashlib
 import shlex
 from html import escape
 from pathlib import Path
@@ -106,7 +109,17 @@ SCRIPT = """
 })();
 """
 
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+
+
+def script_hash(script: str) -> str:
+    """The CSP source that allows one inline script: ``'sha256-...'`` of its exact text (UTF-8)."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def csp(script: str) -> str:
+    """The page's Content-Security-Policy: nothing loaded but ``data:`` images, the inline CSS, and
+    only the inline script whose text is ``script`` (by its hash; no ``'unsafe-inline'`` for scripts)."""
+    return f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src {script_hash(script)}"
 
 
 def _e(x: object) -> str:
@@ -199,9 +212,10 @@ def render_html(report: Report, figures: list[Figure], command: str, made: str |
     hard = sum(v.severity == "hard" for v in report.violations)
     soft = len(report.violations) - hard
     title = f"pumpsim report: {_word(verdict)} - {Path(t.path).name}"
+    script = SCRIPT  # the policy allows this text, by its hash, and nothing else
     h: list[str] = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        f'<meta http-equiv="Content-Security-Policy" content="{csp(script)}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
         "<h1>pumpsim report on a pump programming table</h1>",
@@ -258,7 +272,7 @@ def render_html(report: Report, figures: list[Figure], command: str, made: str |
           + (f" on {_e(made)}" if made else "") + ".</p>",
           f'<p class="disclaimer">pumpsim is {DISCLAIMER}. It never replaces the device manufacturer\'s '
           "instructions, the hospital's drug library, the pharmacist's double check or clinical judgement.</p>",
-          "</footer>", f"<script>{SCRIPT}</script>", "</body>", "</html>"]
+          "</footer>", f"<script>{script}</script>", "</body>", "</html>"]
     return "\n".join(h) + "\n"
 
 

@@ -78,7 +78,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     with SlowNotice("report --simulate") if args.simulate else contextlib.nullcontext():
         rep = api.report(args.table, args.profile, patient=args.patient, records=args.records, simulate=args.simulate,
                          runs=args.runs, seed=args.seed, command=command_line(sys.argv, args), made=made)
-    write_output(dest, rep.html)
+    write_output(dest, rep.html, private=rep.private)  # a patient file or a pump's records: created 0600
     parts = "; ".join(f"{name} {verdict}" for name, verdict in rep.parts)
     where = shown(dest)
     note(f"wrote {where} ({rep.verdict}: {parts})" if len(rep.parts) > 1 else f"wrote {where} ({rep.verdict})")
