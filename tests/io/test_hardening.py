@@ -127,3 +127,13 @@ def test_a_missing_unit_is_mended_with_a_unit_of_the_fields_kind_and_a_decimal_c
     assert "session[1].refill.volume: '20' has no unit (fix: add the unit, e.g. '20 mL')" in err
     assert "session[1].bolus.lockout: '6' has no unit (fix: add the unit, e.g. '6 day' or '6 h')" in err
     assert "'5,5 mg/mL' has a decimal comma (fix: write a decimal point: '5.5 mg/mL')" in err
+
+
+def test_one_rule_for_folders_an_output_folder_is_made_but_never_its_missing_parents(tmp_path, capsys):
+    assert main(["plot", str(EXAMPLE), "-o", str(tmp_path / "no" / "figs")]) == 2
+    assert "the folder" in capsys.readouterr().err and not (tmp_path / "no").exists()
+    assert main(["validate", str(EXAMPLE), "--plot", str(tmp_path / "no" / "figs")]) == 2
+    assert main(["telemetry", str(EXAMPLE), "-o", str(tmp_path / "no" / "log.csv")]) == 2
+    assert not (tmp_path / "no").exists()
+    assert main(["plot", str(EXAMPLE), "-o", str(tmp_path / "figs")]) in (0, 1)  # its parent exists: made
+    assert (tmp_path / "figs" / "reservoir.png").exists()

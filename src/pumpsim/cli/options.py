@@ -194,28 +194,26 @@ def note(message: str) -> None:
     print(f"pumpsim: {message}", file=sys.stderr)
 
 
-def folder_for(folder_arg: str, option: str, what: str) -> Path | None:
-    """The folder of ``--plot``/``plot -o`` (created if needed); None, with a message, if it is a file."""
-    folder = Path(folder_arg)
-    if folder.exists() and not folder.is_dir():
-        note(f"{folder}: {option} must be a folder (fix: give a folder for {what})")
-        return None
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def write_folder_of(folder_arg: str, option: str, files: dict[str, bytes], inputs_: list) -> None:
+    """Write the files of an output folder (``--plot DIR``, ``plot -o DIR``) whole, by the one rule of
+    every output: the folder is created if its parent exists, never its missing parents
+    (:mod:`pumpsim.io.output`); a bad folder is an input error (exit 2) before anything is written."""
+    from pumpsim.io.output import check_folder, write_folder
+
+    check_folder(folder_arg, inputs_, files.keys(), option)
+    for path in write_folder(folder_arg, files, option=option):
+        note(f"wrote {path}")
 
 
 def write_figures(args: argparse.Namespace, result: Any, folder_arg: str, option: str, mc: Any = None) -> int:
-    """The figures of a validation result into a folder (created if needed); exit 2 if it cannot be used."""
-    from pumpsim.render.figures import FIGURES, plot_all  # matplotlib: only when figures are asked for
+    """The figures of a validation result into a folder (created if its parent exists); exit 2 if
+    it cannot be used."""
+    from pumpsim.io.output import check_folder
+    from pumpsim.render.figures import FIGURES, figure_bytes, figures  # matplotlib: only when figures are asked for
 
-    folder = folder_for(folder_arg, option, "the figures")
-    if folder is None:
-        return EXIT_INPUT
-    for name in FIGURES:
-        for ext in ("png", "svg"):
-            check_destination(folder / f"{name}.{ext}", inputs(args), option)
-    for path in plot_all(result, folder, mc):
-        note(f"wrote {path}")
+    check_folder(folder_arg, inputs(args), [f"{n}.{e}" for n in FIGURES for e in ("png", "svg")], option)
+    files = {f"{name}.{ext}": data for name, fig in figures(result, mc).items() for ext, data in figure_bytes(fig).items()}
+    write_folder_of(folder_arg, option, files, inputs(args))
     return EXIT_OK
 
 

@@ -48,24 +48,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from pumpsim.telemetry.fleet.scan import scan
 
-    if args.plot and Path(args.plot).exists() and not Path(args.plot).is_dir():
-        print(f"pumpsim: {args.plot}: --plot must be a folder (fix: give a folder for the figures)", file=sys.stderr)
-        return EXIT_INPUT
+    if args.plot:
+        from pumpsim.io.output import check_folder
+
+        check_folder(args.plot, [args.db], [], "--plot")  # exit 2 before the scan
     report = scan(args.db, by=args.by, since=args.since, dask=args.dask, workers=args.workers)
     if args.plot:
-        from pumpsim.io.output import check_destination, write_atomic
+        from pumpsim.cli.options import write_folder_of
         from pumpsim.render.fleet_figure import group_figures
 
-        folder = Path(args.plot)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, data in group_figures(report):
-            dest = check_destination(folder / name, [args.db], "--plot")
-            write_atomic(dest, data)
-            print(f"pumpsim: wrote {dest}", file=sys.stderr)
+        write_folder_of(args.plot, "--plot", dict(group_figures(report)), [args.db])
     if args.format == "json":
         sys.stdout.write(json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n")
     else:

@@ -11,14 +11,13 @@ from pumpsim.cli.options import (
     add_profile,
     destination,
     emit,
-    folder_for,
     inputs,
     note,
     seed,
     shown,
+    write_folder_of,
     write_output,
 )
-from pumpsim.io.output import check_destination, write_atomic
 
 
 def cmd_telemetry(args: argparse.Namespace) -> int:
@@ -43,13 +42,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     if args.plot:
         from pumpsim.render.telemetry_figure import figure_png, figure_svg  # matplotlib: only for --plot
 
-        folder = folder_for(args.plot, "--plot", "the figure")
-        if folder is None:
-            return EXIT_INPUT
-        for ext, draw in (("png", figure_png), ("svg", figure_svg)):
-            dest = check_destination(folder / f"reconcile.{ext}", [args.table, args.records], "--plot")
-            write_atomic(dest, draw(rec.result))
-            note(f"wrote {dest}")
+        write_folder_of(args.plot, "--plot", {"reconcile.png": figure_png(rec.result), "reconcile.svg": figure_svg(rec.result)},
+                        [args.table, args.records])
     return emit(rec, args.format)
 
 
