@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pumpsim.io.output import write_atomic
 from pumpsim.model.errors import InputError
+from pumpsim.model.tolerances import distinct
 
 REGRESS_RUNS = 2000  # Monte-Carlo runs per table with variability (seeded: exact)
 RTOL = 1e-6  # a number moves when it changes by more than this, relative
@@ -124,10 +125,8 @@ def _moved(a, b) -> str:
     """``a -> b`` as a diff line shows it: numbers to the fewest significant digits (6 at least)
     that tell them apart (2.29, not 2.2900000000000063)."""
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        for p in range(6, 18):
-            x, y = f"{a:.{p}g}", f"{b:.{p}g}"
-            if x != y:
-                return f"{x} -> {y}"
+        x, y = distinct(a, b, least=6)
+        return f"{x} -> {y}"
     return f"{json.dumps(a, ensure_ascii=False)} -> {json.dumps(b, ensure_ascii=False)}"
 
 
