@@ -109,6 +109,30 @@ def worst(*verdicts: str) -> str:
     return max(verdicts, key=VERDICT_ORDER.index, default="pass")
 
 
+def verdict_of(findings: Iterable, nothing_checked: bool = False) -> str:
+    """The verdict of a list of violations (anything with a ``severity``): "fail" if any is hard,
+    "warn" if any, else "not_checked" when nothing could be checked, else "pass" (FORMAT.md §2, §12.2).
+
+    Parameters
+    ----------
+    findings : iterable
+        Violations (each with ``severity`` "hard" or "soft").
+    nothing_checked : bool, optional
+        No rule could be judged.
+
+    Returns
+    -------
+    str
+        The verdict.
+    """
+    severities = [f.severity for f in findings]
+    if "hard" in severities:
+        return "fail"
+    if severities:
+        return "warn"
+    return "not_checked" if nothing_checked else "pass"
+
+
 class Judged:
     """The verdict and exit status of every report that lists ``violations`` (FORMAT.md §2-§3,
     §12.2): fail if any hard violation, warn if only soft ones, else pass; a report that checked
@@ -120,11 +144,7 @@ class Judged:
     @property
     def verdict(self) -> str:
         """"fail", "warn", "not_checked" or "pass" (FORMAT.md §12.2)."""
-        if any(v.severity == "hard" for v in self.violations):
-            return "fail"
-        if self.violations:
-            return "warn"
-        return "not_checked" if self.nothing_checked else "pass"
+        return verdict_of(self.violations, self.nothing_checked)
 
     @property
     def exit_status(self) -> int:

@@ -27,6 +27,7 @@ from pumpsim import api
 from pumpsim._version import __version__
 from pumpsim.model.errors import InputError, Problem
 from pumpsim.model.table import Sourced
+from pumpsim.rules.kit import verdict_of
 
 #: The largest upload or typed text accepted [bytes] (1 MB = 2**20 bytes).
 MAX_BYTES = 2**20
@@ -95,12 +96,6 @@ class Finding:
 def _finding(v) -> Finding:
     at = v.at if isinstance(v.at, str) or v.at is None else v.at.isoformat(timespec="seconds")
     return Finding(v.rule, v.severity, at, v.drug, v.value, v.limit, v.unit or "", v.message, v.source, v.verified)
-
-
-def _worst(findings: list[Finding]) -> str:
-    if any(f.severity == "hard" for f in findings):
-        return "fail"
-    return "warn" if findings else "pass"
 
 
 # --------------------------------------------------------------------------- tables
@@ -316,7 +311,7 @@ def review(old_text: str, new_text: str, old_name: str = "current.toml", new_nam
     except InputError as e:
         return ReviewView("invalid", e.problems, rows)
     found = [_finding(v) for v in result.violations if v.t is None or v.t >= offset]
-    return ReviewView(_worst(found), [], rows, found, new.start, _settings(old, before), _settings(new, after))
+    return ReviewView(verdict_of(found), [], rows, found, new.start, _settings(old, before), _settings(new, after))
 
 
 def _duration_text(seconds: float) -> str:

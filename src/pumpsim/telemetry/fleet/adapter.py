@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pumpsim.io.records import Record
 from pumpsim.model.table import Sourced, Table
-from pumpsim.rules.kit import worst
+from pumpsim.rules.kit import verdict_of
 from pumpsim.telemetry import evidence, reconcile
 
 
@@ -50,8 +50,7 @@ def judge(pump_id: str, table: Table, records: list[Record], name: str, since: d
     if since is None:
         verdict = rec.verdict
     else:  # the same ranking on the findings kept
-        verdict = ("fail" if any(v.severity == "hard" for v in kept) else "warn" if kept
-                   else worst("pass", "not_checked" if rec.verdict == "not_checked" else "pass"))
+        verdict = verdict_of(kept, nothing_checked=rec.verdict == "not_checked")
     series = []
     for iv in rec.intervals:
         r = iv.ratio
