@@ -95,7 +95,7 @@ def one_run(run, seed, sess, pump, var, grid, out, row, work):
     # period that ends with the horizon
     for i in range(n + 1):
         out.dry[row, i] = 0
-    for e in range(res.nev):
+    for e in range(res.nev if not np.isnan(res.empty_at) else 0):  # no EV_EMPTY if never empty
         if work.ev_code[e] == EV_EMPTY:
             nxt = n
             for i in range(1, n):

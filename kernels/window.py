@@ -93,6 +93,15 @@ def max_window(t, f, width, rtol):
     return best, (at if at > lo else lo)
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def differs(f, a, b, nd):
+    """Whether rows a and b of ``f`` differ in some column (a jump when they share an instant)."""
+    for d in range(nd):
+        if f[a, d] != f[b, d]:
+            return True
+    return False
+
+
 @njit(cache=True, error_model="numpy")
 def max_window_sweep_columns(t, f, m, width, out, irr, nirr):
     """The same suprema as :func:`max_window` (without the starts) for every column of ``f``
@@ -115,7 +124,11 @@ def max_window_sweep_columns(t, f, m, width, out, irr, nirr):
     This leaves the jumps (boluses) and the knots near an irregular instant; a knot of one row
     with no irregular instant within a day on either side is skipped before its slopes are
     computed (the slope on its left is computed from the row before when needed, in the same
-    arithmetic as the slope on the right of the knot before).
+    arithmetic as the slope on the right of the knot before). At a jump p with no irregular
+    instant in [p - w, p + w], the window ending just after the jump, (p - w, p], is not
+    evaluated when the window starting at the first jump q after p - w reaches past p as
+    computed (p < q + w): that one holds the same jumps and more, and, the slopes repeating,
+    the same amount between them (the two values differ by rounding only).
 
     Parameters
     ----------
@@ -141,6 +154,9 @@ def max_window_sweep_columns(t, f, m, width, out, irr, nirr):
         return
     t0 = t[0]
     tl = t[m - 1]
+    jumps = np.empty(m)  # the instants of the jumps met so far
+    nj = 0
+    iq = 0  # the first of them after p - w
     ka = 0  # first index with t >= p + w
     kb = 0  # first index with t >= p - w
     ia = 0  # first irregular instant >= p
@@ -160,22 +176,33 @@ def max_window_sweep_columns(t, f, m, width, out, irr, nirr):
         if jp == ip and recurs_after and recurred:
             ip = jp + 1  # one row, no jump, and no window can start or end here: skipped
             continue
-        jump = False
+        jump = differs(f, ip, jp, nd)
         up = False
         down = False
-        last = jp + 1 >= m
-        inv = 0.0 if last else 1.0 / (t[jp + 1] - p)
-        inv_left = 0.0 if ip == 0 else 1.0 / (p - t[ip - 1])
-        for d in range(nd):
-            sr = 0.0 if last else (f[jp + 1, d] - f[jp, d]) * inv
-            sl = 0.0 if ip == 0 else (f[ip, d] - f[ip - 1, d]) * inv_left
-            if f[jp, d] != f[ip, d]:
-                jump = True
-            elif sr > sl:
-                up = True
-            elif sr < sl:
-                down = True
-        if not jump:
+        if jump:
+            jumps[nj] = p
+            nj += 1
+            down = True
+            if recurs_after and recurred:
+                # the window ending just after this jump, (p - w, p], holds no more than the
+                # window starting at the first jump q after p - w, [q, q + w), when that one
+                # reaches past p as computed (the same jumps, and more) and the slopes repeat
+                # over [p - w, p + w] (the same amount between jumps, up to rounding)
+                x = p - width
+                while jumps[iq] <= x:  # stops at p's own jump at the latest
+                    iq += 1
+                down = not (p < jumps[iq] + width)
+        else:
+            last = jp + 1 >= m
+            inv = 0.0 if last else 1.0 / (t[jp + 1] - p)
+            inv_left = 0.0 if ip == 0 else 1.0 / (p - t[ip - 1])
+            for d in range(nd):
+                sr = 0.0 if last else (f[jp + 1, d] - f[jp, d]) * inv
+                sl = 0.0 if ip == 0 else (f[ip, d] - f[ip - 1, d]) * inv_left
+                if sr > sl:
+                    up = True
+                elif sr < sl:
+                    down = True
             if up and recurs_after:
                 up = False  # the same change recurs at p + w
             if down and recurred:
@@ -189,7 +216,7 @@ def max_window_sweep_columns(t, f, m, width, out, irr, nirr):
                     ka += 1
                 kl = ka
             else:
-                if not (jump or down):
+                if not down:
                     continue
                 x = p - width
                 while kb < m and t[kb] < x:
