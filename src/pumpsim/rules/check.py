@@ -188,22 +188,25 @@ class _Period:
         if level <= 0.0:
             return self.a
         ks = self.knots()
-        prev_x, prev_d = ks[0], self.pushed_raw(ks[0])
-        if prev_d >= level:
-            return prev_x
-        for x in ks[1:]:
-            dl = self.pushed_raw(x, left=True)
-            if dl >= level:
-                root = prev_x + (level - prev_d) * (x - prev_x) / (dl - prev_d)
-                root = min(max(root, prev_x), x)
-                return root if root < self.b else None
-            if x >= self.b:
-                return None
-            d = self.pushed_raw(x)
-            if d >= level:
-                return x
-            prev_x, prev_d = x, d
-        return None
+        if self.pushed_raw(ks[0]) >= level:
+            return ks[0]
+        # D never decreases: the first knot whose right value reaches the level, by bisection
+        lo, hi = 0, len(ks)  # D(ks[lo]) < level; D(ks[i]) >= level for i >= hi (if hi < len)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.pushed_raw(ks[mid]) >= level:
+                hi = mid
+            else:
+                lo = mid
+        if hi == len(ks):
+            return None
+        prev_x, prev_d, x = ks[lo], self.pushed_raw(ks[lo]), ks[hi]
+        dl = self.pushed_raw(x, left=True)
+        if dl >= level:  # reached on the linear piece before x
+            root = prev_x + (level - prev_d) * (x - prev_x) / (dl - prev_d)
+            root = min(max(root, prev_x), x)
+            return root if root < self.b else None
+        return x if x < self.b else None  # reached by the jump at x
 
 
 @dataclass

@@ -269,7 +269,7 @@ def simulate(table: Table, scenario: Scenario) -> SimResult:
                 reason = EV_BOLUS_DENIED_LOCKOUT
             elif grants and not (t >= grants[-1] + policy.lockout):
                 reason = EV_BOLUS_DENIED_LOCKOUT
-            elif sum(1 for g in grants if g > t - WINDOW) >= policy.max_per_24h:
+            elif len(grants) - bisect.bisect_right(grants, t - WINDOW) >= policy.max_per_24h:  # grants after t - 24 h
                 reason = EV_BOLUS_DENIED_MAX24H
             else:
                 reason = EV_BOLUS_GRANTED
