@@ -152,7 +152,7 @@ def test_a_wait_without_progress_says_why(moves_first, monkeypatch, capsys):
     monkeypatch.setattr(api, "simulate", slow)
     assert main(["simulate", str(VAR), "--quiet"]) == 0
     err = capsys.readouterr().err
-    said = "simulate: nothing finished after 0.2 s; the first Monte-Carlo run on this machine compiles the Numba kernel"
+    said = "simulate: nothing finished after 0.2 s; the first Monte-Carlo run after an install compiles the Numba kernels"
     assert (said in err) is not moves_first
 
 

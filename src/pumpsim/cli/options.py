@@ -149,8 +149,8 @@ def write_output(dest: Path | str, data: str, *, private: bool = False) -> None:
 # --------------------------------------------------------------------------- waits
 #: seconds without a finished run before the command says why it waits
 SLOW_NOTICE_S = 5.0
-COMPILE_WORDS = ("the first Monte-Carlo run on this machine compiles the Numba kernel (about 30 s on 2 cores); "
-                 "later runs load it from the cache")
+COMPILE_WORDS = ("the first Monte-Carlo run after an install compiles the Numba kernels (several seconds); "
+                 "later runs load them from the cache")
 
 
 class SlowNotice:
