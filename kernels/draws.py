@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
-from .rng import exponential, normal, stream, uniform
+from .rng import exponential, exponential_box, exponential_slow, normal, stream, uniform, uniform_words
 from .structs import BOLUS_NONE, BOLUS_REQUESTS, Conditions
 
 HOUR = 3600.0
@@ -99,15 +99,38 @@ def draw_requests(s, rate, horizon, hourly, clock0, day_len):
     cap = int(r * horizon + 10.0 * np.sqrt(r * horizon + 1.0) + 16.0)
     out = np.empty(cap)
     n = 0
-    t = exponential(s, r)
-    while t < horizon:
+    # the state in four locals for the thousand draws (the numbers of exponential() and
+    # uniform() on the array, in the same order), stored back at the end
+    s0 = s[0]
+    s1 = s[1]
+    s2 = s[2]
+    s3 = s[3]
+    t = 0.0
+    first = True
+    while True:
+        x, ok, idx, s0, s1, s2, s3 = exponential_box(s0, s1, s2, s3)
+        if not ok:
+            s[0] = s0
+            s[1] = s1
+            s[2] = s2
+            s[3] = s3
+            x = exponential_slow(s, idx, x)
+            s0 = s[0]
+            s1 = s[1]
+            s2 = s[2]
+            s3 = s[3]
+        t = x / r if first else t + x / r
+        first = False
+        if not (t < horizon):
+            break
         keep = flat
         if not flat:
             y = (clock0 + t) * (1.0 / day_len)
             h = int((y - np.floor(y)) * 24.0)  # the wall-clock hour
             if h > 23:
                 h = 23
-            keep = uniform(s) * peak < hourly[h]
+            u, s0, s1, s2, s3 = uniform_words(s0, s1, s2, s3)
+            keep = u * peak < hourly[h]
         if keep:
             if n == out.shape[0]:
                 bigger = np.empty(2 * out.shape[0])
@@ -116,7 +139,10 @@ def draw_requests(s, rate, horizon, hourly, clock0, day_len):
                 out = bigger
             out[n] = t
             n += 1
-        t += exponential(s, r)
+    s[0] = s0
+    s[1] = s1
+    s[2] = s2
+    s[3] = s3
     return out[:n]
 
 

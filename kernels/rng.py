@@ -63,17 +63,30 @@ def stream(seed, run):
     return s
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def xoshiro(s0, s1, s2, s3):
+    """xoshiro256** on a state held in four words: (output, the next state's four words).
+    The loops that draw many numbers keep the state in these locals (in registers), not in
+    the array, and store it back when done."""
+    result = _rotl(s1 * uint64(5), 7) * uint64(9)
+    t = s1 << uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    return result, s0, s1, s2, s3
+
+
 @njit(cache=True, error_model="numpy")
 def next_u64(s):
     """xoshiro256**: the next 64-bit output; advances the state in place."""
-    result = _rotl(s[1] * uint64(5), 7) * uint64(9)
-    t = s[1] << uint64(17)
-    s[2] ^= s[0]
-    s[3] ^= s[1]
-    s[1] ^= s[2]
-    s[0] ^= s[3]
-    s[2] ^= t
-    s[3] = _rotl(s[3], 45)
+    result, s0, s1, s2, s3 = xoshiro(s[0], s[1], s[2], s[3])
+    s[0] = s0
+    s[1] = s1
+    s[2] = s2
+    s[3] = s3
     return result
 
 
@@ -149,3 +162,35 @@ def standard_exponential(s):
 def exponential(s, rate):
     """Exponential with the given rate (mean 1 / rate)."""
     return standard_exponential(s) / rate
+
+
+@njit(cache=True, error_model="numpy")
+def exponential_slow(s, idx, x):
+    """The ziggurat's rare branches (about 1 % of draws), after the integer giving layer ``idx``
+    and abscissa ``x`` failed the box test: the tail, the density test, or a fresh draw."""
+    if idx == 0:
+        return ZIG_R - np.log1p(-uniform(s))
+    if (ZIG_FE[idx - 1] - ZIG_FE[idx]) * uniform(s) + ZIG_FE[idx] < np.exp(-x):
+        return x
+    return standard_exponential(s)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def exponential_box(s0, s1, s2, s3):
+    """The common case of :func:`standard_exponential` on a state in four words
+    (:func:`xoshiro`): (x, accepted, layer, state). When not accepted (about 1 % of draws) the
+    caller stores the state back and finishes with :func:`exponential_slow`: together, the
+    same numbers as :func:`standard_exponential`. (No array here: an inlined helper with a
+    branch that takes an array costs a reference count at every call.)"""
+    ri, s0, s1, s2, s3 = xoshiro(s0, s1, s2, s3)
+    ri = ri >> uint64(3)
+    idx = int(ri & uint64(0xFF))
+    ri = ri >> uint64(8)  # 53 bits
+    return float(ri) * ZIG_WE[idx], ri < ZIG_KE[idx], idx, s0, s1, s2, s3
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def uniform_words(s0, s1, s2, s3):
+    """:func:`uniform` on a state in four words: (u, state)."""
+    r, s0, s1, s2, s3 = xoshiro(s0, s1, s2, s3)
+    return float(r >> uint64(11)) * INV_2_53, s0, s1, s2, s3

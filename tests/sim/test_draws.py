@@ -29,3 +29,41 @@ def test_a_table_without_refill_delays_draws_none():
     assert table.variability is None or table.variability.refill_delay is None
     assert draws.refill_delays(table, seed=1, n=3).shape == (3, 2)
     assert not draws.refill_delays(table, seed=1, n=3).any()
+
+
+def _requests_on_the_array(seed, run, rate, horizon, hourly, clock0, day):
+    """The request instants drawn the plain way, the state in its array: exponential gaps at
+    the peak rate, each kept with probability hourly[h] / peak (h the wall-clock hour)."""
+    from pumpsim.kernels.rng import exponential
+
+    s = stream(seed, run)
+    peak, low = max(hourly), min(hourly)
+    r = rate * peak
+    out = []
+    t = exponential(s, r)
+    while t < horizon:
+        keep = True
+        if low != peak:
+            y = (clock0 + t) * (1.0 / day)
+            h = min(int((y - np.floor(y)) * 24.0), 23)
+            keep = uniform(s) * peak < hourly[h]
+        if keep:
+            out.append(t)
+        t += exponential(s, r)
+    return np.array(out), uniform(s)
+
+
+def test_requests_drawn_with_the_state_in_registers_are_those_of_the_array_state():
+    """draw_requests keeps the xoshiro state in four locals: the same instants, and the stream
+    left where the plain draws leave it, with flat and with uneven hourly weights."""
+    from pumpsim.kernels.draws import draw_requests
+
+    uneven = np.array([0.2] * 7 + [2.0] * 3 + [1.0] * 10 + [1.5] * 4)
+    for hourly in (np.ones(24), uneven / uneven.mean()):
+        for run in range(40):
+            want, next_u = _requests_on_the_array(3, run, 6.0 / DAY, 30 * DAY, hourly, 9 * 3600.0, float(DAY))
+            s = stream(3, run)
+            got = draw_requests(s, 6.0 / DAY, 30 * DAY, hourly, 9 * 3600.0, float(DAY))
+            assert len(got) > 100
+            assert np.array_equal(got, want)
+            assert uniform(s) == next_u
