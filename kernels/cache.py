@@ -129,6 +129,37 @@ class _Announce(event.Listener):
         pass
 
 
+def skip_blas_probe() -> None:
+    """Load Numba's array functions without its probe for a BLAS library.
+
+    When Numba first registers its NumPy implementations (at the first compilation or cache
+    load) it imports ``scipy.linalg`` only to learn whether ``np.dot`` could call a BLAS
+    (0.15-0.35 s of every ``simulate``, ``plan``...). The kernels use no linear algebra, so
+    the probe is answered "no" here, once, before anything else loads them; Numba's own
+    ``ensure_blas`` is put back at once, so linear algebra compiled later in the same process
+    still finds the BLAS of SciPy. Nothing is done if ``scipy.linalg`` is already loaded (the
+    probe is then free) or Numba's array functions are (too late).
+    """
+    if "scipy.linalg" in sys.modules or "numba.np.arraymath" in sys.modules:
+        return
+    try:
+        import numba.np.linalg as nplinalg
+    except ImportError:  # another Numba layout: keep its probe
+        return
+    probe = getattr(nplinalg, "ensure_blas", None)
+    if probe is None:
+        return
+
+    def no_blas() -> None:
+        raise ImportError("pumpsim: no BLAS probe while loading Numba's array functions")
+
+    nplinalg.ensure_blas = no_blas
+    try:
+        import numba.np.arraymath  # noqa: F401  (registers the array functions, probe answered)
+    finally:
+        nplinalg.ensure_blas = probe
+
+
 _installed = False
 
 
@@ -139,6 +170,7 @@ def install() -> None:
     if _installed:
         return
     _installed = True
+    skip_blas_probe()
     event.register("numba:compile", _Announce())
     impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # the name before Numba 0.60
     classes = impl._locator_classes

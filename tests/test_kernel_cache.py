@@ -88,3 +88,27 @@ def test_an_unwritable_cache_folder_falls_back_to_a_temporary_one(tmp_path):
     value, hits, err = _run(_package(tmp_path, "1.0"), env)
     assert value == 4.0
     assert "cannot write the kernel cache" in err and len([ln for ln in err.splitlines() if "cannot write" in ln]) == 1
+
+
+def test_loading_the_kernels_imports_no_scipy_linalg_and_numba_linear_algebra_still_works():
+    """The kernels skip Numba's BLAS probe (an import of scipy.linalg, 0.15-0.35 s of every
+    simulate): a Monte-Carlo run loads no scipy.linalg, and np.dot compiled afterwards in the
+    same process still calls SciPy's BLAS."""
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from pumpsim.io.tables import read_table\n"
+        "from pumpsim.sim import montecarlo\n"
+        f"table, profile = read_table({str(REPO / 'scenarios' / 'mri-stall.toml')!r})\n"
+        "plan = montecarlo.make_plan(table, profile, 1, None)\n"
+        "out = montecarlo.per_run(plan, 0, 4, threads=1)\n"
+        "assert out.max24.shape[0] == 4\n"
+        "print('linalg before dot:', 'scipy.linalg' in sys.modules)\n"
+        "from numba import njit\n"
+        "dot = njit(lambda a, b: np.dot(a, b))\n"
+        "print('dot:', dot(np.arange(3.0), np.arange(3.0)))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "linalg before dot: False" in res.stdout
+    assert "dot: 5.0" in res.stdout
