@@ -71,52 +71,6 @@ def fold_grid(values, lo, hi, counts):
             counts[j, b] += 1
 
 
-@njit(cache=True, inline="always", error_model="numpy")
-def one_run(run, seed, sess, pump, var, grid, out, row, work):
-    """Draw and simulate run ``run``; write its summary in row ``row`` of ``out``. Returns
-    the work buffers (grown if the run needed more).
-
-    Inlined into :func:`run_block` (Numba re-optimises the machine code of every callee at
-    each level of calls it compiles: one level less is about 1.5 s less on the first run)."""
-    cond = draw_conditions(seed, run, sess, pump, var)
-    while True:
-        res = simulate_pump(sess, pump, cond, work)
-        if res.status == OK:
-            break
-        work = grown(work)
-    n = sess.t.shape[0]
-    nbp = res.nbp
-    t_eff = cond.t_eff
-    out.factor[row] = cond.factor[0]
-    out.low[row] = res.low_alarm_at
-    out.empty[row] = res.empty_at
-    # dry before which refill: dry[row, i] = 1 if the pump was empty at some time in the
-    # period that ends with the refill of session i (its effective instant); column n: the
-    # period that ends with the horizon
-    for i in range(n + 1):
-        out.dry[row, i] = 0
-    for e in range(res.nev):
-        if work.ev_code[e] == EV_EMPTY:
-            nxt = n
-            for i in range(1, n):
-                if sess.refill[i] == 1 and cond.skip[i] == 0 and t_eff[i] < pump.horizon and t_eff[i] > work.ev_t[e]:
-                    nxt = i
-                    break
-            out.dry[row, nxt] = 1
-    max_window_sweep_columns(work.bp_t, work.bp_dose, nbp, pump.day, out.max24[row], work.irr_t, res.nirr)
-    # the true volume just before each refill (at its effective instant), NaN if not reached
-    k = 0
-    for i in range(n):
-        out.residual[row, i] = np.nan
-        if i > 0 and sess.refill[i] == 1 and cond.skip[i] == 0 and t_eff[i] < pump.horizon:
-            while k < nbp and work.bp_t[k] < t_eff[i]:
-                k += 1
-            if k < nbp:
-                out.residual[row, i] = work.bp_v[k]
-    sample_grid(work.bp_t, work.bp_v, nbp, grid, out.fan, row)
-    return work
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def run_block(first, lo, hi, seed, sess, pump, var, grid, out):
     """Runs ``first + lo`` .. ``first + hi - 1`` into rows ``lo`` .. ``hi - 1`` of ``out``.
@@ -144,7 +98,45 @@ def run_block(first, lo, hi, seed, sess, pump, var, grid, out):
     One set of buffers serves the whole block (grown when a run needs more); the block changes
     nothing in the numbers.
     """
-    cap = capacity(sess, pump, int(var.req_rate * pump.horizon * 1.5) + 8, 0)
+    # np.int64(0), not the literal 0: the same compiled capacity as the engine's (two int64)
+    cap = capacity(sess, pump, int(var.req_rate * pump.horizon * 1.5) + 8, np.int64(0))
     work = new_work(cap, pump.conc.shape[1])
+    n = sess.t.shape[0]
     for r in range(lo, hi):
-        work = one_run(first + r, seed, sess, pump, var, grid, out, r, work)
+        # run first + r into row r (written here, not in a helper: a helper inlined by Numba is
+        # copied and retyped at each compilation, about 0.3 s more on the first run)
+        cond = draw_conditions(seed, first + r, sess, pump, var)
+        while True:
+            res = simulate_pump(sess, pump, cond, work)
+            if res.status == OK:
+                break
+            work = grown(work)
+        nbp = res.nbp
+        t_eff = cond.t_eff
+        out.factor[r] = cond.factor[0]
+        out.low[r] = res.low_alarm_at
+        out.empty[r] = res.empty_at
+        # dry before which refill: dry[r, i] = 1 if the pump was empty at some time in the
+        # period that ends with the refill of session i (its effective instant); column n: the
+        # period that ends with the horizon
+        for i in range(n + 1):
+            out.dry[r, i] = 0
+        for e in range(res.nev):
+            if work.ev_code[e] == EV_EMPTY:
+                nxt = n
+                for i in range(1, n):
+                    if sess.refill[i] == 1 and cond.skip[i] == 0 and t_eff[i] < pump.horizon and t_eff[i] > work.ev_t[e]:
+                        nxt = i
+                        break
+                out.dry[r, nxt] = 1
+        max_window_sweep_columns(work.bp_t, work.bp_dose, nbp, pump.day, out.max24[r], work.irr_t, res.nirr)
+        # the true volume just before each refill (at its effective instant), NaN if not reached
+        k = 0
+        for i in range(n):
+            out.residual[r, i] = np.nan
+            if i > 0 and sess.refill[i] == 1 and cond.skip[i] == 0 and t_eff[i] < pump.horizon:
+                while k < nbp and work.bp_t[k] < t_eff[i]:
+                    k += 1
+                if k < nbp:
+                    out.residual[r, i] = work.bp_v[k]
+        sample_grid(work.bp_t, work.bp_v, nbp, grid, out.fan, r)
