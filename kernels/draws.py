@@ -49,7 +49,7 @@ Variation = namedtuple("Variation", [
 ])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def cap_delays(t, delays, out):
     """Effective session instants: scheduled plus delay, never past the next scheduled session
     (the first session is never delayed). One rule for drawn and given delays."""
@@ -62,7 +62,7 @@ def cap_delays(t, delays, out):
         out[i] = e
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def draw_requests(s, rate, horizon, hourly, clock0, day_len):
     """Poisson request times on [0, horizon) [s], sorted.
 
@@ -120,7 +120,7 @@ def draw_requests(s, rate, horizon, hourly, clock0, day_len):
     return out[:n]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def draw_episodes(s, rate, low, high, factor, horizon, starts, ends, factors, n):
     """Append Poisson episodes on [0, horizon) of uniform length to the modifier rows."""
     if rate <= 0.0:
@@ -137,7 +137,7 @@ def draw_episodes(s, rate, low, high, factor, horizon, starts, ends, factors, n)
     return n
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def merge_episodes(starts, ends, factors, n):
     """Sort episodes by start (stable); one starting before the previous ends is dropped (no
     overlap)."""
@@ -164,7 +164,7 @@ def merge_episodes(starts, ends, factors, n):
     return ms[:k], me[:k], mf[:k]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def draw_factor(s, var):
     x = var.acc_mean + var.acc_sd * normal(s)
     if x > var.acc_clip:
@@ -174,7 +174,7 @@ def draw_factor(s, var):
     return 1.0 + x
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def draw_delay(s, var):
     """One refill delay [s] from the stream ``s``: uniform on [delay_low, delay_high], or one of
     ``delay_values`` with the cumulative probabilities ``delay_cum`` [-]. One uniform draw."""
@@ -188,7 +188,7 @@ def draw_delay(s, var):
     return var.delay_values[j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def draw_refill_delays(seed, first_run, n, k, var):
     """``k`` refill delays for each of ``n`` runs, run ``first_run + r`` from its own stream.
 
@@ -218,7 +218,7 @@ def draw_refill_delays(seed, first_run, n, k, var):
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def draw_conditions(seed, run, sess, pump, var):
     """The conditions of run ``run``: session instants, missed visits, accuracy factors,
     bolus requests and outflow modifiers.
@@ -242,14 +242,21 @@ def draw_conditions(seed, run, sess, pump, var):
     n = sess.t.shape[0]
     horizon = pump.horizon
     f0 = draw_factor(s, var) if var.acc_on else 1.0
-    delays = np.zeros(n)
+    # np.empty and a loop, not np.zeros or np.full: each of those is one more function compiled
+    # on the first run (about 0.1 s each)
+    delays = np.empty(n)
+    skip = np.empty(n, np.int64)
+    factor = np.empty(n)
+    for i in range(n):
+        delays[i] = 0.0
+        skip[i] = 0
+        factor[i] = f0
     if var.delay_on:
         for i in range(1, n):
             if sess.refill[i] == 1:
                 delays[i] = draw_delay(s, var)
     t_eff = np.empty(n)
     cap_delays(sess.t, delays, t_eff)
-    skip = np.zeros(n, np.int64)
     if var.miss_p > 0.0:
         for i in range(1, n):
             if sess.refill[i] == 1 and uniform(s) < var.miss_p:
@@ -269,7 +276,6 @@ def draw_conditions(seed, run, sess, pump, var):
     n_mod = draw_episodes(s, var.fever_rate, var.fever_low, var.fever_high, var.fever_factor, horizon,
                           m_s, m_e, m_f, n_mod)
     mod_start, mod_end, mod_factor = merge_episodes(m_s, m_e, m_f, n_mod)
-    factor = np.full(n, f0)
     if var.acc_on and var.acc_per_refill:
         f = f0
         for i in range(1, n):

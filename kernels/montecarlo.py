@@ -37,7 +37,7 @@ Outputs = namedtuple("Outputs", [
 ])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def sample_grid(bp_t, bp_v, nbp, grid, out, row):
     """The piecewise-linear volume (breakpoints bp_t, bp_v; the first nbp rows) at the sorted
     instants ``grid``, into out[row, :]. At an instant that is a breakpoint the value is that of
@@ -55,7 +55,7 @@ def sample_grid(bp_t, bp_v, nbp, grid, out, row):
             out[row, j] = bp_v[k] + (bp_v[k + 1] - bp_v[k]) * ((g - t0) / (bp_t[k + 1] - t0))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def fold_grid(values, lo, hi, counts):
     """Add runs x instants of ``values`` to ``counts`` (instants x bins): bins of equal width
     over [lo, hi], values outside clamped to the end bins (as ``Histogram.add`` does)."""
@@ -71,7 +71,7 @@ def fold_grid(values, lo, hi, counts):
             counts[j, b] += 1
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
 def run_block(first, lo, hi, seed, sess, pump, var, grid, out):
     """Runs ``first + lo`` .. ``first + hi - 1`` into rows ``lo`` .. ``hi - 1`` of ``out``.
 

@@ -37,12 +37,12 @@ TWO_PI = 6.283185307179586
 INV_2_53 = 1.0 / 9007199254740992.0
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def _rotl(x, k):
     return (x << uint64(k)) | (x >> uint64(64 - k))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def splitmix64(x):
     """One SplitMix64 step: (next state, output)."""
     x = x + GOLDEN
@@ -52,7 +52,7 @@ def splitmix64(x):
     return x, z ^ (z >> uint64(31))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def stream(seed, run):
     """The 4-word xoshiro256** state of run ``run`` for simulation seed ``seed``."""
     s = np.empty(4, np.uint64)
@@ -63,7 +63,7 @@ def stream(seed, run):
     return s
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def next_u64(s):
     """xoshiro256**: the next 64-bit output; advances the state in place."""
     result = _rotl(s[1] * uint64(5), 7) * uint64(9)
@@ -77,13 +77,13 @@ def next_u64(s):
     return result
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def uniform(s):
     """Uniform on [0, 1), 53 random bits."""
     return float(next_u64(s) >> uint64(11)) * INV_2_53
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def normal(s):
     """Standard normal (Box-Muller, one value per two uniforms)."""
     u1 = 1.0 - uniform(s)  # (0, 1]
@@ -128,7 +128,7 @@ ZIG_R = 7.69711747013104972
 ZIG_KE, ZIG_WE, ZIG_FE = _ziggurat_exponential()
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def standard_exponential(s):
     """Exponential with mean 1 by the ziggurat (about 99 % of draws take one integer and no
     logarithm; the rest fall back to the exact density test or the tail)."""
@@ -145,7 +145,7 @@ def standard_exponential(s):
             return x
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def exponential(s, rate):
     """Exponential with the given rate (mean 1 / rate)."""
     return standard_exponential(s) / rate
