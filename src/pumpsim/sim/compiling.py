@@ -3,22 +3,25 @@
 Numba compiles while holding the GIL, so one process compiles on one core. When the kernels'
 cache folder (``kernels/cache.py``) holds no compiled ``run_block`` yet, :func:`ensure` starts
 a helper process (``python -m pumpsim.sim.compiling``) that compiles, and so writes into the
-cache, the kernels of :data:`HELPER_KERNELS` (the draws, the buffers, the fan chart), while this
-process compiles those of :data:`MAIN_KERNELS` (the event loop ``simulate_pump``, the largest
-kernel). It then waits for the helper and compiles ``run_block``, whose callees now load from
-the cache instead of compiling again.
+cache, the kernels of :data:`HELPER_KERNELS` (the draws, the 24 h window sweep, the buffers, the
+fan chart), while this process compiles those of :data:`MAIN_KERNELS` (the event loop
+``simulate_pump``, the largest kernel). If this process is done first, it takes the helper's
+kernels from the end of its list (compiling them, or loading those the helper has written
+meanwhile) until only the one the helper is on remains, and waits for that one. Then it
+compiles ``run_block``, whose callees are all in memory: nothing is compiled twice.
 
-The helper compiles exactly the signatures this process will ask for: they are taken here by
+The helper compiles exactly the signatures this process asks for: they are taken here by
 ``numba.typeof`` of the real arguments (the plan's records, its outputs and work buffers) and
 sent pickled to the helper, so a record typed differently (a bool field instead of an int)
 cannot make a signature that is never used. If the helper cannot start, fails, or outlives
 :data:`HELPER_TIMEOUT`, it is ended and this process compiles what is missing itself: the
 compiled code, and so every number, is the same either way. Two processes started at once on
 an empty cache each start a helper; Numba writes every cache file under a temporary name and
-renames it, so neither reads a half-written file (at worst both compile).
+renames it, so none reads a half-written file (at worst a kernel is compiled twice).
 
 Nothing happens when ``run_block`` is already compiled in this process or in the cache, when
-Numba's JIT is disabled, or when the cache is a temporary folder of this process only.
+Numba's JIT is disabled, or when the cache is a temporary folder of this process only. The
+engine's one-run path (``simulate_sized``) is not concerned: it compiles in its own process.
 """
 from __future__ import annotations
 
@@ -28,18 +31,25 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from typing import IO
 
-#: Seconds to wait for the helper once this process has compiled its own share (the helper
-#: needs about 5 s on an idle 2-core machine); past this it is ended and its share compiled here.
-HELPER_TIMEOUT = 300.0
+#: Seconds to wait for the helper's last kernel once this process has compiled everything else
+#: (the helper needs about 5 s in all on an idle 2-core machine); past this it is ended and
+#: that kernel compiled here.
+HELPER_TIMEOUT = 120.0
+
+#: The helper's command line (its signatures arrive pickled on stdin).
+HELPER_COMMAND = (sys.executable, "-m", "pumpsim.sim.compiling")
 
 #: Kernels this process compiles while the helper compiles the others ("module.function" of
 #: ``pumpsim.kernels``).
 MAIN_KERNELS = ("pump.simulate_pump",)
 
-#: Kernels the helper process compiles into the cache.
-HELPER_KERNELS = ("draws.draw_conditions", "structs.capacity", "structs.new_work", "structs.grown",
-                  "window.max_window_sweep_columns", "montecarlo.sample_grid", "montecarlo.fold_grid")
+#: Kernels the helper process compiles into the cache, in this order (the largest first); this
+#: process takes them from the end when it has finished its own share before the helper (so a
+#: kernel's callee comes after it: ``new_work`` after ``grown``, which calls it).
+HELPER_KERNELS = ("draws.draw_conditions", "window.max_window_sweep_columns", "structs.capacity",
+                  "structs.grown", "structs.new_work", "montecarlo.sample_grid", "montecarlo.fold_grid")
 
 
 @dataclass
@@ -86,7 +96,7 @@ def signatures(sessions, pump, variation, grid, n_drugs: int, n_sess: int) -> di
     s, p, v, g = typeof(sessions), typeof(pump), typeof(variation), typeof(grid)
     out = typeof(Outputs(np.empty(1), np.empty(1), np.empty(1), np.empty((1, n_drugs)), np.empty((1, n_sess)),
                          np.zeros((1, n_sess + 1), np.int8), np.empty((1, len(grid)))))
-    work = typeof(new_work.py_func(1, n_drugs))
+    work = typeof(getattr(new_work, "py_func", new_work)(1, n_drugs))  # in Python: cheap
     cond = typeof(Conditions(np.empty(n), np.zeros(n, np.int64), np.empty(n), 0, np.empty(1), np.empty(1),
                              np.empty(1), np.empty(1)))
     return {
@@ -140,26 +150,25 @@ def _stamp(step: str, t0: float) -> None:
     last.seconds[f"{step} cpu"] = time.process_time()
 
 
-def _start_helper(sigs: dict[str, tuple]) -> subprocess.Popen | None:
-    payload = pickle.dumps({k: sigs[k] for k in HELPER_KERNELS})
+def _start_helper(sigs: dict[str, tuple]) -> tuple[subprocess.Popen, IO[bytes]] | None:
+    # stdin and stderr are files, not pipes: writing cannot block on a helper that does not
+    # read, and its messages are kept for the report if it fails
+    payload = tempfile.TemporaryFile()
+    pickle.dump({k: sigs[k] for k in HELPER_KERNELS}, payload)
+    payload.seek(0)
     err = tempfile.TemporaryFile()
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "pumpsim.sim.compiling"], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(list(HELPER_COMMAND), stdin=payload, stdout=subprocess.DEVNULL, stderr=err)
     except OSError as e:
         err.close()
         last.helper = f"not started ({e})"
         return None
-    proc.stderr = err  # read back if it fails
-    try:
-        proc.stdin.write(payload)
-        proc.stdin.close()
-    except OSError:
-        pass  # it ended already: seen by _finish_helper
-    return proc
+    finally:
+        payload.close()
+    return proc, err
 
 
-def _finish_helper(proc: subprocess.Popen, timeout: float) -> None:
+def _finish_helper(proc: subprocess.Popen, err: IO[bytes], timeout: float) -> None:
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -170,10 +179,10 @@ def _finish_helper(proc: subprocess.Popen, timeout: float) -> None:
         if proc.returncode == 0:
             last.helper = "done"
         else:
-            proc.stderr.seek(0)
-            tail = proc.stderr.read().decode(errors="replace").strip().splitlines()[-1:]
+            err.seek(0)
+            tail = err.read().decode(errors="replace").strip().splitlines()[-1:]
             last.helper = f"failed (exit status {proc.returncode}{': ' + tail[0] if tail else ''})"
-    proc.stderr.close()
+    err.close()
 
 
 def ensure(plan, timeout: float | None = None) -> Report:
@@ -206,15 +215,38 @@ def ensure(plan, timeout: float | None = None) -> Report:
             or cache.compiled("montecarlo", "run_block")):
         return last
     _stamp("start", t0)
-    proc = _start_helper(sigs)
-    compile_all(sigs, MAIN_KERNELS)
-    _stamp("main share", t0)
-    if proc is not None:
-        _finish_helper(proc, HELPER_TIMEOUT if timeout is None else timeout)
-        _stamp("helper", t0)
+    helper = _start_helper(sigs)
+    left = list(HELPER_KERNELS)
+    try:
+        compile_all(sigs, MAIN_KERNELS)
+        _stamp("main share", t0)
+        if helper is not None:
+            proc, err = helper
+            # take the helper's kernels from the end while it works on the others (never the
+            # one it is on: all those before it are in the cache), then wait for it
+            while left and proc.poll() is None and not _in_cache(left[-1]):
+                if all(_in_cache(name) for name in left[:-1]):
+                    break
+                compile_all(sigs, [left.pop()])
+            last.seconds["taken from the helper"] = len(HELPER_KERNELS) - len(left)
+            _finish_helper(proc, err, HELPER_TIMEOUT if timeout is None else timeout)
+            helper = None
+            _stamp("helper", t0)
+    finally:
+        if helper is not None:  # interrupted: leave no helper behind
+            helper[0].kill()
+            helper[0].wait()
+            helper[1].close()
+    compile_all(sigs, left)  # loaded from the cache, or compiled here if the helper failed
     compile_all(sigs, ["montecarlo.run_block"])
     _stamp("run_block", t0)
     return last
+
+
+def _in_cache(name: str) -> bool:
+    from pumpsim.kernels import cache
+
+    return cache.compiled(*name.split("."))
 
 
 def helper_main() -> int:
