@@ -19,6 +19,10 @@ hourly weights is ``Pump.day`` [s].
 
 Nothing here can raise: no slice assignment (whose shape check would compile Numba's error
 formatting) and no library sort (the episodes of a run are a handful: an insertion sort).
+Every function compiled is compiled on the first run after an install, so none is added
+lightly: arrays are made with ``np.empty`` and filled in a loop (``np.zeros`` and ``np.full``
+would each compile one more function), and a gap of rate r is ``standard_exponential(s) / r``
+written out.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
-from .rng import exponential, normal, stream, uniform
+from .rng import normal, standard_exponential, stream, uniform
 from .structs import BOLUS_NONE, BOLUS_REQUESTS, Conditions
 
 HOUR = 3600.0
@@ -99,7 +103,7 @@ def draw_requests(s, rate, horizon, hourly, clock0, day_len):
     cap = int(r * horizon + 10.0 * np.sqrt(r * horizon + 1.0) + 16.0)
     out = np.empty(cap)
     n = 0
-    t = exponential(s, r)
+    t = standard_exponential(s) / r
     while t < horizon:
         keep = flat
         if not flat:
@@ -116,7 +120,7 @@ def draw_requests(s, rate, horizon, hourly, clock0, day_len):
                 out = bigger
             out[n] = t
             n += 1
-        t += exponential(s, r)
+        t += standard_exponential(s) / r
     return out[:n]
 
 
@@ -125,7 +129,7 @@ def draw_episodes(s, rate, low, high, factor, horizon, starts, ends, factors, n)
     """Append Poisson episodes on [0, horizon) of uniform length to the modifier rows."""
     if rate <= 0.0:
         return n
-    t = exponential(s, rate)
+    t = standard_exponential(s) / rate
     while t < horizon:
         length = low + (high - low) * uniform(s)
         if n < starts.shape[0]:
@@ -133,7 +137,7 @@ def draw_episodes(s, rate, low, high, factor, horizon, starts, ends, factors, n)
             ends[n] = t + length
             factors[n] = factor
             n += 1
-        t += exponential(s, rate)
+        t += standard_exponential(s) / rate
     return n
 
 
@@ -242,8 +246,7 @@ def draw_conditions(seed, run, sess, pump, var):
     n = sess.t.shape[0]
     horizon = pump.horizon
     f0 = draw_factor(s, var) if var.acc_on else 1.0
-    # np.empty and a loop, not np.zeros or np.full: each of those is one more function compiled
-    # on the first run (about 0.1 s each)
+    # np.empty and a loop, not np.zeros or np.full (see the module text)
     delays = np.empty(n)
     skip = np.empty(n, np.int64)
     factor = np.empty(n)

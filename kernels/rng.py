@@ -143,9 +143,3 @@ def standard_exponential(s):
             return ZIG_R - np.log1p(-uniform(s))
         if (ZIG_FE[idx - 1] - ZIG_FE[idx]) * uniform(s) + ZIG_FE[idx] < np.exp(-x):
             return x
-
-
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
-def exponential(s, rate):
-    """Exponential with the given rate (mean 1 / rate)."""
-    return standard_exponential(s) / rate
