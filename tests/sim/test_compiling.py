@@ -123,7 +123,8 @@ def test_a_first_run_compiles_every_kernel_once(first_runs):
                          "structs.grown", "montecarlo.sample_grid", "montecarlo.fold_grid")
              if stats["misses"][n] == 1]
     assert stats["hits"]["draws.draw_conditions"] == 1  # the helper's first: never taken
-    assert len(taken) == stats["taken"]
+    # a kernel taken may still load: the helper can write it while this process starts on it
+    assert len(taken) <= stats["taken"]
     # one line says why the process waits; the helper's own line is not shown
     assert stats["stderr"].count("compiling the simulation kernels") == 1
 
