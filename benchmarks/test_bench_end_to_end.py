@@ -5,7 +5,9 @@
 - ``pumpsim validate scenarios/example.toml`` with a warm cache.
 
 Wall time of the whole process (pytest-benchmark's figure); the CPU time of the child processes
-is in ``extra_info``. Measured, never asserted. Run:
+is in ``extra_info`` (for the first run it includes the helper process that compiles half of the
+kernels on the second core, ``pumpsim.sim.compiling``: on a 2-core machine the wall time is
+about the larger share, not the sum). Measured, never asserted. Run:
 ``pytest benchmarks/test_bench_end_to_end.py --benchmark-only``.
 """
 from __future__ import annotations
@@ -45,7 +47,7 @@ def test_first_simulate_with_an_empty_cache(benchmark, tmp_path):
         env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / f"cache{next(rounds)}"))
         _run(["simulate", TABLE, "--runs", "1000", "--quiet"], env)
 
-    _bench(benchmark, 1, first)
+    _bench(benchmark, 3, first)  # each round a new empty cache
 
 
 def test_simulate_10000_runs_warm(benchmark):

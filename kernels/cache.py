@@ -61,11 +61,12 @@ def _writable(path: Path) -> bool:
 
 
 _folder: Path | None = None
+_temporary = False
 
 
 def cache_folder() -> Path:
     """This process's cache folder for the kernels (chosen once, created if needed)."""
-    global _folder
+    global _folder, _temporary
     if _folder is None:
         key = sources_hash()
         folder = cache_root() / f"kernels-{key}"
@@ -74,8 +75,20 @@ def cache_folder() -> Path:
             print(f"pumpsim: cannot write the kernel cache in {folder}; compiling into {tmp} "
                   "(set NUMBA_CACHE_DIR to a writable folder to keep it)", file=sys.stderr)
             folder = tmp
+            _temporary = True
         _folder = folder
     return _folder
+
+
+def persistent() -> bool:
+    """Whether the cache folder outlives this process (False: the temporary fallback)."""
+    cache_folder()
+    return not _temporary
+
+
+def compiled(module: str, function: str) -> bool:
+    """Whether the cache folder holds compiled code of ``function`` of ``module`` (its index)."""
+    return any(cache_folder().glob(f"{module}.{function}-*.nbi"))
 
 
 class KernelsCacheLocator(caching._CacheLocator):

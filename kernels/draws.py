@@ -19,6 +19,10 @@ hourly weights is ``Pump.day`` [s].
 
 Nothing here can raise: no slice assignment (whose shape check would compile Numba's error
 formatting) and no library sort (the episodes of a run are a handful: an insertion sort).
+Every function compiled is compiled on the first run after an install, so none is added
+lightly: arrays are made with ``np.empty`` and filled in a loop (``np.zeros`` and ``np.full``
+would each compile one more function), and a gap of rate r is ``standard_exponential(s) / r``
+written out.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
-from .rng import exponential, exponential_box, exponential_slow, normal, stream, uniform, uniform_words
+from .rng import exponential_box, exponential_slow, normal, standard_exponential, stream, uniform, uniform_words
 from .structs import BOLUS_NONE, BOLUS_REQUESTS, Conditions
 
 HOUR = 3600.0
@@ -49,7 +53,7 @@ Variation = namedtuple("Variation", [
 ])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def cap_delays(t, delays, out):
     """Effective session instants: scheduled plus delay, never past the next scheduled session
     (the first session is never delayed). One rule for drawn and given delays."""
@@ -62,7 +66,7 @@ def cap_delays(t, delays, out):
         out[i] = e
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def draw_requests(s, rate, horizon, hourly, clock0, day_len):
     """Poisson request times on [0, horizon) [s], sorted.
 
@@ -99,7 +103,7 @@ def draw_requests(s, rate, horizon, hourly, clock0, day_len):
     cap = int(r * horizon + 10.0 * np.sqrt(r * horizon + 1.0) + 16.0)
     out = np.empty(cap)
     n = 0
-    # the state in four locals for the thousand draws (the numbers of exponential() and
+    # the state in four locals for the thousand draws (the numbers of standard_exponential() and
     # uniform() on the array, in the same order), stored back at the end
     s0 = s[0]
     s1 = s[1]
@@ -146,12 +150,12 @@ def draw_requests(s, rate, horizon, hourly, clock0, day_len):
     return out[:n]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def draw_episodes(s, rate, low, high, factor, horizon, starts, ends, factors, n):
     """Append Poisson episodes on [0, horizon) of uniform length to the modifier rows."""
     if rate <= 0.0:
         return n
-    t = exponential(s, rate)
+    t = standard_exponential(s) / rate
     while t < horizon:
         length = low + (high - low) * uniform(s)
         if n < starts.shape[0]:
@@ -159,11 +163,11 @@ def draw_episodes(s, rate, low, high, factor, horizon, starts, ends, factors, n)
             ends[n] = t + length
             factors[n] = factor
             n += 1
-        t += exponential(s, rate)
+        t += standard_exponential(s) / rate
     return n
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def merge_episodes(starts, ends, factors, n):
     """Sort episodes by start (stable); one starting before the previous ends is dropped (no
     overlap)."""
@@ -190,7 +194,7 @@ def merge_episodes(starts, ends, factors, n):
     return ms[:k], me[:k], mf[:k]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def draw_factor(s, var):
     x = var.acc_mean + var.acc_sd * normal(s)
     if x > var.acc_clip:
@@ -200,7 +204,7 @@ def draw_factor(s, var):
     return 1.0 + x
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def draw_delay(s, var):
     """One refill delay [s] from the stream ``s``: uniform on [delay_low, delay_high], or one of
     ``delay_values`` with the cumulative probabilities ``delay_cum`` [-]. One uniform draw."""
@@ -214,7 +218,7 @@ def draw_delay(s, var):
     return var.delay_values[j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def draw_refill_delays(seed, first_run, n, k, var):
     """``k`` refill delays for each of ``n`` runs, run ``first_run + r`` from its own stream.
 
@@ -244,7 +248,7 @@ def draw_refill_delays(seed, first_run, n, k, var):
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def draw_conditions(seed, run, sess, pump, var):
     """The conditions of run ``run``: session instants, missed visits, accuracy factors,
     bolus requests and outflow modifiers.
@@ -268,14 +272,20 @@ def draw_conditions(seed, run, sess, pump, var):
     n = sess.t.shape[0]
     horizon = pump.horizon
     f0 = draw_factor(s, var) if var.acc_on else 1.0
-    delays = np.zeros(n)
+    # np.empty and a loop, not np.zeros or np.full (see the module text)
+    delays = np.empty(n)
+    skip = np.empty(n, np.int64)
+    factor = np.empty(n)
+    for i in range(n):
+        delays[i] = 0.0
+        skip[i] = 0
+        factor[i] = f0
     if var.delay_on:
         for i in range(1, n):
             if sess.refill[i] == 1:
                 delays[i] = draw_delay(s, var)
     t_eff = np.empty(n)
     cap_delays(sess.t, delays, t_eff)
-    skip = np.zeros(n, np.int64)
     if var.miss_p > 0.0:
         for i in range(1, n):
             if sess.refill[i] == 1 and uniform(s) < var.miss_p:
@@ -295,7 +305,6 @@ def draw_conditions(seed, run, sess, pump, var):
     n_mod = draw_episodes(s, var.fever_rate, var.fever_low, var.fever_high, var.fever_factor, horizon,
                           m_s, m_e, m_f, n_mod)
     mod_start, mod_end, mod_factor = merge_episodes(m_s, m_e, m_f, n_mod)
-    factor = np.full(n, f0)
     if var.acc_on and var.acc_per_refill:
         f = f0
         for i in range(1, n):

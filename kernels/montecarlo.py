@@ -10,6 +10,12 @@ for run ``first + r``): the accuracy factor of the first session, the first empt
 low-alarm instants, which refills the pump ran dry before, each drug's exact maximum over
 rolling 24 h windows, the true volume left in the reservoir just before each refill, and the
 true volume at a fixed grid of instants (the fan chart of the reservoir).
+
+On the first run after an install, :mod:`pumpsim.sim.compiling` compiles the callees of
+:func:`run_block` in two processes before it. The kernels of this module, ``draws.py``,
+``rng.py`` and ``structs.py`` compile with ``no_cfunc_wrapper=True``: nothing takes their
+address as a C function, and the wrapper Numba would otherwise make for each costs compile time
+(about 0.1 s of CPU for ``run_block``).
 """
 from __future__ import annotations
 
@@ -37,7 +43,7 @@ Outputs = namedtuple("Outputs", [
 ])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def sample_grid(bp_t, bp_v, nbp, grid, out, row):
     """The piecewise-linear volume (breakpoints bp_t, bp_v; the first nbp rows) at the sorted
     instants ``grid``, into out[row, :]. At an instant that is a breakpoint the value is that of
@@ -55,7 +61,7 @@ def sample_grid(bp_t, bp_v, nbp, grid, out, row):
             out[row, j] = bp_v[k] + (bp_v[k + 1] - bp_v[k]) * ((g - t0) / (bp_t[k + 1] - t0))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def fold_grid(values, lo, hi, counts):
     """Add runs x instants of ``values`` to ``counts`` (instants x bins): bins of equal width
     over [lo, hi], values outside clamped to the end bins (as ``Histogram.add`` does)."""
@@ -71,53 +77,7 @@ def fold_grid(values, lo, hi, counts):
             counts[j, b] += 1
 
 
-@njit(cache=True, inline="always", error_model="numpy")
-def one_run(run, seed, sess, pump, var, grid, out, row, work):
-    """Draw and simulate run ``run``; write its summary in row ``row`` of ``out``. Returns
-    the work buffers (grown if the run needed more).
-
-    Inlined into :func:`run_block` (Numba re-optimises the machine code of every callee at
-    each level of calls it compiles: one level less is about 1.5 s less on the first run)."""
-    cond = draw_conditions(seed, run, sess, pump, var)
-    while True:
-        res = simulate_pump(sess, pump, cond, work)
-        if res.status == OK:
-            break
-        work = grown(work)
-    n = sess.t.shape[0]
-    nbp = res.nbp
-    t_eff = cond.t_eff
-    out.factor[row] = cond.factor[0]
-    out.low[row] = res.low_alarm_at
-    out.empty[row] = res.empty_at
-    # dry before which refill: dry[row, i] = 1 if the pump was empty at some time in the
-    # period that ends with the refill of session i (its effective instant); column n: the
-    # period that ends with the horizon
-    for i in range(n + 1):
-        out.dry[row, i] = 0
-    for e in range(res.nev if not np.isnan(res.empty_at) else 0):  # no EV_EMPTY if never empty
-        if work.ev_code[e] == EV_EMPTY:
-            nxt = n
-            for i in range(1, n):
-                if sess.refill[i] == 1 and cond.skip[i] == 0 and t_eff[i] < pump.horizon and t_eff[i] > work.ev_t[e]:
-                    nxt = i
-                    break
-            out.dry[row, nxt] = 1
-    max_window_sweep_columns(work.bp_t, work.bp_dose, nbp, pump.day, out.max24[row], work.irr_t, res.nirr)
-    # the true volume just before each refill (at its effective instant), NaN if not reached
-    k = 0
-    for i in range(n):
-        out.residual[row, i] = np.nan
-        if i > 0 and sess.refill[i] == 1 and cond.skip[i] == 0 and t_eff[i] < pump.horizon:
-            while k < nbp and work.bp_t[k] < t_eff[i]:
-                k += 1
-            if k < nbp:
-                out.residual[row, i] = work.bp_v[k]
-    sample_grid(work.bp_t, work.bp_v, nbp, grid, out.fan, row)
-    return work
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
 def run_block(first, lo, hi, seed, sess, pump, var, grid, out):
     """Runs ``first + lo`` .. ``first + hi - 1`` into rows ``lo`` .. ``hi - 1`` of ``out``.
 
@@ -144,7 +104,45 @@ def run_block(first, lo, hi, seed, sess, pump, var, grid, out):
     One set of buffers serves the whole block (grown when a run needs more); the block changes
     nothing in the numbers.
     """
-    cap = capacity(sess, pump, int(var.req_rate * pump.horizon * 1.5) + 8, 0)
+    # np.int64(0), not the literal 0: the same compiled capacity as the engine's (two int64)
+    cap = capacity(sess, pump, int(var.req_rate * pump.horizon * 1.5) + 8, np.int64(0))
     work = new_work(cap, pump.conc.shape[1])
+    n = sess.t.shape[0]
     for r in range(lo, hi):
-        work = one_run(first + r, seed, sess, pump, var, grid, out, r, work)
+        # run first + r into row r (written here, not in a helper: a helper inlined by Numba is
+        # copied and retyped at each compilation: about 0.06 s of CPU more on the first run)
+        cond = draw_conditions(seed, first + r, sess, pump, var)
+        while True:
+            res = simulate_pump(sess, pump, cond, work)
+            if res.status == OK:
+                break
+            work = grown(work)
+        nbp = res.nbp
+        t_eff = cond.t_eff
+        out.factor[r] = cond.factor[0]
+        out.low[r] = res.low_alarm_at
+        out.empty[r] = res.empty_at
+        # dry before which refill: dry[r, i] = 1 if the pump was empty at some time in the
+        # period that ends with the refill of session i (its effective instant); column n: the
+        # period that ends with the horizon
+        for i in range(n + 1):
+            out.dry[r, i] = 0
+        for e in range(res.nev if not np.isnan(res.empty_at) else 0):  # no EV_EMPTY if never empty
+            if work.ev_code[e] == EV_EMPTY:
+                nxt = n
+                for i in range(1, n):
+                    if sess.refill[i] == 1 and cond.skip[i] == 0 and t_eff[i] < pump.horizon and t_eff[i] > work.ev_t[e]:
+                        nxt = i
+                        break
+                out.dry[r, nxt] = 1
+        max_window_sweep_columns(work.bp_t, work.bp_dose, nbp, pump.day, out.max24[r], work.irr_t, res.nirr)
+        # the true volume just before each refill (at its effective instant), NaN if not reached
+        k = 0
+        for i in range(n):
+            out.residual[r, i] = np.nan
+            if i > 0 and sess.refill[i] == 1 and cond.skip[i] == 0 and t_eff[i] < pump.horizon:
+                while k < nbp and work.bp_t[k] < t_eff[i]:
+                    k += 1
+                if k < nbp:
+                    out.residual[r, i] = work.bp_v[k]
+        sample_grid(work.bp_t, work.bp_v, nbp, grid, out.fan, r)

@@ -37,12 +37,12 @@ TWO_PI = 6.283185307179586
 INV_2_53 = 1.0 / 9007199254740992.0
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def _rotl(x, k):
     return (x << uint64(k)) | (x >> uint64(64 - k))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def splitmix64(x):
     """One SplitMix64 step: (next state, output)."""
     x = x + GOLDEN
@@ -52,7 +52,7 @@ def splitmix64(x):
     return x, z ^ (z >> uint64(31))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def stream(seed, run):
     """The 4-word xoshiro256** state of run ``run`` for simulation seed ``seed``."""
     s = np.empty(4, np.uint64)
@@ -63,7 +63,7 @@ def stream(seed, run):
     return s
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def xoshiro(s0, s1, s2, s3):
     """xoshiro256** on a state held in four words: (output, the next state's four words).
     The loops that draw many numbers keep the state in these locals (in registers), not in
@@ -79,7 +79,7 @@ def xoshiro(s0, s1, s2, s3):
     return result, s0, s1, s2, s3
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def next_u64(s):
     """xoshiro256**: the next 64-bit output; advances the state in place."""
     result, s0, s1, s2, s3 = xoshiro(s[0], s[1], s[2], s[3])
@@ -90,13 +90,13 @@ def next_u64(s):
     return result
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def uniform(s):
     """Uniform on [0, 1), 53 random bits."""
     return float(next_u64(s) >> uint64(11)) * INV_2_53
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def normal(s):
     """Standard normal (Box-Muller, one value per two uniforms)."""
     u1 = 1.0 - uniform(s)  # (0, 1]
@@ -141,7 +141,7 @@ ZIG_R = 7.69711747013104972
 ZIG_KE, ZIG_WE, ZIG_FE = _ziggurat_exponential()
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def standard_exponential(s):
     """Exponential with mean 1 by the ziggurat (about 99 % of draws take one integer and no
     logarithm; the rest fall back to the exact density test or the tail)."""
@@ -158,13 +158,7 @@ def standard_exponential(s):
             return x
 
 
-@njit(cache=True, error_model="numpy")
-def exponential(s, rate):
-    """Exponential with the given rate (mean 1 / rate)."""
-    return standard_exponential(s) / rate
-
-
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def exponential_slow(s, idx, x):
     """The ziggurat's rare branches (about 1 % of draws), after the integer giving layer ``idx``
     and abscissa ``x`` failed the box test: the tail, the density test, or a fresh draw."""
@@ -175,7 +169,7 @@ def exponential_slow(s, idx, x):
     return standard_exponential(s)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def exponential_box(s0, s1, s2, s3):
     """The common case of :func:`standard_exponential` on a state in four words
     (:func:`xoshiro`): (x, accepted, layer, state). When not accepted (about 1 % of draws) the
@@ -189,7 +183,7 @@ def exponential_box(s0, s1, s2, s3):
     return float(ri) * ZIG_WE[idx], ri < ZIG_KE[idx], idx, s0, s1, s2, s3
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def uniform_words(s0, s1, s2, s3):
     """:func:`uniform` on a state in four words: (u, state)."""
     r, s0, s1, s2, s3 = xoshiro(s0, s1, s2, s3)

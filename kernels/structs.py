@@ -102,7 +102,7 @@ BOLUS_GREEDY = 1
 BOLUS_REQUESTS = 2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def capacity(sess, pump, n_requests, n_mods):
     """Rows a simulation is likely to need: a first guess, doubled on overflow (:func:`grown`).
 
@@ -127,14 +127,14 @@ def capacity(sess, pump, n_requests, n_mods):
     return 64 + int(days * (8.0 + 2.0 * k)) + 4 * sess.t.shape[0] + 3 * n_requests + 4 * n_mods
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def new_work(cap, n_drugs):
     return Work(np.empty(cap), np.empty((cap, n_drugs)), np.empty(cap), np.empty(cap),
                 np.empty(cap), np.empty(cap, np.int64), np.empty(cap), np.empty(cap),
                 np.empty(cap), np.empty(cap, np.int64), np.empty(cap))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def grown(work):
     """Fresh buffers twice as large (after an overflow: the run is simply redone)."""
     return new_work(2 * work.bp_t.shape[0], work.bp_dose.shape[1])

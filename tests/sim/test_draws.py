@@ -34,13 +34,13 @@ def test_a_table_without_refill_delays_draws_none():
 def _requests_on_the_array(seed, run, rate, horizon, hourly, clock0, day):
     """The request instants drawn the plain way, the state in its array: exponential gaps at
     the peak rate, each kept with probability hourly[h] / peak (h the wall-clock hour)."""
-    from pumpsim.kernels.rng import exponential
+    from pumpsim.kernels.rng import standard_exponential
 
     s = stream(seed, run)
     peak, low = max(hourly), min(hourly)
     r = rate * peak
     out = []
-    t = exponential(s, r)
+    t = standard_exponential(s) / r
     while t < horizon:
         keep = True
         if low != peak:
@@ -49,7 +49,7 @@ def _requests_on_the_array(seed, run, rate, horizon, hourly, clock0, day):
             keep = uniform(s) * peak < hourly[h]
         if keep:
             out.append(t)
-        t += exponential(s, r)
+        t += standard_exponential(s) / r
     return np.array(out), uniform(s)
 
 

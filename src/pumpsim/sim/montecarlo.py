@@ -248,7 +248,9 @@ def per_run(plan: Plan, first: int, n: int, threads: int | None = None) -> Outpu
        Journal of Statistical Software 5(8), 2000.
     """
     from pumpsim.kernels.montecarlo import run_block
+    from pumpsim.sim import compiling
 
+    compiling.ensure(plan)  # the first run after an install compiles on two cores
     out = new_outputs(plan, n)
     blocks = max(1, min(n, threads or default_threads()))
     cuts = [(n * b) // blocks for b in range(blocks + 1)]
