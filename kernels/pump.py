@@ -45,7 +45,7 @@ INF = np.inf
 NEG_INF = -np.inf
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def push(dose, conc, chg_u, chg_mix, nchg, j, dead_volume, w0, w1):
     """Add to ``dose`` what leaves the tip while the push coordinate goes from w0 to w1.
 
@@ -67,13 +67,13 @@ def push(dose, conc, chg_u, chg_mix, nchg, j, dead_volume, w0, w1):
     return j
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def step_start_time(day, start, clock0, day_len):
     """Instant [s since t=0] at which a step starting at clock ``start`` [s] begins on ``day``."""
     return (day * day_len + start) - clock0
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def locate_step(t, starts, row, nsteps, clock0, day_len):
     """(day, k): the flex step of schedule ``starts[row]`` in force at ``t`` (wall-clock day)."""
     day = np.floor((t + clock0) / day_len)
@@ -87,7 +87,7 @@ def locate_step(t, starts, row, nsteps, clock0, day_len):
     return day, k
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def next_step_time(day, k, starts, row, nsteps, clock0, day_len):
     """Instant at which the step after step k of ``day`` begins."""
     if k + 1 < nsteps:
@@ -101,7 +101,7 @@ def next_step_time(day, k, starts, row, nsteps, clock0, day_len):
 # larger buffers). Straight-line code lets Numba drop the reference counts of the arrays it
 # inlines (a branch inside an inlined helper costs an atomic count per call).
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def write_state(bp_t, bp_dose, bp_v, bp_vest, nbp, t, dose, v, vest):
     """Breakpoint row ``nbp``: the state at t. Returns the count of rows written, more than the
     capacity if the buffers were full."""
@@ -114,7 +114,7 @@ def write_state(bp_t, bp_dose, bp_v, bp_vest, nbp, t, dose, v, vest):
     return nbp + 1
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def log_event(ev_t, ev_code, ev_val, nev, t, code, value):
     """Telemetry row ``nev``: (t, code, value). Returns the count of rows written, more than the
     capacity if the log was full."""
@@ -125,7 +125,7 @@ def log_event(ev_t, ev_code, ev_val, nev, t, code, value):
     return nev + 1
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def modifiers_at(t, im, in_mod, m, mod_start, mod_end, mod_factor, ev_t, ev_code, ev_val, nev):
     """The outflow modifiers that end and start at t (a stall and its recovery are logged).
 
@@ -154,7 +154,7 @@ def modifiers_at(t, im, in_mod, m, mod_start, mod_end, mod_factor, ev_t, ev_code
     return im, in_mod, m, changed, nev
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def new_mix(chg_u, chg_mix, nchg, j, w, mix, dead_volume):
     """A refill changed the reservoir's mix at push coordinate w [mL]: one more row of the line.
     Returns (nchg, j), nchg -1 if the buffer is full."""
@@ -168,7 +168,7 @@ def new_mix(chg_u, chg_mix, nchg, j, w, mix, dead_volume):
     return nchg, j
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def recent_grants(grants, ng, bmax):
     """(last, kth): the last grant [s] and the ``bmax``-th most recent one [s] (-inf if fewer
     grants; +inf if ``bmax`` is 0, when no grant is ever allowed). The grants are in time
@@ -179,7 +179,7 @@ def recent_grants(grants, ng, bmax):
     return last, (grants[ng - bmax] if ng >= bmax else NEG_INF)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def grant_rule(t, bol_on, v, m, ext_on, last, kth, block, day_len):
     """The grant rule of a request at t (SIMULATION.md §4): EV_BOLUS_GRANTED or why not.
     ``last`` and ``kth`` as :func:`recent_grants` returns them [s]; ``block`` the lockout [s]."""
@@ -198,7 +198,7 @@ def grant_rule(t, bol_on, v, m, ext_on, last, kth, block, day_len):
     return EV_BOLUS_GRANTED
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def denial_before(r_t, bol_on, v, m, ext_on, last, block):
     """Why a request at r_t, before the next instant a grant is possible (:func:`next_grant_time`),
     is denied: the reason :func:`grant_rule` gives, the max per 24 h when it is neither off,
@@ -214,7 +214,7 @@ def denial_before(r_t, bol_on, v, m, ext_on, last, block):
     return EV_BOLUS_DENIED_MAX24H
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def next_grant_time(bol_on, v, m, last, kth, block, ext_on, ext_end, day_len):
     """The next instant a grant is possible [s]: lockout and rolling count, exact in seconds;
     +inf while bolus is off, the reservoir empty or the pump stalled (all last until an event),
@@ -230,7 +230,7 @@ def next_grant_time(bol_on, v, m, last, kth, block, ext_on, ext_end, day_len):
     return tg
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def crossings(t, q, v, w, qe, vest, has_low, low_alarm, pump_armed, tip_at):
     """The instants the current flows reach a threshold [s] (+inf if never): the true volume
     empty / at the low alarm, the next mix at the tip (push coordinate ``tip_at``), the
@@ -253,7 +253,7 @@ def crossings(t, q, v, w, qe, vest, has_low, low_alarm, pump_armed, tip_at):
     return t_empty, t_low, t_tip, t_e0, t_pl
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def advance_true(tn, t, q, v, w, t_empty, t_low, t_tip, tip_at, low_alarm):
     """The true volume [mL] and push coordinate [mL] at tn under flow q; a threshold reached at
     tn is set exactly. Returns (v, w_new, tip_hit)."""
@@ -270,7 +270,7 @@ def advance_true(tn, t, q, v, w, t_empty, t_low, t_tip, tip_at, low_alarm):
     return v - dv, w + dv, False
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def advance_estimate(tn, t, qe, vest, t_e0, t_pl, low_alarm):
     """The pump's estimate [mL] at tn under its nominal flow qe."""
     if tn == t_e0:
@@ -283,7 +283,7 @@ def advance_estimate(tn, t, qe, vest, t_e0, t_pl, low_alarm):
     return vest
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def step_after(t, day, k, starts, row, nsteps, clock0, day_len):
     """(day, k): the flex step in force at t, from step k of ``day`` forward."""
     while next_step_time(day, k, starts, row, nsteps, clock0, day_len) <= t:
@@ -295,7 +295,7 @@ def step_after(t, day, k, starts, row, nsteps, clock0, day_len):
     return day, k
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def simulate_pump(sess, pump, cond, work):
     """Simulate one pump over [0, horizon).
 
@@ -382,7 +382,9 @@ def simulate_pump(sess, pump, cond, work):
     v = 0.0
     vest = 0.0
     w = 0.0
-    dose = np.zeros(nd)
+    dose = np.empty(nd)  # np.empty and a loop: np.zeros would compile one more function
+    for d in range(nd):
+        dose[d] = 0.0
     filled = 0.0
     aspirated = 0.0
     low_at = np.nan
@@ -634,7 +636,7 @@ def simulate_pump(sess, pump, cond, work):
     return Outcome(OK, nbp, nev, nirr, low_at, empty_at, pump_at, filled, aspirated, w, v)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def simulate_sized(sess, pump, cond, work):
     """:func:`simulate_pump`, growing ``work`` until everything fits.
 

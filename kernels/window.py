@@ -26,7 +26,7 @@ from numba import njit
 from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def left_value(t, f, x):
     """F⁻(x): the left limit of F at x."""
     m = t.shape[0]
@@ -41,7 +41,7 @@ def left_value(t, f, x):
     return f[a] + (f[i] - f[a]) * ((x - t[a]) / (t[i] - t[a]))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def right_value(t, f, x):
     """F⁺(x): the right limit of F at x."""
     m = t.shape[0]
@@ -56,7 +56,7 @@ def right_value(t, f, x):
     return f[i] + (f[b] - f[i]) * ((x - t[i]) / (t[b] - t[i]))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def max_window(t, f, width, rtol):
     """(sup over s of F⁻(s + width) - F⁻(s), earliest start reaching it within rtol)."""
     m = t.shape[0]
@@ -93,7 +93,7 @@ def max_window(t, f, width, rtol):
     return best, (at if at > lo else lo)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def differs(f, a, b, nd):
     """Whether rows a and b of ``f`` differ in some column (a jump when they share an instant)."""
     for d in range(nd):
@@ -102,7 +102,7 @@ def differs(f, a, b, nd):
     return False
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def max_window_sweep_columns(t, f, m, width, out, irr, nirr):
     """The same suprema as :func:`max_window` (without the starts) for every column of ``f``
     over its first ``m`` rows, into ``out`` (n_columns,), in one linear sweep shared by all
