@@ -173,6 +173,11 @@ def skip_blas_probe() -> None:
         nplinalg.ensure_blas = probe
 
 
+def announced() -> bool:
+    """Whether this process has printed the line that says the kernels are compiling."""
+    return _Announce.done
+
+
 _installed = False
 
 

@@ -164,7 +164,9 @@ class SlowNotice:
         self.timer.daemon = True
 
     def _say(self) -> None:
-        if not self.moved:
+        from pumpsim.sim import compiling
+
+        if not self.moved and not compiling.announced():  # else the kernels already said why
             note(f"{self.what}: nothing finished after {SLOW_NOTICE_S:g} s; {COMPILE_WORDS}")
 
     def progress(self) -> None:

@@ -52,6 +52,13 @@ HELPER_KERNELS = ("draws.draw_conditions", "window.max_window_sweep_columns", "s
                   "structs.grown", "structs.new_work", "montecarlo.sample_grid", "montecarlo.fold_grid")
 
 
+def announced() -> bool:
+    """Whether this process has already said on stderr that the kernels are compiling (read
+    without importing them, so that a command that never loads Numba never does here)."""
+    cache = sys.modules.get("pumpsim.kernels.cache")
+    return bool(cache is not None and cache.announced())
+
+
 @dataclass
 class Report:
     """What :func:`ensure` did (read by the tests and the benchmarks)."""
