@@ -175,6 +175,12 @@ def max_window_sweep_columns(t, f, m, width, out, irr, nirr):
         recurred = ib < nirr and irr[ib] < p - width  # ... and happened at p - w
         if jp == ip and recurs_after and recurred:
             ip = jp + 1  # one row, no jump, and no window can start or end here: skipped
+            # and so is each following knot of one row more than a day before the next irregular
+            # instant: the irregular instants on either side of it are those of p (the pointers
+            # stay), the one after is more than a day away, the one before was already for p
+            nxt_irr = irr[ia]
+            while ip + 1 < m and t[ip + 1] != t[ip] and nxt_irr > t[ip] + width:
+                ip += 1
             continue
         jump = differs(f, ip, jp, nd)
         up = False

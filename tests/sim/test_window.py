@@ -129,3 +129,15 @@ def test_a_window_ending_at_a_bolus_is_evaluated_when_a_slope_changed_within_a_d
     out = np.empty(1)
     max_window_sweep_columns(t, f.reshape(-1, 1).copy(), len(t), 1.0, out, np.array([0.0, 1.0, 4.0]), 3)
     assert out[0] == pytest.approx(15.5, rel=1e-12)
+
+
+def test_a_flex_knot_within_a_day_before_a_session_is_a_candidate_after_a_run_of_skipped_ones():
+    # 0 then 10 per day in each half day for 3 days; a session at 3 days swaps the halves (10
+    # then 0). Every knot before 2 days is skipped (its change recurs a day later); the worst
+    # window, [2.5, 3.5), takes the last high half before the session and the first after: 10
+    t = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0])
+    f = np.array([0.0, 0.0, 5.0, 5.0, 10.0, 10.0, 15.0, 20.0, 20.0, 25.0, 25.0])
+    assert max_window(t, f, 1.0, 1e-9) == (pytest.approx(10.0, rel=1e-12), 2.5)
+    out = np.empty(1)
+    max_window_sweep_columns(t, f.reshape(-1, 1).copy(), len(t), 1.0, out, np.array([0.0, 3.0, 5.0]), 3)
+    assert out[0] == pytest.approx(10.0, rel=1e-12)
