@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from . import cache  # noqa: F401  (keys the compiled cache to the sources; before any kernel)
-from .rng import exponential_box, exponential_slow, normal, standard_exponential, stream, uniform, uniform_words
+from .rng import exponential_box, exponential_edge, normal, standard_exponential, stream, uniform, uniform_words
 from .structs import BOLUS_NONE, BOLUS_REQUESTS, Conditions
 
 HOUR = 3600.0
@@ -118,7 +118,9 @@ def draw_requests(s, rate, horizon, hourly, clock0, day_len):
             s[1] = s1
             s[2] = s2
             s[3] = s3
-            x = exponential_slow(s, idx, x)
+            x, ok = exponential_edge(s, idx, x)
+            if not ok:
+                x = standard_exponential(s)  # a fresh integer, as the ziggurat does
             s0 = s[0]
             s1 = s[1]
             s2 = s[2]

@@ -141,46 +141,44 @@ ZIG_R = 7.69711747013104972
 ZIG_KE, ZIG_WE, ZIG_FE = _ziggurat_exponential()
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
-def standard_exponential(s):
-    """Exponential with mean 1 by the ziggurat (about 99 % of draws take one integer and no
-    logarithm; the rest fall back to the exact density test or the tail)."""
-    while True:
-        ri = next_u64(s) >> uint64(3)
-        idx = int(ri & uint64(0xFF))
-        ri = ri >> uint64(8)  # 53 bits
-        x = float(ri) * ZIG_WE[idx]
-        if ri < ZIG_KE[idx]:
-            return x
-        if idx == 0:
-            return ZIG_R - np.log1p(-uniform(s))
-        if (ZIG_FE[idx - 1] - ZIG_FE[idx]) * uniform(s) + ZIG_FE[idx] < np.exp(-x):
-            return x
-
-
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
-def exponential_slow(s, idx, x):
-    """The ziggurat's rare branches (about 1 % of draws), after the integer giving layer ``idx``
-    and abscissa ``x`` failed the box test: the tail, the density test, or a fresh draw."""
-    if idx == 0:
-        return ZIG_R - np.log1p(-uniform(s))
-    if (ZIG_FE[idx - 1] - ZIG_FE[idx]) * uniform(s) + ZIG_FE[idx] < np.exp(-x):
-        return x
-    return standard_exponential(s)
-
-
 @njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
 def exponential_box(s0, s1, s2, s3):
-    """The common case of :func:`standard_exponential` on a state in four words
-    (:func:`xoshiro`): (x, accepted, layer, state). When not accepted (about 1 % of draws) the
-    caller stores the state back and finishes with :func:`exponential_slow`: together, the
-    same numbers as :func:`standard_exponential`. (No array here: an inlined helper with a
+    """The ziggurat's common case on a state in four words (:func:`xoshiro`): (x, accepted,
+    layer, state). About 99 % of draws are accepted here, from one integer and no logarithm;
+    the others go on with :func:`exponential_edge`. (No array here: an inlined helper with a
     branch that takes an array costs a reference count at every call.)"""
     ri, s0, s1, s2, s3 = xoshiro(s0, s1, s2, s3)
     ri = ri >> uint64(3)
     idx = int(ri & uint64(0xFF))
     ri = ri >> uint64(8)  # 53 bits
     return float(ri) * ZIG_WE[idx], ri < ZIG_KE[idx], idx, s0, s1, s2, s3
+
+
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
+def exponential_edge(s, idx, x):
+    """The ziggurat's rare branches, after the integer giving layer ``idx`` and abscissa ``x``
+    failed the box test: (x, accepted) by the tail or the exact density test; when not
+    accepted, the draw starts again with a fresh integer."""
+    if idx == 0:
+        return ZIG_R - np.log1p(-uniform(s)), True
+    return x, (ZIG_FE[idx - 1] - ZIG_FE[idx]) * uniform(s) + ZIG_FE[idx] < np.exp(-x)
+
+
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
+def standard_exponential(s):
+    """Exponential with mean 1 by the ziggurat: :func:`exponential_box`, then
+    :func:`exponential_edge` for the draws the box does not accept."""
+    while True:
+        x, ok, idx, s0, s1, s2, s3 = exponential_box(s[0], s[1], s[2], s[3])
+        s[0] = s0
+        s[1] = s1
+        s[2] = s2
+        s[3] = s3
+        if ok:
+            return x
+        x, ok = exponential_edge(s, idx, x)
+        if ok:
+            return x
 
 
 @njit(cache=True, inline="always", error_model="numpy", no_cfunc_wrapper=True)
